@@ -1,0 +1,76 @@
+"""Who is asking: the `towerAccessToken`, `towerEndpoint` and `towerWorkspaceId` of a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils import timezone
+
+from oci.auth import Credentials
+from oci.reference import DOCKER_HUB
+from wave_site.errors import ApiError
+
+from .models import ApiToken, RegistryCredential, User, Workspace, hash_token
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: User | None = None
+    workspace: Workspace | None = None
+
+    @property
+    def org(self) -> str | None:
+        return self.user.org if self.user else None
+
+
+ANONYMOUS = Identity()
+
+
+def _is_local_endpoint(endpoint: str) -> bool:
+    accepted = [settings.WAVE_SERVER_URL, *settings.WAVE_ACCEPTED_TOWER_ENDPOINTS]
+    authority = urlsplit(endpoint).netloc.lower()
+    return bool(authority) and authority in {urlsplit(url).netloc.lower() for url in accepted}
+
+
+def user_for_token(plaintext: str) -> User | None:
+    token = ApiToken.objects.active().select_related("user").filter(token_hash=hash_token(plaintext)).first()
+    if token is None:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user
+
+
+def identify(access_token: str | None, endpoint: str | None, workspace_id: int | None) -> Identity:
+    if endpoint and not _is_local_endpoint(endpoint):
+        raise ApiError(
+            f"Unsupported towerEndpoint '{endpoint}': this service only accepts its own accounts "
+            f"(omit towerEndpoint or use '{settings.WAVE_SERVER_URL}')"
+        )
+    if not access_token:
+        if workspace_id is not None:
+            raise ApiError(f"towerWorkspaceId '{workspace_id}' requires a towerAccessToken")
+        return ANONYMOUS
+    user = user_for_token(access_token)
+    if user is None:
+        raise ApiError("Invalid towerAccessToken: the token is unknown or has been revoked", status=401)
+    if workspace_id is None:
+        return Identity(user)
+    workspace = Workspace.objects.filter(pk=workspace_id, members=user).first()
+    if workspace is None:
+        raise ApiError(f"Unknown towerWorkspaceId '{workspace_id}', or you are not a member of it", status=403)
+    return Identity(user, workspace)
+
+
+def _registry_keys(registry: str) -> list[str]:
+    return ["docker.io", "index.docker.io", "registry-1.docker.io"] if registry == DOCKER_HUB else [registry]
+
+
+def credentials_for(identity: Identity, registry: str) -> Credentials | None:
+    """The stored credentials for `registry`: the workspace's when one is selected, else the user's."""
+    if identity.user is None:
+        return None
+    owner = {"workspace": identity.workspace} if identity.workspace else {"user": identity.user}
+    stored = RegistryCredential.objects.filter(registry__in=_registry_keys(registry), **owner).first()
+    return Credentials(stored.username, stored.get_secret()) if stored else None

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Build(models.Model):
+    """One build of one content hash; `<hash>_<n>` counts the attempts of that hash."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        RUNNING = "RUNNING"
+        SUCCEEDED = "SUCCEEDED"
+        FAILED = "FAILED"
+
+    class Format(models.TextChoices):
+        DOCKER = "docker"
+        SIF = "sif"
+
+    id = models.CharField(max_length=40, primary_key=True)
+    content_hash = models.CharField(max_length=16, db_index=True)
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+
+    container_file = models.TextField(help_text="The recipe the builder runs (a Dockerfile).")
+    conda_file = models.TextField(blank=True, default="")
+    platform = models.CharField(max_length=40)
+    build_repository = models.CharField(max_length=255)
+    cache_repository = models.CharField(max_length=255, blank=True, default="")
+    target_image = models.CharField(max_length=512, help_text="Where the image is pushed.")
+    format = models.CharField(max_length=10, choices=Format.choices, default=Format.DOCKER)
+    freeze = models.BooleanField(default=False)
+    context = models.JSONField(default=dict, blank=True, help_text="Build inputs besides the recipe.")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    workspace = models.ForeignKey("accounts.Workspace", null=True, blank=True, on_delete=models.SET_NULL)
+    org = models.CharField(max_length=255, blank=True, default="", db_index=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    exit_status = models.IntegerField(null=True, blank=True)
+    digest = models.CharField(max_length=71, blank=True, default="")
+    reason = models.TextField(blank=True, default="")
+    log = models.TextField(blank=True, default="")
+    condalock = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["content_hash", "number"], name="one_build_per_hash_number")]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def completed(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def succeeded(self) -> bool | None:
+        return self.status == self.Status.SUCCEEDED if self.completed else None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

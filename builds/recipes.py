@@ -1,0 +1,103 @@
+"""Build recipes: the conda environment YAML and the Dockerfiles the builder runs."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import yaml
+
+PIP_PREFIX = "pip:"
+_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+)\s*(?P<op>==|=|>=|<=|>|<|!=|~=|\s)?\s*(?P<rest>.*)$")
+
+
+def conda_yaml(entries: list[str], channels: list[str]) -> str:
+    """A conda environment file: channels, then dependencies; `pip:` entries under a pip sub-list."""
+    conda = [e for e in entries if not e.startswith(PIP_PREFIX)]
+    pip = [e[len(PIP_PREFIX) :] for e in entries if e.startswith(PIP_PREFIX)]
+    dependencies: list = list(conda)
+    if pip:
+        if "pip" not in conda:
+            dependencies.append("pip")
+        dependencies.append({"pip": pip})
+    return yaml.safe_dump({"channels": list(channels), "dependencies": dependencies}, sort_keys=False)
+
+
+@dataclass(frozen=True)
+class PackageName:
+    name: str
+    version: str | None
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.name}-{self.version}" if self.version else self.name
+
+
+def parse_package_spec(spec: str) -> PackageName | None:
+    """`bioconda::samtools=1.0` -> samtools 1.0; ranges keep only the name."""
+    spec = spec.strip().split("::")[-1]
+    match = _SPEC.match(spec)
+    if not match:
+        return None
+    op, rest = match.group("op"), match.group("rest").strip()
+    version = None
+    if op in ("=", "==") or (op and op.isspace()):
+        version = rest.split("=")[0].split(" ")[0].rstrip("*").rstrip(".") or None
+    return PackageName(match.group("name").lower(), version)
+
+
+def conda_packages(conda_text: str) -> list[PackageName]:
+    """The conda packages a conda environment file asks for, in order (pip sub-lists skipped)."""
+    try:
+        doc = yaml.safe_load(conda_text)
+    except yaml.YAMLError:
+        return []
+    deps = doc.get("dependencies") if isinstance(doc, dict) else None
+    if not isinstance(deps, list):
+        return []
+    names = [parse_package_spec(d) for d in deps if isinstance(d, str)]
+    return [n for n in names if n is not None]
+
+
+def conda_dockerfile(mamba_image: str, base_packages: str, commands: list[str]) -> str:
+    """The micromamba recipe the reference service uses; the lock is printed between markers."""
+    lines = [
+        f"FROM {mamba_image}",
+        "COPY --chown=$MAMBA_USER:$MAMBA_USER conda.yml /tmp/conda.yml",
+        "RUN micromamba install -y -n base -f /tmp/conda.yml \\",
+    ]
+    if base_packages.strip():
+        lines.append(f"    && micromamba install -y -n base {base_packages.strip()} \\")
+    lines += [
+        "    && micromamba env export --name base --explicit > environment.lock \\",
+        '    && echo ">> CONDA_LOCK_START" \\',
+        "    && cat environment.lock \\",
+        '    && echo "<< CONDA_LOCK_END" \\',
+        "    && micromamba clean -a -y",
+        "USER root",
+        'ENV PATH="$MAMBA_ROOT_PREFIX/bin:$PATH"',
+    ]
+    lines += commands
+    return "\n".join(lines) + "\n"
+
+
+def layer_file_name(index: int) -> str:
+    return f"layer-{index}.tar.gz"
+
+
+def config_steps(config: dict) -> str:
+    """A container config turned into build steps; added layers are build-context files."""
+    lines = []
+    for i, _ in enumerate(config.get("layers") or []):
+        lines.append(f"ADD {layer_file_name(i)} /")
+    if config.get("workingDir"):
+        lines.append(f"WORKDIR {config['workingDir']}")
+    for entry in config.get("env") or []:
+        key, _, value = entry.partition("=")
+        lines.append(f"ENV {key}={json.dumps(value)}")
+    if config.get("entrypoint"):
+        lines.append(f"ENTRYPOINT {json.dumps(config['entrypoint'])}")
+    if config.get("cmd"):
+        lines.append(f"CMD {json.dumps(config['cmd'])}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,137 @@
+"""Planning a build from a request, and submitting it once per content hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.identity import Identity
+
+from .models import Build
+from .naming import content_hash, target_image
+from .queue import enqueue_build
+from .recipes import conda_dockerfile, conda_packages, conda_yaml, config_steps
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    content_hash: str
+    container_file: str
+    conda_file: str
+    platform: str
+    build_repository: str
+    cache_repository: str
+    target_image: str  # `<repo>:<tag>` where the image is pushed
+    format: str
+    freeze: bool
+    context: dict = field(default_factory=dict)
+
+    @property
+    def client_image(self) -> str:
+        """The name a frozen build is given to the client."""
+        return f"oras://{self.target_image}" if self.format == "sif" else self.target_image
+
+
+def _conda_recipe(attrs: dict) -> tuple[str, str]:
+    packages = attrs.get("packages") or {}
+    opts = packages.get("condaOpts") or {}
+    conda_file = attrs.get("condaFile") or packages.get("environment") or conda_yaml(
+        packages.get("entries") or [], packages.get("channels") or settings.WAVE_CONDA_CHANNELS
+    )
+    base_packages = opts.get("basePackages")
+    recipe = attrs.get("containerFile") or conda_dockerfile(
+        opts.get("mambaImage") or settings.WAVE_CONDA_MAMBA_IMAGE,
+        settings.WAVE_CONDA_BASE_PACKAGES if base_packages is None else base_packages,
+        opts.get("commands") or [],
+    )
+    return recipe, conda_file
+
+
+def plan_build(attrs: dict) -> BuildPlan:
+    """Everything that determines the image, and the name it will have. `attrs` are validated."""
+    config = attrs.get("containerConfig") or {}
+    conda_file = ""
+    if attrs.get("packages") or attrs.get("condaFile"):
+        recipe, conda_file = _conda_recipe(attrs)
+    elif attrs.get("containerFile"):
+        recipe = attrs["containerFile"]
+    else:  # freeze of an existing image
+        recipe = f"FROM {attrs['containerImage']}\n"
+    if attrs["freeze"] and config:
+        recipe = recipe.rstrip("\n") + "\n" + config_steps(config)
+    repository = attrs.get("buildRepository") or settings.WAVE_BUILD_REPOSITORY
+    layers = [layer["gzipDigest"] for layer in config.get("layers") or []] if attrs["freeze"] else []
+    inputs = {
+        "containerFile": recipe,
+        "condaFile": conda_file,
+        "platform": attrs["containerPlatform"],
+        "repository": repository,
+        "format": attrs["format"],
+        "layers": layers,
+    }
+    build_hash = content_hash(inputs)
+    packages = conda_packages(conda_file) if conda_file else []
+    return BuildPlan(
+        content_hash=build_hash,
+        container_file=recipe,
+        conda_file=conda_file,
+        platform=attrs["containerPlatform"],
+        build_repository=repository,
+        cache_repository=attrs.get("cacheRepository") or "",
+        target_image=target_image(repository, build_hash, packages, attrs.get("nameStrategy")),
+        format=attrs["format"],
+        freeze=attrs["freeze"],
+        context={"layers": config.get("layers") or []} if layers else {},
+    )
+
+
+def _new_build(plan: BuildPlan, identity: Identity, number: int, **fields) -> Build:
+    return Build.objects.create(
+        id=f"{plan.content_hash}_{number}",
+        content_hash=plan.content_hash,
+        number=number,
+        container_file=plan.container_file,
+        conda_file=plan.conda_file,
+        platform=plan.platform,
+        build_repository=plan.build_repository,
+        cache_repository=plan.cache_repository,
+        target_image=plan.target_image,
+        format=plan.format,
+        freeze=plan.freeze,
+        context=plan.context,
+        user=identity.user,
+        workspace=identity.workspace,
+        org=identity.org or "",
+        **fields,
+    )
+
+
+def submit_build(plan: BuildPlan, identity: Identity, image_exists) -> tuple[Build, bool]:
+    """The build for `plan` and whether its image is already there (`cached`).
+
+    A pending, running or succeeded build of the same hash is shared; a failed one is retried as
+    the next number. The unique (hash, number) constraint makes concurrent submissions of the same
+    plan agree on one build. `image_exists()` is asked only when a new build would be made.
+    """
+    while True:
+        latest = Build.objects.filter(content_hash=plan.content_hash).order_by("-number").first()
+        if latest and latest.status != Build.Status.FAILED:
+            return latest, latest.status == Build.Status.SUCCEEDED
+        number = latest.number + 1 if latest else 1
+        try:
+            with transaction.atomic():
+                if image_exists():
+                    now = timezone.now()
+                    build = _new_build(
+                        plan, identity, number, status=Build.Status.SUCCEEDED, started_at=now, finished_at=now,
+                        exit_status=0, log=f"{plan.target_image} is already in the registry: nothing to build\n",
+                    )
+                    return build, True
+                build = _new_build(plan, identity, number)
+                transaction.on_commit(lambda: enqueue_build(build.id))
+                return build, False
+        except IntegrityError:
+            continue  # another request made this number first: share its build

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from containers.serializers import MessageSerializer
+from wave_site.errors import ApiError
+
+from .models import Build
+
+
+class BuildStatusSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["PENDING", "COMPLETED"])
+    startTime = serializers.DateTimeField(allow_null=True)
+    duration = serializers.FloatField(allow_null=True, help_text="seconds")
+    succeeded = serializers.BooleanField(required=False)
+
+
+class BuildRecordSerializer(serializers.Serializer):
+    buildId = serializers.CharField(source="id")
+    status = serializers.SerializerMethodField()
+    succeeded = serializers.BooleanField(allow_null=True)
+    targetImage = serializers.CharField(source="target_image")
+    digest = serializers.CharField()
+    platform = serializers.CharField()
+    format = serializers.CharField()
+    freeze = serializers.BooleanField()
+    buildRepository = serializers.CharField(source="build_repository")
+    cacheRepository = serializers.CharField(source="cache_repository")
+    containerFile = serializers.CharField(source="container_file")
+    condaFile = serializers.CharField(source="conda_file")
+    creationTime = serializers.DateTimeField(source="created_at")
+    startTime = serializers.DateTimeField(source="started_at", allow_null=True)
+    duration = serializers.FloatField(allow_null=True)
+    exitStatus = serializers.IntegerField(source="exit_status", allow_null=True)
+    reason = serializers.CharField()
+    org = serializers.CharField()
+
+    def get_status(self, build: Build) -> str:
+        return "COMPLETED" if build.completed else "PENDING"
+
+
+def get_build(build_id: str) -> Build:
+    build = Build.objects.filter(pk=build_id).first()
+    if build is None:
+        raise ApiError(f"Unknown build id '{build_id}'", status=404)
+    return build
+
+
+def build_status(build: Build) -> dict:
+    body = {
+        "id": build.id,
+        "status": "COMPLETED" if build.completed else "PENDING",
+        "startTime": build.started_at,
+        "duration": build.duration,
+    }
+    if build.completed:
+        body["succeeded"] = bool(build.succeeded)
+    return body
+
+
+class BuildView(APIView):
+    @extend_schema(responses={200: BuildRecordSerializer, 404: MessageSerializer}, summary="A build record")
+    def get(self, request: Request, build_id: str) -> Response:
+        return Response(BuildRecordSerializer(get_build(build_id)).data)
+
+
+class BuildStatusView(APIView):
+    @extend_schema(responses={200: BuildStatusSerializer, 404: MessageSerializer}, summary="A build's status")
+    def get(self, request: Request, build_id: str) -> Response:
+        return Response(BuildStatusSerializer(build_status(get_build(build_id))).data)
+
+
+class BuildLogsView(APIView):
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: MessageSerializer}, summary="A build's log")
+    def get(self, request: Request, build_id: str) -> HttpResponse:
+        return HttpResponse(get_build(build_id).log, content_type="text/plain; charset=utf-8")
+
+
+class BuildCondaLockView(APIView):
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: MessageSerializer}, summary="A conda build's lock")
+    def get(self, request: Request, build_id: str) -> HttpResponse:
+        build = get_build(build_id)
+        if not build.conda_file:
+            raise ApiError(f"Build '{build_id}' is not a conda build and has no lock", status=404)
+        return HttpResponse(build.condalock, content_type="text/plain; charset=utf-8")

@@ -1,0 +1,32 @@
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from .models import ContainerRequest, StoredBlob
+
+
+@admin.register(ContainerRequest)
+class ContainerRequestAdmin(admin.ModelAdmin):
+    list_display = ("token", "target_image", "user", "org", "ip_address", "created_at", "expires_at", "revoked_at")
+    list_filter = ("endpoint", "freeze", "cached", ("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("token", "container_image", "target_image", "user__username", "org", "source_digest")
+    readonly_fields = [f.name for f in ContainerRequest._meta.fields]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected container tokens")
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        messages.info(request, f"Revoked {count} container token(s).")
+
+
+@admin.register(StoredBlob)
+class StoredBlobAdmin(admin.ModelAdmin):
+    list_display = ("digest", "size", "created_at")
+    search_fields = ("digest",)
+    exclude = ("data",)
+    readonly_fields = ("digest", "size", "created_at")
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,68 @@
+"""`POST /v1alpha1/inspect`: an image's manifest and config as the reference returns them."""
+
+from __future__ import annotations
+
+import json
+
+from asgiref.sync import async_to_sync
+
+from accounts.identity import Identity
+from oci import errors, mediatypes
+from oci.platform import Platform
+from oci.reference import Reference, parse_reference
+from wave_site.errors import ApiError
+
+from .upstream import api_error, client_for
+
+_CONFIG_KEYS = {
+    "Env": "env", "Cmd": "cmd", "Entrypoint": "entrypoint", "WorkingDir": "workingDir", "User": "user",
+    "Image": "image", "Labels": "labels", "ExposedPorts": "exposedPorts", "Volumes": "volumes",
+    "AttachStdin": "attachStdin", "AttachStdout": "attachStdout", "AttachStderr": "attachStderr", "Tty": "tty",
+    "StopSignal": "stopSignal", "Hostname": "hostname", "Domainname": "domainname",
+}
+
+
+def _container_config(config: dict) -> dict:
+    inner = config.get("config") or {}
+    return {
+        **{k: v for k, v in config.items() if k not in ("config", "container_config", "history")},
+        "config": {_CONFIG_KEYS.get(k, k[:1].lower() + k[1:]): v for k, v in inner.items() if v is not None},
+    }
+
+
+async def _inspect(identity: Identity, ref: Reference, platform: Platform | None) -> dict:
+    async with client_for(identity, ref.registry) as client:
+        manifest = await client.get_manifest(ref.path, ref.reference)
+        if manifest.media_type in mediatypes.SCHEMA1_TYPES:
+            raise ApiError(f"Container image '{ref}' uses the Docker schema 1 manifest format, which is not supported")
+        if manifest.is_index:
+            if platform is None:
+                return {"index": manifest.json}
+            entry = next((m for m in manifest.json.get("manifests", []) if platform.matches(m.get("platform") or {})), None)
+            if entry is None:
+                raise ApiError(f"Container image '{ref}' has no manifest for platform {platform}", status=404)
+            manifest = await client.get_manifest(ref.path, entry["digest"])
+        doc = manifest.json
+        config = json.loads(await client.get_blob(ref.path, doc["config"]["digest"]))
+        return {
+            "container": {
+                "registry": ref.registry,
+                "hostName": client.base_url,
+                "imageName": ref.path,
+                "reference": ref.reference,
+                "digest": manifest.digest,
+                "config": _container_config(config),
+                "manifest": doc,
+                "v1": False,
+                "v2": manifest.media_type == mediatypes.DOCKER_MANIFEST,
+                "oci": manifest.media_type == mediatypes.OCI_MANIFEST,
+            }
+        }
+
+
+def inspect_image(identity: Identity, image: str, platform: Platform | None) -> dict:
+    ref = parse_reference(image)
+    try:
+        return async_to_sync(_inspect)(identity, ref, platform)
+    except errors.OciError as exc:
+        raise api_error(exc, str(ref)) from None

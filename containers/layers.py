@@ -1,0 +1,78 @@
+"""Layers added by `containerConfig.layers`: fetched once, checked against their digests, stored."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import zlib
+
+import httpx
+from django.conf import settings
+
+from oci.digest import sha256_digest
+from wave_site.errors import ApiError
+
+from .models import StoredBlob
+from .serializers import DATA_URI_PREFIX
+
+
+def _fetch(location: str, limit: int, index: int) -> bytes:
+    if location.startswith("data:"):
+        try:
+            return base64.b64decode(DATA_URI_PREFIX.sub("", location, count=1), validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(f"Layer {index}: the data: location is not valid base64") from None
+    chunks, size = [], 0
+    try:
+        with httpx.stream("GET", location, follow_redirects=True, timeout=settings.WAVE_UPSTREAM_TIMEOUT) as response:
+            if response.status_code != 200:
+                raise ApiError(f"Layer {index}: fetching '{location}' answered HTTP {response.status_code}")
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(f"Layer {index}: '{location}' is larger than the {limit} bytes declared as gzipSize")
+                chunks.append(chunk)
+    except httpx.HTTPError as exc:
+        raise ApiError(f"Layer {index}: cannot fetch '{location}': {exc}") from None
+    return b"".join(chunks)
+
+
+def _tar_digest(blob: bytes, index: int) -> str:
+    decompressor = zlib.decompressobj(wbits=31)  # gzip framing
+    digest = hashlib.sha256()
+    try:
+        for start in range(0, len(blob), 1 << 20):
+            digest.update(decompressor.decompress(blob[start : start + (1 << 20)]))
+        digest.update(decompressor.flush())
+    except zlib.error:
+        raise ApiError(f"Layer {index}: the content is not gzip data") from None
+    return "sha256:" + digest.hexdigest()
+
+
+def store_layers(layers: list[dict]) -> None:
+    """Fetch, verify and store every layer; any mismatch is a 400 naming the layer and the values."""
+    for index, layer in enumerate(layers):
+        if StoredBlob.objects.filter(digest=layer["gzipDigest"]).exists():
+            continue
+        blob = _fetch(layer["location"], layer["gzipSize"], index)
+        if len(blob) != layer["gzipSize"]:
+            raise ApiError(f"Layer {index}: gzipSize is {layer['gzipSize']} but the content is {len(blob)} bytes")
+        actual = sha256_digest(blob)
+        if actual != layer["gzipDigest"]:
+            raise ApiError(f"Layer {index}: gzipDigest is {layer['gzipDigest']} but the content digest is {actual}")
+        tar_digest = _tar_digest(blob, index)
+        if tar_digest != layer["tarDigest"]:
+            raise ApiError(f"Layer {index}: tarDigest is {layer['tarDigest']} but the uncompressed digest is {tar_digest}")
+        StoredBlob.objects.get_or_create(digest=actual, defaults={"size": len(blob), "data": blob})
+
+
+def redact_layers(config: dict | None) -> dict | None:
+    """The config as stored with the request: inline layer data replaced by its digest."""
+    if not config:
+        return config
+    layers = [
+        {**layer, "location": f"data:<{layer['gzipSize']} bytes>"} if layer["location"].startswith("data:") else layer
+        for layer in config.get("layers") or []
+    ]
+    return {**config, **({"layers": layers} if layers else {})}

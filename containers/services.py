@@ -1,0 +1,137 @@
+"""Container requests: from a validated body to a stored request, a token and a target image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.identity import Identity
+from builds.models import Build
+from builds.services import BuildPlan, plan_build, submit_build
+from oci.reference import parse_reference
+
+from . import upstream
+from .layers import redact_layers, store_layers
+from .models import ContainerRequest, new_token
+
+SECRET_ATTRIBUTES = ("towerAccessToken", "towerRefreshToken")
+
+
+@dataclass(frozen=True)
+class Caller:
+    identity: Identity
+    ip_address: str | None
+    user_agent: str
+    endpoint: str
+
+
+def stored_request(body: dict) -> dict:
+    """The request as kept in Postgres: no secrets, no inline layer data."""
+    kept = {k: v for k, v in body.items() if k not in SECRET_ATTRIBUTES}
+    if isinstance(kept.get("containerConfig"), dict):
+        kept["containerConfig"] = redact_layers(kept["containerConfig"])
+    return kept
+
+
+def wave_image_name(token: str, path_and_reference: str) -> str:
+    return f"{settings.WAVE_SERVER_AUTHORITY}/wt/{token}/{path_and_reference}"
+
+
+def _expiry():
+    return timezone.now() + timedelta(seconds=settings.WAVE_TOKEN_LIFETIME)
+
+
+def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> ContainerRequest:
+    return ContainerRequest.objects.create(
+        user=caller.identity.user,
+        workspace=caller.identity.workspace,
+        org=caller.identity.org or "",
+        ip_address=caller.ip_address,
+        user_agent=caller.user_agent[:255],
+        endpoint=caller.endpoint,
+        request=stored_request(body),
+        container_config=redact_layers(attrs.get("containerConfig")),
+        platform=attrs["containerPlatform"],
+        **fields,
+    )
+
+
+def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
+    """Handle one validated container request and return the response body."""
+    if attrs.get("containerConfig", {}).get("layers"):
+        store_layers(attrs["containerConfig"]["layers"])
+    if attrs.get("containerFile") or attrs.get("packages") or attrs.get("condaFile") or attrs["freeze"]:
+        return _request_build(caller, body, attrs)
+    return _request_proxy(caller, body, attrs)
+
+
+def _request_proxy(caller: Caller, body: dict, attrs: dict) -> dict:
+    ref = parse_reference(attrs["containerImage"])
+    manifest = upstream.fetch_manifest(caller.identity, ref)
+    token = new_token()
+    request = _new_request(
+        caller,
+        body,
+        attrs,
+        token=token,
+        container_image=str(ref),
+        source_digest=manifest.digest,
+        target_image=wave_image_name(token, ref.path_and_reference),
+        expires_at=_expiry(),
+    )
+    return {
+        "requestId": request.token,
+        "containerToken": request.token,
+        "targetImage": request.target_image,
+        "expiration": request.expires_at,
+        "containerImage": request.container_image,
+        "cached": False,
+        "freeze": False,
+        "succeeded": True,
+    }
+
+
+def _request_build(caller: Caller, body: dict, attrs: dict) -> dict:
+    plan = plan_build(attrs)
+    if attrs.get("dryRun"):
+        return _response(plan, build_id=f"{plan.content_hash}_0", cached=False, request=None)
+    if attrs.get("containerImage"):  # freeze: the source must be readable before anything is built
+        upstream.fetch_manifest(caller.identity, parse_reference(attrs["containerImage"]))
+    target = parse_reference(plan.target_image)
+    build, cached = submit_build(plan, caller.identity, lambda: upstream.manifest_exists(caller.identity, target))
+    request = None
+    if not plan.freeze:
+        token = new_token()
+        with transaction.atomic():
+            request = _new_request(
+                caller,
+                body,
+                attrs,
+                token=token,
+                container_image=attrs.get("containerImage") or "",
+                target_image=wave_image_name(token, target.path_and_reference),
+                build=build,
+                cached=cached,
+                expires_at=_expiry(),
+            )
+    return _response(plan, build_id=build.id, cached=cached, request=request, build=build)
+
+
+def _response(plan: BuildPlan, *, build_id: str, cached: bool, request: ContainerRequest | None, build: Build | None = None) -> dict:
+    body = {"buildId": build_id, "cached": cached, "freeze": plan.freeze}
+    if request is None:
+        body["targetImage"] = plan.client_image
+    else:
+        body.update(
+            requestId=request.token,
+            containerToken=request.token,
+            targetImage=request.target_image,
+            expiration=request.expires_at,
+        )
+    if build is not None and build.completed:
+        body["succeeded"] = bool(build.succeeded)
+    return body

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import permissions, serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import ApiTokenAuthentication
+from accounts.identity import identify
+from oci.errors import OciError
+from oci.platform import parse_platform
+from wave_site.errors import ApiError
+
+from .describe import describe, status
+from .inspect import inspect_image
+from .models import ContainerRequest
+from .serializers import (
+    ContainerRequestSerializer,
+    ContainerResponseSerializer,
+    ContainerStatusSerializer,
+    InspectRequestSerializer,
+    MessageSerializer,
+)
+from .services import Caller, request_container
+
+ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer}
+
+
+def client_ip(request: Request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _caller(request: Request, attrs: dict, endpoint: str) -> Caller:
+    identity = identify(attrs.get("towerAccessToken"), attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
+    return Caller(identity, client_ip(request), request.headers.get("User-Agent", ""), endpoint)
+
+
+class ContainerRequestView(APIView):
+    legacy = False
+    endpoint = "/v1alpha2/container"
+
+    @extend_schema(
+        request=ContainerRequestSerializer,
+        responses={200: ContainerResponseSerializer, **ERRORS},
+        summary="Request a container: an existing image, augmented, or built from a Dockerfile or conda packages",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ContainerRequestSerializer(data=request.data, context={"legacy": self.legacy})
+        serializer.is_valid(raise_exception=True)
+        attrs = serializer.validated_data
+        body = request_container(_caller(request, attrs, self.endpoint), request.data, attrs)
+        return Response(ContainerResponseSerializer(body).data)
+
+
+class LegacyContainerTokenView(ContainerRequestView):
+    legacy = True
+    endpoint = "/container-token"
+
+    @extend_schema(
+        request=ContainerRequestSerializer,
+        responses={200: ContainerResponseSerializer, **ERRORS},
+        summary="Deprecated form of /v1alpha2/container: takes condaFile, rejects packages and nameStrategy",
+        deprecated=True,
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
+def _live_request(token: str) -> ContainerRequest:
+    request = ContainerRequest.objects.select_related("build", "user").filter(token=token).first()
+    if request is None or request.revoked_at is not None:
+        raise ApiError(f"Unknown container token '{token}'", status=404)
+    return request
+
+
+DESCRIBE = inline_serializer("ContainerDescription", {"token": serializers.CharField(), "request": serializers.DictField()})
+
+
+class ContainerTokenView(APIView):
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+
+    def get_permissions(self):
+        return [permissions.IsAdminUser()] if self.request.method == "DELETE" else []
+
+    @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="Describe a container request")
+    def get(self, request: Request, token: str) -> Response:
+        return Response(describe(_live_request(token)))
+
+    @extend_schema(
+        responses={200: MessageSerializer, 401: MessageSerializer, 403: MessageSerializer, 404: MessageSerializer},
+        summary="Revoke a container token (staff only); later pulls of its image get 404",
+    )
+    def delete(self, request: Request, token: str) -> Response:
+        updated = ContainerRequest.objects.filter(token=token, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if not updated:
+            raise ApiError(f"Unknown container token '{token}'", status=404)
+        return Response({"message": f"Container token '{token}' revoked"})
+
+
+class ContainerDetailView(APIView):
+    @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="A container request")
+    def get(self, request: Request, request_id: str) -> Response:
+        return Response(describe(_live_request(request_id)))
+
+
+class ContainerStatusView(APIView):
+    @extend_schema(responses={200: ContainerStatusSerializer, 404: MessageSerializer}, summary="A container request's status")
+    def get(self, request: Request, request_id: str) -> Response:
+        return Response(ContainerStatusSerializer(status(_live_request(request_id))).data)
+
+
+class InspectView(APIView):
+    @extend_schema(
+        request=InspectRequestSerializer,
+        parameters=[OpenApiParameter("platform", str, description="e.g. linux/arm64: pick that image from an index")],
+        responses={200: inline_serializer("Inspect", {"container": serializers.DictField()}), **ERRORS},
+        summary="An image's manifest and config",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = InspectRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attrs = serializer.validated_data
+        platform = None
+        if request.query_params.get("platform"):
+            try:
+                platform = parse_platform(request.query_params["platform"])
+            except OciError as exc:
+                raise ApiError(str(exc)) from None
+        identity = identify(attrs.get("towerAccessToken"), attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
+        return Response(inspect_image(identity, attrs["containerImage"], platform))

@@ -1,0 +1,61 @@
+"""One shape for every API error: JSON `{"message": ...}` with the right status."""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+
+class ApiError(exceptions.APIException):
+    """An error whose message is shown to the client as it is."""
+
+    def __init__(self, message: str, status: int = 400, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status_code = status
+        self.headers = headers or {}
+
+
+def _first_error(detail: object, path: str = "") -> tuple[str, str]:
+    """The first (attribute path, message) in a DRF error detail tree."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                return _first_error(value, path)
+            index = f"[{key}]" if isinstance(key, int) or str(key).isdigit() else (f".{key}" if path else str(key))
+            return _first_error(value, path + index)
+    if isinstance(detail, list) and detail:
+        for i, value in enumerate(detail):
+            if value:  # ListField errors are keyed by position; empty entries were valid
+                return _first_error(value, path if not isinstance(value, (dict, list)) else f"{path}[{i}]")
+    return path, str(detail)
+
+
+def validation_message(detail: object) -> str:
+    path, message = _first_error(detail)
+    if not path or f"'{path.split('.')[-1].split('[')[0]}'" in message or message.startswith(path):
+        return message
+    if message == "This field may not be null.":
+        return f"Attribute '{path}' must not be null"
+    return f"Invalid value for attribute '{path}': {message}"
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, exceptions.ValidationError):
+        return Response({"message": validation_message(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.ParseError):
+        return Response({"message": f"Malformed JSON request body: {exc.detail}"}, status=400)
+    if isinstance(exc, exceptions.APIException):
+        headers = dict(getattr(exc, "headers", {}) or {})
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        return Response({"message": str(exc.detail)}, status=exc.status_code, headers=headers)
+    return None
+
+
+def not_found(request, exception=None) -> JsonResponse:
+    return JsonResponse({"message": f"Not found: {request.path}"}, status=404)
+
+
+def server_error(request) -> JsonResponse:
+    return JsonResponse({"message": "Internal server error"}, status=500)

@@ -1,0 +1,68 @@
+"""Serializer fields that refuse wrong JSON types instead of coercing them, and say what they got."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from rest_framework import serializers
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A value as it appears in an error message: JSON, shortened."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"must be a string, not {shown(data)}")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data: object) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError(f"must be true or false, not {shown(data)}")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer, or a string of digits (the reference types some ids and sizes as strings)."""
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, bool) or not (isinstance(data, int) or (isinstance(data, str) and data.isdigit())):
+            raise serializers.ValidationError(f"must be an integer, not {shown(data)}")
+        return super().to_internal_value(int(data))
+
+
+class StringListField(serializers.ListField):
+    child = StrictCharField(allow_blank=True, trim_whitespace=False)
+
+    def to_internal_value(self, data: object) -> list[str]:
+        if not isinstance(data, list):
+            raise serializers.ValidationError(f"must be a list of strings, not {shown(data)}")
+        bad = [item for item in data if not isinstance(item, str)]
+        if bad:
+            raise serializers.ValidationError(f"must be a list of strings; {shown(bad[0])} is not a string")
+        return super().to_internal_value(data)
+
+
+def decode_base64(value: str, attribute: str, limit: int) -> str:
+    """Strict base64 (re-encoding gives the same string) of UTF-8 text at most `limit` bytes long."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raw = None
+    if raw is None or base64.b64encode(raw).decode() != value:
+        raise serializers.ValidationError(f"Attribute '{attribute}' is not valid base64: '{shown(value, 40)}'")
+    if len(raw) > limit:
+        raise serializers.ValidationError(
+            f"Attribute '{attribute}' is too large: {len(raw)} bytes once decoded, the limit is {limit}"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise serializers.ValidationError(f"Attribute '{attribute}' does not decode to UTF-8 text") from None

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import functools
+import subprocess
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from wave_site import __version__
+
+
+@functools.cache
+def commit_id() -> str:
+    """The git commit of the running code: WAVE_COMMIT_ID when set (images without .git), else git."""
+    if settings.WAVE_COMMIT_ID:
+        return settings.WAVE_COMMIT_ID
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=10", "HEAD"], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+class ServiceInfoView(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "ServiceInfo",
+            {"serviceInfo": inline_serializer("ServiceInfoBody", {"version": serializers.CharField(), "commitId": serializers.CharField()})},
+        ),
+        summary="The service's version and commit",
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"serviceInfo": {"version": __version__, "commitId": commit_id()}})

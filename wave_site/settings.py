@@ -1,0 +1,166 @@
+"""Every setting comes from the environment, with a default that works for the local stack.
+
+`scripts/stack up` writes data/stack.env (ports, URLs and generated secrets); it is read here when
+present, and variables already set in the environment win over it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_stack_env = Path(env.str("WAVE_ENV_FILE", default=str(BASE_DIR / "data" / "stack.env")))
+if _stack_env.is_file():
+    env.read_env(str(_stack_env), overwrite=False)
+
+
+def _secret(name: str, default: str | None = None) -> str | None:
+    """A secret from NAME, or from the file that NAME_FILE points at."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        return Path(path).read_text().strip()
+    return env.str(name, default=default)
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default="true" if default else "false").strip().lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise environ.ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+    return raw in ("true", "1", "yes")
+
+
+DEBUG = _bool("DEBUG", False)
+SECRET_KEY = _secret("SECRET_KEY", default="insecure-local-only-key-set-SECRET_KEY-in-production")
+
+# --- the service ---------------------------------------------------------------------------
+WAVE_SERVER_URL = env.str("WAVE_SERVER_URL", default="http://localhost:9090").rstrip("/")
+WAVE_SERVER_AUTHORITY = urlsplit(WAVE_SERVER_URL).netloc
+WAVE_DATA_DIR = Path(env.str("WAVE_DATA_DIR", default=str(BASE_DIR / "data")))
+WAVE_DEFAULT_REGISTRY = env.str("WAVE_DEFAULT_REGISTRY", default="localhost:5000")
+WAVE_BUILD_REPOSITORY = env.str("WAVE_BUILD_REPOSITORY", default="localhost:5000/wave/builds")
+WAVE_CACHE_REPOSITORY = env.str("WAVE_CACHE_REPOSITORY", default="localhost:5000/wave/cache")
+# Registries spoken to over plain HTTP besides loopback ones (host[:port]).
+WAVE_INSECURE_REGISTRIES = env.list("WAVE_INSECURE_REGISTRIES", default=[])
+WAVE_TOKEN_LIFETIME = env.int("WAVE_TOKEN_LIFETIME", default=36 * 3600)  # seconds
+WAVE_BUILD_TIMEOUT = env.int("WAVE_BUILD_TIMEOUT", default=15 * 60)  # seconds
+WAVE_DEFAULT_PLATFORM = env.str("WAVE_DEFAULT_PLATFORM", default="linux/amd64")
+WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # bytes, decoded
+WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
+WAVE_MAX_LAYER_SIZE = env.int("WAVE_MAX_LAYER_SIZE", default=10 * 1024 * 1024)
+WAVE_FUSION_PATTERN = env.str("WAVE_FUSION_PATTERN", default="https://fusionfs.seqera.io/")
+WAVE_CONDA_CHANNELS = env.list("WAVE_CONDA_CHANNELS", default=["conda-forge", "bioconda"])
+WAVE_CONDA_BASE_PACKAGES = env.str("WAVE_CONDA_BASE_PACKAGES", default="conda-forge::procps-ng")
+WAVE_CONDA_MAMBA_IMAGE = env.str("WAVE_CONDA_MAMBA_IMAGE", default="mambaorg/micromamba:1.5.10-noble")
+WAVE_UPSTREAM_TIMEOUT = env.float("WAVE_UPSTREAM_TIMEOUT", default=20.0)  # seconds
+WAVE_COMMIT_ID = env.str("WAVE_COMMIT_ID", default="")
+# Other towerEndpoint values treated as this service (e.g. Nextflow's default https://api.cloud.seqera.io).
+WAVE_ACCEPTED_TOWER_ENDPOINTS = env.list("WAVE_ACCEPTED_TOWER_ENDPOINTS", default=[])
+# Fernet keys for stored registry secrets, newest first: encrypt with the first, decrypt with any.
+WAVE_CREDENTIALS_KEYS = [k for k in (_secret("WAVE_CREDENTIALS_KEYS", default="") or "").split(",") if k]
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[urlsplit(WAVE_SERVER_URL).hostname or "localhost", "localhost", "127.0.0.1", "[::1]"]
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[WAVE_SERVER_URL])
+
+# --- Django --------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_rq",
+    "accounts",
+    "containers",
+    "builds",
+    "metrics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "wave_site.urls"
+APPEND_SLASH = False
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+WSGI_APPLICATION = "wave_site.wsgi.application"
+ASGI_APPLICATION = "wave_site.asgi.application"
+
+DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://wave@127.0.0.1:5433/wave")}
+DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6380/0")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": WAVE_BUILD_TIMEOUT + 120}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "/admin/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "wave_site.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Wave-compatible container provisioning API",
+    "DESCRIPTION": "Container requests, builds, inspect and service information.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

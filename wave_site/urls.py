@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from builds import views as builds
+from containers import views as containers
+from wave_site.service_info import ServiceInfoView
+
+handler404 = "wave_site.errors.not_found"
+handler500 = "wave_site.errors.server_error"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("openapi/", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    path("service-info", ServiceInfoView.as_view()),
+    path("container-token", containers.LegacyContainerTokenView.as_view()),
+    path("container-token/<str:token>", containers.ContainerTokenView.as_view()),
+    path("v1alpha2/container", containers.ContainerRequestView.as_view()),
+    path("v1alpha2/container/<str:request_id>", containers.ContainerDetailView.as_view()),
+    path("v1alpha2/container/<str:request_id>/status", containers.ContainerStatusView.as_view()),
+    path("v1alpha1/inspect", containers.InspectView.as_view()),
+    path("v1alpha1/builds/<str:build_id>", builds.BuildView.as_view()),
+    path("v1alpha1/builds/<str:build_id>/status", builds.BuildStatusView.as_view()),
+    path("v1alpha1/builds/<str:build_id>/logs", builds.BuildLogsView.as_view()),
+    path("v1alpha1/builds/<str:build_id>/condalock", builds.BuildCondaLockView.as_view()),
+]
