@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import yaml
 
 PIP_PREFIX = "pip:"
-_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+)\s*(?P<op>==|=|>=|<=|>|<|!=|~=|\s)?\s*(?P<rest>.*)$")
+_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+)\s*(?P<op>==|=|>=|<=|>|<|!=|~=)?\s*(?P<rest>.*)$")
 
 
 def conda_yaml(entries: list[str], channels: list[str]) -> str:
@@ -42,7 +42,7 @@ def parse_package_spec(spec: str) -> PackageName | None:
         return None
     op, rest = match.group("op"), match.group("rest").strip()
     version = None
-    if op in ("=", "==") or (op and op.isspace()):
+    if op in ("=", "==") or (op is None and rest):  # `name=1.0`, `name==1.0` or `name 1.0`
         version = rest.split("=")[0].split(" ")[0].rstrip("*").rstrip(".") or None
     return PackageName(match.group("name").lower(), version)
 

@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync
 
 from accounts.identity import Identity
 from oci import errors, mediatypes
+from oci.client import RegistryClient
 from oci.platform import Platform
 from oci.reference import Reference, parse_reference
 from wave_site.errors import ApiError
@@ -30,8 +31,8 @@ def _container_config(config: dict) -> dict:
     }
 
 
-async def _inspect(identity: Identity, ref: Reference, platform: Platform | None) -> dict:
-    async with client_for(identity, ref.registry) as client:
+async def _inspect(client: RegistryClient, ref: Reference, platform: Platform | None) -> dict:
+    async with client:
         manifest = await client.get_manifest(ref.path, ref.reference)
         if manifest.media_type in mediatypes.SCHEMA1_TYPES:
             raise ApiError(f"Container image '{ref}' uses the Docker schema 1 manifest format, which is not supported")
@@ -63,6 +64,6 @@ async def _inspect(identity: Identity, ref: Reference, platform: Platform | None
 def inspect_image(identity: Identity, image: str, platform: Platform | None) -> dict:
     ref = parse_reference(image)
     try:
-        return async_to_sync(_inspect)(identity, ref, platform)
+        return async_to_sync(_inspect)(client_for(identity, ref.registry), ref, platform)
     except errors.OciError as exc:
         raise api_error(exc, str(ref)) from None

@@ -13,6 +13,7 @@ from wave_site.errors import ApiError
 
 
 def client_for(identity: Identity, registry: str) -> RegistryClient:
+    """A client with the caller's stored credentials; made in sync code, which may read the database."""
     return RegistryClient(
         registry,
         credentials_for(identity, registry),
@@ -32,20 +33,20 @@ def api_error(exc: errors.OciError, image: str) -> ApiError:
     return ApiError(f"Container image '{image}' cannot be read: {exc}", status=400)
 
 
-async def _fetch_manifest(identity: Identity, ref: Reference) -> Manifest:
-    async with client_for(identity, ref.registry) as client:
+async def _fetch_manifest(client: RegistryClient, ref: Reference) -> Manifest:
+    async with client:
         return await client.get_manifest(ref.path, ref.reference)
 
 
 def fetch_manifest(identity: Identity, ref: Reference) -> Manifest:
     try:
-        return async_to_sync(_fetch_manifest)(identity, ref)
+        return async_to_sync(_fetch_manifest)(client_for(identity, ref.registry), ref)
     except errors.OciError as exc:
         raise api_error(exc, str(ref)) from None
 
 
-async def _manifest_exists(identity: Identity, ref: Reference) -> bool:
-    async with client_for(identity, ref.registry) as client:
+async def _manifest_exists(client: RegistryClient, ref: Reference) -> bool:
+    async with client:
         try:
             await client.get_manifest(ref.path, ref.reference)
         except errors.NotFound:
@@ -55,6 +56,6 @@ async def _manifest_exists(identity: Identity, ref: Reference) -> bool:
 
 def manifest_exists(identity: Identity, ref: Reference) -> bool:
     try:
-        return async_to_sync(_manifest_exists)(identity, ref)
+        return async_to_sync(_manifest_exists)(client_for(identity, ref.registry), ref)
     except errors.OciError as exc:
         raise ApiError(f"Build repository '{ref.repository}' cannot be checked: {exc}") from None

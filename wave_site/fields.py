@@ -16,6 +16,12 @@ def shown(value: object, limit: int = 80) -> str:
 
 
 class StrictCharField(serializers.CharField):
+    """A string taken as sent: no coercion of numbers, no trimming (base64 and names are exact)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data: object) -> str:
         if not isinstance(data, str):
             raise serializers.ValidationError(f"must be a string, not {shown(data)}")

@@ -1,0 +1,193 @@
+"""Requests that build: build ids, names, dedup, cache, freeze; the build record endpoints."""
+
+import base64
+import re
+
+import django_rq
+import pytest
+
+from builds.base_images import busybox_image
+from builds.models import Build
+from containers.models import ContainerRequest
+from tests.conftest import post, push
+
+pytestmark = pytest.mark.django_db
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def dockerfile(marker: str) -> str:
+    return b64(f"FROM localhost:5000/library/busybox\nRUN echo {marker} > /marker\n")
+
+
+def test_a_dockerfile_gives_a_pending_build_and_a_proxied_target(api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(api, "/v1alpha2/container", {"containerFile": dockerfile("one")})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert re.fullmatch(r"[0-9a-f]{16}_1", body["buildId"])
+    build_hash = body["buildId"][:16]
+    token = body["containerToken"]
+    assert body["targetImage"] == f"localhost:9090/wt/{token}/wave/builds:{build_hash}"
+    assert body["cached"] is False and body["freeze"] is False and body["expiration"]
+    build = Build.objects.get(pk=body["buildId"])
+    assert build.status == Build.Status.PENDING
+    assert build.target_image == f"localhost:5000/wave/builds:{build_hash}"
+    assert build.container_file == "FROM localhost:5000/library/busybox\nRUN echo one > /marker\n"
+    assert ContainerRequest.objects.get(token=token).build == build
+    job = django_rq.get_queue("default").fetch_job(f"build-{build.id}")
+    assert job is not None and job.func_name == "builds.jobs.run_build" and job.args == (build.id,)
+
+
+def test_the_same_request_shares_one_build(api):
+    first = post(api, "/v1alpha2/container", {"containerFile": dockerfile("two")}).json()
+    second = post(api, "/v1alpha2/container", {"containerFile": dockerfile("two")}).json()
+    assert first["buildId"] == second["buildId"]
+    assert first["containerToken"] != second["containerToken"]
+    assert Build.objects.filter(content_hash=first["buildId"][:16]).count() == 1
+
+
+def test_the_build_hash_depends_on_the_platform_and_repository(api):
+    ids = {
+        post(api, "/v1alpha2/container", {"containerFile": dockerfile("three"), **extra}).json()["buildId"]
+        for extra in ({}, {"containerPlatform": "linux/arm64"}, {"buildRepository": "localhost:5000/other/repo"})
+    }
+    assert len(ids) == 3
+
+
+def test_a_failed_build_is_retried_with_the_next_number(api):
+    first = post(api, "/v1alpha2/container", {"containerFile": dockerfile("four")}).json()
+    Build.objects.filter(pk=first["buildId"]).update(status=Build.Status.FAILED)
+    second = post(api, "/v1alpha2/container", {"containerFile": dockerfile("four")}).json()
+    assert second["buildId"] == first["buildId"][:16] + "_2"
+
+
+def test_a_succeeded_build_is_cached(api):
+    first = post(api, "/v1alpha2/container", {"containerFile": dockerfile("five")}).json()
+    Build.objects.filter(pk=first["buildId"]).update(status=Build.Status.SUCCEEDED)
+    second = post(api, "/v1alpha2/container", {"containerFile": dockerfile("five")}).json()
+    assert second["buildId"] == first["buildId"] and second["cached"] is True and second["succeeded"] is True
+
+
+def test_an_image_already_in_the_registry_is_cached_without_a_build(api, registry):
+    body = {"containerFile": dockerfile("six"), "buildRepository": f"{registry}/wave/prebuilt"}
+    dry = post(api, "/v1alpha2/container", {**body, "dryRun": True}).json()
+    assert dry["buildId"].endswith("_0")
+    build_hash = dry["buildId"][:16]
+    push(registry, "wave/prebuilt", build_hash, busybox_image())
+    response = post(api, "/v1alpha2/container", body).json()
+    assert response["cached"] is True and response["buildId"] == f"{build_hash}_1"
+    build = Build.objects.get(pk=response["buildId"])
+    assert build.status == Build.Status.SUCCEEDED and "already in the registry" in build.log
+
+
+def test_conda_packages_are_named_after_the_packages(api):
+    body = {"packages": {"type": "CONDA", "entries": ["salmon", "bwa"], "channels": ["conda-forge", "bioconda"]}}
+    response = post(api, "/v1alpha2/container", body).json()
+    build_hash = response["buildId"][:16]
+    assert response["targetImage"] == f"localhost:9090/wt/{response['containerToken']}/wave/builds:salmon_bwa--{build_hash}"
+    build = Build.objects.get(pk=response["buildId"])
+    assert build.conda_file == "channels:\n- conda-forge\n- bioconda\ndependencies:\n- salmon\n- bwa\n"
+    assert build.container_file.startswith("FROM mambaorg/micromamba")
+    assert "micromamba install -y -n base conda-forge::procps-ng" in build.container_file
+
+
+def test_conda_options_shape_the_recipe(api):
+    body = {
+        "packages": {
+            "type": "CONDA",
+            "entries": ["samtools=1.0"],
+            "condaOpts": {"mambaImage": "localhost:5000/mamba:1", "basePackages": "", "commands": ["RUN echo hi"]},
+        },
+        "nameStrategy": "imageSuffix",
+    }
+    response = post(api, "/v1alpha2/container", body).json()
+    build = Build.objects.get(pk=response["buildId"])
+    assert build.target_image == f"localhost:5000/wave/builds/samtools:1.0--{build.content_hash}"
+    assert build.container_file.startswith("FROM localhost:5000/mamba:1\n")
+    assert "procps-ng" not in build.container_file and build.container_file.endswith("RUN echo hi\n")
+    assert "channels:\n- conda-forge\n- bioconda\n" in build.conda_file
+
+
+def test_a_conda_environment_file_is_used_as_given(api):
+    env = "channels:\n- bioconda\ndependencies:\n- bwa=0.7.17\n"
+    response = post(api, "/v1alpha2/container", {"packages": {"type": "CONDA", "environment": b64(env)}}).json()
+    build = Build.objects.get(pk=response["buildId"])
+    assert build.conda_file == env and build.target_image.endswith(f":bwa-0.7.17--{build.content_hash}")
+
+
+def test_the_legacy_endpoint_takes_a_conda_file(api):
+    env = "dependencies:\n- multiqc\n"
+    response = post(api, "/container-token", {"condaFile": b64(env)})
+    assert response.status_code == 200
+    assert Build.objects.get(pk=response.json()["buildId"]).conda_file == env
+
+
+def test_freeze_returns_the_pushed_image_without_a_token(api, registry):
+    body = {"containerFile": dockerfile("seven"), "freeze": True, "buildRepository": f"{registry}/frozen/app"}
+    response = post(api, "/v1alpha2/container", body).json()
+    build_hash = response["buildId"][:16]
+    assert response["targetImage"] == f"{registry}/frozen/app:{build_hash}"
+    assert response["freeze"] is True
+    assert "containerToken" not in response and "expiration" not in response
+
+
+def test_freeze_of_an_image_bakes_the_config_into_the_recipe(api, busybox, registry):
+    body = {
+        "containerImage": busybox,
+        "containerConfig": {"env": ["A=1"], "entrypoint": ["/bin/sh", "-c"], "workingDir": "/work"},
+        "freeze": True,
+        "buildRepository": f"{registry}/frozen/app",
+    }
+    response = post(api, "/v1alpha2/container", body)
+    assert response.status_code == 200, response.json()
+    build = Build.objects.get(pk=response.json()["buildId"])
+    assert build.container_file == f'FROM {busybox}\nWORKDIR /work\nENV A="1"\nENTRYPOINT ["/bin/sh", "-c"]\n'
+
+
+def test_singularity_targets_are_oras_urls(api, registry):
+    body = {
+        "format": "sif",
+        "containerPlatform": "arm64",
+        "packages": {"type": "CONDA", "entries": ["salmon"], "channels": ["conda-forge", "bioconda"]},
+        "freeze": True,
+        "buildRepository": f"{registry}/sif/images",
+    }
+    response = post(api, "/v1alpha2/container", body).json()
+    build_hash = response["buildId"][:16]
+    assert response["targetImage"] == f"oras://{registry}/sif/images:salmon--{build_hash}"
+    assert Build.objects.get(pk=response["buildId"]).platform == "linux/arm64"
+
+
+def test_build_endpoints_read_the_record(api):
+    build_id = post(api, "/v1alpha2/container", {"containerFile": dockerfile("eight")}).json()["buildId"]
+    status = api.get(f"/v1alpha1/builds/{build_id}/status").json()
+    assert status == {"id": build_id, "status": "PENDING", "startTime": None, "duration": None}
+    record = api.get(f"/v1alpha1/builds/{build_id}").json()
+    assert record["buildId"] == build_id and record["status"] == "PENDING"
+    logs = api.get(f"/v1alpha1/builds/{build_id}/logs")
+    assert logs.status_code == 200 and logs["Content-Type"].startswith("text/plain")
+    assert api.get(f"/v1alpha1/builds/{build_id}/condalock").status_code == 404
+
+
+def test_a_completed_build_reports_duration_and_success(api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    build_id = post(api, "/v1alpha2/container", {"containerFile": dockerfile("nine")}).json()["buildId"]
+    start = timezone.now()
+    Build.objects.filter(pk=build_id).update(
+        status=Build.Status.SUCCEEDED, started_at=start, finished_at=start + timedelta(seconds=12.5)
+    )
+    status = api.get(f"/v1alpha1/builds/{build_id}/status").json()
+    assert status["status"] == "COMPLETED" and status["succeeded"] is True and status["duration"] == 12.5
+
+
+@pytest.mark.parametrize("suffix", ["", "/status", "/logs", "/condalock"])
+def test_an_unknown_build_is_404(api, suffix):
+    response = api.get(f"/v1alpha1/builds/0123456789abcdef_9{suffix}")
+    assert response.status_code == 404
+    assert response.json()["message"] == "Unknown build id '0123456789abcdef_9'"

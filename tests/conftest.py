@@ -1,0 +1,167 @@
+"""Shared fixtures: the real local registry (seeded), a private htpasswd registry, users and tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import bcrypt
+import httpx
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from builds.base_images import BUSYBOX_PATH, busybox_image
+from oci.auth import Credentials
+from oci.client import RegistryClient
+from oci.image import push_image
+
+from .factories import UserFactory, WorkspaceFactory, api_token
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up in {timeout}s")
+
+
+def push(registry: str, path: str, tag: str, image, credentials: Credentials | None = None) -> str:
+    async def run() -> str:
+        async with RegistryClient(registry, credentials) as client:
+            return await push_image(client, path, tag, image)
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_redis():
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture(scope="session")
+def registry() -> str:
+    """The local stack's registry (host:port), with busybox seeded."""
+    push(settings.WAVE_DEFAULT_REGISTRY, BUSYBOX_PATH, "latest", busybox_image())
+    return settings.WAVE_DEFAULT_REGISTRY
+
+
+@pytest.fixture(scope="session")
+def busybox(registry) -> str:
+    return f"{registry}/{BUSYBOX_PATH}:latest"
+
+
+class PrivateRegistry:
+    def __init__(self, host: str, username: str, password: str):
+        self.host, self.username, self.password = host, username, password
+
+    @property
+    def busybox(self) -> str:
+        return f"{self.host}/private/busybox:latest"
+
+
+@pytest.fixture(scope="session")
+def private_registry(tmp_path_factory) -> PrivateRegistry:
+    """A second docker-registry with htpasswd auth, on its own loopback port, holding busybox."""
+    root: Path = tmp_path_factory.mktemp("private-registry")
+    username, password = "alice", "s3cret-registry-password"
+    (root / "htpasswd").write_text(f"{username}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(5)).decode()}\n")
+    port = free_port()
+    (root / "config.yml").write_text(
+        f"""version: 0.1
+log: {{level: error}}
+storage:
+  filesystem: {{rootdirectory: {root / 'data'}}}
+http:
+  addr: 127.0.0.1:{port}
+auth:
+  htpasswd: {{realm: private-test, path: {root / 'htpasswd'}}}
+"""
+    )
+    process = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/v2/")
+        private = PrivateRegistry(f"127.0.0.1:{port}", username, password)
+        push(private.host, "private/busybox", "latest", busybox_image(), Credentials(username, password))
+        yield private
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(username="owner", email="owner@seqera.io")
+
+
+@pytest.fixture
+def member(db):
+    return UserFactory(username="member", email="member@seqera.io")
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="outsider", email="outsider@gmail.com")
+
+
+@pytest.fixture
+def workspace(owner, member):
+    workspace = WorkspaceFactory(name="lab")
+    workspace.members.add(owner, member)
+    return workspace
+
+
+@pytest.fixture
+def owner_token(owner) -> str:
+    return api_token(owner)
+
+
+@pytest.fixture
+def outsider_token(outsider) -> str:
+    return api_token(outsider)
+
+
+def post(api: APIClient, path: str, body) -> httpx.Response:
+    return api.post(path, body, format="json")
+
+
+@pytest.fixture(scope="session")
+def multiarch(registry) -> str:
+    """An OCI index with an amd64 image (busybox) and an arm64 image (one marker file)."""
+    from oci.image import new_image, new_index
+    from oci.layer import LayerBuilder
+    from oci.platform import Platform
+
+    amd64 = busybox_image()
+    arm64 = new_image(
+        [LayerBuilder().add_file("etc/arch", b"arm64\n").build()], {"Cmd": ["cat", "/etc/arch"]}, Platform("linux", "arm64")
+    )
+    index = new_index([(amd64, Platform("linux", "amd64")), (arm64, Platform("linux", "arm64"))])
+
+    async def run() -> None:
+        async with RegistryClient(registry) as client:
+            for image in (amd64, arm64):
+                await push_image(client, "library/multiarch", image.manifest.digest, image)
+            await client.push_manifest("library/multiarch", "latest", index)
+
+    asyncio.run(run())
+    return f"{registry}/library/multiarch:latest"

@@ -1,0 +1,10 @@
+"""The local stack's settings with test isolation: Redis database 15, a fixed credentials key."""
+
+from wave_site.settings import *  # noqa: F401,F403
+from wave_site.settings import REDIS_URL, RQ_QUEUES
+
+REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/15"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+RQ_QUEUES = {name: {**queue, "URL": REDIS_URL} for name, queue in RQ_QUEUES.items()}
+WAVE_CREDENTIALS_KEYS = ["VGhpc0lzQVRlc3RLZXlGb3JXYXZlVGVzdHNPbmx5ISE="]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

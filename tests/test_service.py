@@ -1,0 +1,51 @@
+"""GET /service-info, the OpenAPI schema and its docs page, and JSON 404s."""
+
+import re
+import subprocess
+
+import pytest
+from django.conf import settings
+
+from wave_site import __version__
+
+
+def test_service_info_gives_the_version_and_the_commit(client):
+    body = client.get("/service-info").json()
+    head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=settings.BASE_DIR, capture_output=True, text=True)
+    assert body["serviceInfo"]["version"] == __version__
+    assert body["serviceInfo"]["commitId"] == (head.stdout.strip() if head.returncode == 0 else "unknown")
+
+
+def test_the_openapi_schema_describes_every_endpoint(client):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    for path in [
+        "/v1alpha2/container",
+        "/container-token",
+        "/container-token/{token}",
+        "/v1alpha2/container/{request_id}",
+        "/v1alpha2/container/{request_id}/status",
+        "/v1alpha1/inspect",
+        "/v1alpha1/builds/{build_id}",
+        "/v1alpha1/builds/{build_id}/status",
+        "/v1alpha1/builds/{build_id}/logs",
+        "/service-info",
+    ]:
+        assert path in schema["paths"], path
+    request = schema["components"]["schemas"]["ContainerRequestRequest"]["properties"]
+    assert {"containerImage", "containerFile", "containerConfig", "packages", "nameStrategy", "freeze"} <= set(request)
+
+
+def test_the_docs_page_renders_without_external_assets(client):
+    page = client.get("/openapi/").content.decode()
+    assert "/openapi.json" in page
+    assert not re.search(r"https?://(cdn|unpkg)", page)
+
+
+@pytest.mark.django_db
+def test_unknown_paths_are_json_404s(client):
+    response = client.get("/v1alpha9/nothing")
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not found: /v1alpha9/nothing"}
