@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from .models import ContainerRequest, StoredBlob
+from .tokens import forget_token
 
 
 @admin.register(ContainerRequest)
@@ -17,8 +18,11 @@ class ContainerRequestAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected container tokens")
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        messages.info(request, f"Revoked {count} container token(s).")
+        tokens = list(queryset.filter(revoked_at__isnull=True).values_list("token", flat=True))
+        ContainerRequest.objects.filter(token__in=tokens).update(revoked_at=timezone.now())
+        for token in tokens:
+            forget_token(token)
+        messages.info(request, f"Revoked {len(tokens)} container token(s).")
 
 
 @admin.register(StoredBlob)

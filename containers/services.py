@@ -17,6 +17,7 @@ from oci.reference import parse_reference
 from . import upstream
 from .layers import redact_layers, store_layers
 from .models import ContainerRequest, new_token
+from .tokens import cache_token, token_info
 
 SECRET_ATTRIBUTES = ("towerAccessToken", "towerRefreshToken")
 
@@ -46,7 +47,7 @@ def _expiry():
 
 
 def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> ContainerRequest:
-    return ContainerRequest.objects.create(
+    request = ContainerRequest.objects.create(
         user=caller.identity.user,
         workspace=caller.identity.workspace,
         org=caller.identity.org or "",
@@ -58,6 +59,8 @@ def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> Container
         platform=attrs["containerPlatform"],
         **fields,
     )
+    transaction.on_commit(lambda: cache_token(token_info(request)))
+    return request
 
 
 def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
@@ -106,18 +109,17 @@ def _request_build(caller: Caller, body: dict, attrs: dict) -> dict:
     request = None
     if not plan.freeze:
         token = new_token()
-        with transaction.atomic():
-            request = _new_request(
-                caller,
-                body,
-                attrs,
-                token=token,
-                container_image=attrs.get("containerImage") or "",
-                target_image=wave_image_name(token, target.path_and_reference),
-                build=build,
-                cached=cached,
-                expires_at=_expiry(),
-            )
+        request = _new_request(
+            caller,
+            body,
+            attrs,
+            token=token,
+            container_image=attrs.get("containerImage") or "",
+            target_image=wave_image_name(token, target.path_and_reference),
+            build=build,
+            cached=cached,
+            expires_at=_expiry(),
+        )
     return _response(plan, build_id=build.id, cached=cached, request=request, build=build)
 
 

@@ -8,17 +8,26 @@ from django.conf import settings
 from accounts.identity import Identity, credentials_for
 from oci import errors
 from oci.client import Manifest, RegistryClient
+from oci.netguard import AddressPolicy, guarded_transport
 from oci.reference import Reference
 from wave_site.errors import ApiError
 
 
+def address_policy() -> AddressPolicy:
+    return AddressPolicy(settings.WAVE_SSRF_ALLOWLIST)
+
+
 def client_for(identity: Identity, registry: str) -> RegistryClient:
-    """A client with the caller's stored credentials; made in sync code, which may read the database."""
+    """A client with the caller's stored credentials, behind the SSRF guard.
+
+    Made in sync code, which may read the database; used in async code.
+    """
     return RegistryClient(
         registry,
         credentials_for(identity, registry),
         insecure=frozenset(settings.WAVE_INSECURE_REGISTRIES),
         timeout=settings.WAVE_UPSTREAM_TIMEOUT,
+        transport=guarded_transport(address_policy()),
     )
 
 

@@ -26,6 +26,7 @@ from .serializers import (
     MessageSerializer,
 )
 from .services import Caller, request_container
+from .tokens import forget_token
 
 ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer}
 
@@ -98,6 +99,7 @@ class ContainerTokenView(APIView):
         updated = ContainerRequest.objects.filter(token=token, revoked_at__isnull=True).update(revoked_at=timezone.now())
         if not updated:
             raise ApiError(f"Unknown container token '{token}'", status=404)
+        forget_token(token)
         return Response({"message": f"Container token '{token}' revoked"})
 
 

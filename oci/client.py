@@ -9,7 +9,7 @@ import asyncio
 import ipaddress
 import json
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterable
 
 import httpx
 
@@ -168,7 +168,7 @@ class RegistryClient:
         *,
         scope: str,
         headers: dict[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
         params: dict[str, str] | None = None,
         stream: bool = False,
     ) -> httpx.Response:
@@ -242,13 +242,10 @@ class RegistryClient:
         await self._check(response, f"blob '{digest}' of '{path}'")
         return response
 
-    async def stream_blob(self, path: str, digest: str) -> AsyncIterator[bytes]:
-        response = await self.open_blob(path, digest)
-        try:
-            async for chunk in response.aiter_raw():
-                yield chunk
-        finally:
-            await response.aclose()
+    async def head_blob(self, path: str, digest: str) -> httpx.Response:
+        response = await self.request("HEAD", f"/v2/{path}/blobs/{digest}", scope=self._scope(path))
+        await self._check(response, f"blob '{digest}' of '{path}'")
+        return response
 
     async def tags(self, path: str) -> list[str]:
         response = await self.request("GET", f"/v2/{path}/tags/list", scope=self._scope(path))
@@ -265,10 +262,14 @@ class RegistryClient:
         return True
 
     async def push_blob(self, path: str, data: bytes, digest: str | None = None) -> str:
-        """Upload a blob (monolithic POST then PUT) unless the registry already has it."""
+        """Upload a blob unless the registry already has it."""
         digest = digest or sha256_digest(data)
-        if await self.blob_exists(path, digest):
-            return digest
+        if not await self.blob_exists(path, digest):
+            await self.upload_blob(path, digest, data)
+        return digest
+
+    async def upload_blob(self, path: str, digest: str, content: bytes | AsyncIterable[bytes]) -> None:
+        """A monolithic upload (POST, then one PUT); `content` may stream, the registry checks the digest."""
         scope = self._scope(path, "pull,push")
         started = await self.request("POST", f"/v2/{path}/blobs/uploads/", scope=scope)
         await self._check(started, f"an upload to '{path}'")
@@ -276,14 +277,9 @@ class RegistryClient:
         # The upload URL carries the registry's own state in its query: add to it, never replace it.
         location += ("&" if "?" in location else "?") + f"digest={digest}"
         done = await self.request(
-            "PUT",
-            location,
-            scope=scope,
-            content=data,
-            headers={"Content-Type": "application/octet-stream"},
+            "PUT", location, scope=scope, content=content, headers={"Content-Type": "application/octet-stream"}
         )
         await self._check(done, f"blob '{digest}' upload to '{path}'")
-        return digest
 
     async def push_manifest(self, path: str, reference: str, manifest: Manifest) -> str:
         response = await self.request(

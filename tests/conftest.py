@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -165,3 +168,78 @@ def multiarch(registry) -> str:
 
     asyncio.run(run())
     return f"{registry}/library/multiarch:latest"
+
+
+class WaveServer:
+    """The service under uvicorn in its own process, on the test database."""
+
+    def __init__(self, port: int, process: subprocess.Popen, log: Path):
+        self.port, self.process, self.log = port, process, log
+        self.url = f"http://localhost:{port}"
+        self.authority = f"localhost:{port}"
+
+    def request_container(self, body: dict) -> dict:
+        response = httpx.post(f"{self.url}/v1alpha2/container", json=body, timeout=60)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def peak_rss_kib(self) -> int:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
+
+    def rss_kib(self) -> int:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment for a service process that shares this test session's database and Redis."""
+    db = settings.DATABASES["default"]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def wave_server(django_db_setup, tmp_path_factory) -> WaveServer:
+    port = free_port()
+    log = tmp_path_factory.mktemp("wave-server") / "server.log"
+    env = server_env(WAVE_SERVER_URL=f"http://localhost:{port}", WAVE_UPSTREAM_CLIENT_TTL="0")
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "wave_site.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/service-info", timeout=30)
+        yield WaveServer(port, process, log)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def run(*command: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run a real client tool; a failure shows its output."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=kwargs.pop("timeout", 300), **kwargs)
+    assert result.returncode == 0, f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="session")
+def podman(tmp_path_factory):
+    """`podman` with its own storage and a containers.conf that works on this kind of machine."""
+    root = tmp_path_factory.mktemp("podman")
+    conf = root / "containers.conf"
+    conf.write_text(
+        '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=20000:20000"]\nnetns = "host"\n'
+        '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+    )
+    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+
+    def podman_run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+        return run("podman", "--root", str(root / "root"), "--runroot", str(root / "runroot"), *args, env=env, timeout=timeout)
+
+    return podman_run

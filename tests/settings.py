@@ -8,3 +8,5 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 RQ_QUEUES = {name: {**queue, "URL": REDIS_URL} for name, queue in RQ_QUEUES.items()}
 WAVE_CREDENTIALS_KEYS = ["VGhpc0lzQVRlc3RLZXlGb3JXYXZlVGVzdHNPbmx5ISE="]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Test registries listen on 127.0.0.1 with random ports; SSRF tests use other names and override this.
+WAVE_SSRF_ALLOWLIST = ["localhost:5000", "127.0.0.1"]

@@ -1,6 +1,37 @@
+"""The ASGI application: `/v2/` through a handler without the page middleware, the rest as usual.
+
+The pull path has no sessions, CSRF or messages; skipping that middleware saves a thread hop per
+middleware on every manifest and blob request.
+"""
+
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wave_site.settings")
-application = get_asgi_application()
+
+import django  # noqa: E402
+
+django.setup(set_prefix=False)
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
+
+
+class BareASGIHandler(ASGIHandler):
+    """Django's ASGI handler with an empty middleware chain."""
+
+    def load_middleware(self, is_async=False):
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        self._middleware_chain = convert_exception_to_response(self._get_response_async)
+
+
+django_application = get_asgi_application()
+registry_application = BareASGIHandler()
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "http" and scope["path"].startswith("/v2/"):
+        return await registry_application(scope, receive, send)
+    return await django_application(scope, receive, send)

@@ -44,6 +44,12 @@ WAVE_DATA_DIR = Path(env.str("WAVE_DATA_DIR", default=str(BASE_DIR / "data")))
 WAVE_DEFAULT_REGISTRY = env.str("WAVE_DEFAULT_REGISTRY", default="localhost:5000")
 WAVE_BUILD_REPOSITORY = env.str("WAVE_BUILD_REPOSITORY", default="localhost:5000/wave/builds")
 WAVE_CACHE_REPOSITORY = env.str("WAVE_CACHE_REPOSITORY", default="localhost:5000/wave/cache")
+# SSRF guard: hosts named by requests that may be contacted even though they resolve to
+# loopback/private addresses (`host` or `host:port`); the stack's own registry by default.
+WAVE_SSRF_ALLOWLIST = env.list(
+    "WAVE_SSRF_ALLOWLIST",
+    default=sorted({WAVE_DEFAULT_REGISTRY, WAVE_BUILD_REPOSITORY.split("/")[0], WAVE_CACHE_REPOSITORY.split("/")[0]}),
+)
 # Registries spoken to over plain HTTP besides loopback ones (host[:port]).
 WAVE_INSECURE_REGISTRIES = env.list("WAVE_INSECURE_REGISTRIES", default=[])
 WAVE_TOKEN_LIFETIME = env.int("WAVE_TOKEN_LIFETIME", default=36 * 3600)  # seconds
@@ -57,6 +63,8 @@ WAVE_CONDA_CHANNELS = env.list("WAVE_CONDA_CHANNELS", default=["conda-forge", "b
 WAVE_CONDA_BASE_PACKAGES = env.str("WAVE_CONDA_BASE_PACKAGES", default="conda-forge::procps-ng")
 WAVE_CONDA_MAMBA_IMAGE = env.str("WAVE_CONDA_MAMBA_IMAGE", default="mambaorg/micromamba:1.5.10-noble")
 WAVE_UPSTREAM_TIMEOUT = env.float("WAVE_UPSTREAM_TIMEOUT", default=20.0)  # seconds
+# Seconds a pooled upstream client, with the registry credentials it was made with, is reused.
+WAVE_UPSTREAM_CLIENT_TTL = env.float("WAVE_UPSTREAM_CLIENT_TTL", default=60.0)
 WAVE_COMMIT_ID = env.str("WAVE_COMMIT_ID", default="")
 # Other towerEndpoint values treated as this service (e.g. Nextflow's default https://api.cloud.seqera.io).
 WAVE_ACCEPTED_TOWER_ENDPOINTS = env.list("WAVE_ACCEPTED_TOWER_ENDPOINTS", default=[])

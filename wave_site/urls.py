@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from builds import views as builds
+from containers import registry_views as registry
 from containers import views as containers
 from wave_site.service_info import ServiceInfoView
 
@@ -24,4 +25,10 @@ urlpatterns = [
     path("v1alpha1/builds/<str:build_id>/status", builds.BuildStatusView.as_view()),
     path("v1alpha1/builds/<str:build_id>/logs", builds.BuildLogsView.as_view()),
     path("v1alpha1/builds/<str:build_id>/condalock", builds.BuildCondaLockView.as_view()),
+    # The registry pull API (served by the bare ASGI handler, see wave_site/asgi.py).
+    path("v2/", registry.root),
+    re_path(r"^v2/wt/(?P<token>[0-9a-f]{12})/(?P<name>.+)/manifests/(?P<reference>[^/]+)$", registry.manifest),
+    re_path(r"^v2/wt/(?P<token>[0-9a-f]{12})/(?P<name>.+)/blobs/(?P<digest>sha256:[0-9a-f]{64})$", registry.blob),
+    re_path(r"^v2/wt/(?P<token>[0-9a-f]{12})/(?P<name>.+)/tags/list$", registry.tags),
+    re_path(r"^v2/(?P<path>.*)$", registry.unknown),
 ]

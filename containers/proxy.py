@@ -1,0 +1,189 @@
+"""The pull path's store: manifests resolved (and augmented) per token, blobs local or upstream.
+
+Manifests are cached in Redis per token and reference, so repeated pulls of a tag make no upstream
+request; augmented manifests are serialised once and served as exactly those bytes. Blobs the
+service made itself (added layers, rewritten configs) come from Postgres; every other blob streams
+from the upstream registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+
+import httpx
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from accounts.identity import Identity
+from accounts.models import User, Workspace
+from oci import mediatypes
+from oci.client import Manifest, RegistryClient
+from oci.digest import is_digest, sha256_digest
+from oci.mutate import ConfigChange, mutate_config, mutate_manifest, replace_in_index, select_platform
+from oci.platform import parse_platform
+from wave_site.redis import async_redis
+
+from .models import ContainerRequest, StoredBlob
+from .tokens import TokenInfo
+from .upstream import client_for
+
+MANIFEST_TTL = 3600  # seconds a resolved manifest stays cached
+
+
+class ProxyError(Exception):
+    """An error for a registry client, in the OCI error format."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+# --- upstream clients -------------------------------------------------------------------------
+
+_clients: dict[tuple, tuple[RegistryClient, float]] = {}
+
+
+def _make_client(info: TokenInfo) -> RegistryClient:
+    user = User.objects.filter(pk=info.user_id).first() if info.user_id else None
+    workspace = Workspace.objects.filter(pk=info.workspace_id).first() if info.workspace_id else None
+    return client_for(Identity(user, workspace), info.registry)
+
+
+async def upstream_client(info: TokenInfo) -> RegistryClient:
+    """A pooled client per (registry, user, workspace): its connections and bearer tokens are reused."""
+    key = (info.registry, info.user_id, info.workspace_id)
+    hit = _clients.get(key)
+    if hit and hit[1] > time.monotonic():
+        return hit[0]
+    client = await sync_to_async(_make_client)(info)
+    _clients[key] = (client, time.monotonic() + settings.WAVE_UPSTREAM_CLIENT_TTL)
+    if hit:  # let requests still streaming through the old client finish before closing it
+        asyncio.get_running_loop().call_later(600, lambda: asyncio.ensure_future(hit[0].aclose()))
+    return client
+
+
+# --- manifests --------------------------------------------------------------------------------
+
+
+def _manifest_key(token: str, reference: str) -> str:
+    return f"wave:manifest:{token}:{reference}"
+
+
+def _own_key(token: str) -> str:
+    return f"wave:own:{token}"
+
+
+def _encode(manifest: Manifest) -> bytes:
+    return json.dumps({"t": manifest.media_type, "b": base64.b64encode(manifest.raw).decode()}).encode()
+
+
+def _decode(raw: bytes) -> Manifest:
+    doc = json.loads(raw)
+    body = base64.b64decode(doc["b"])
+    return Manifest(doc["t"], body, sha256_digest(body))
+
+
+async def _remember(info: TokenInfo, manifests: dict[str, Manifest], own: set[str]) -> None:
+    redis = async_redis()
+    async with redis.pipeline(transaction=False) as pipe:
+        for reference, manifest in manifests.items():
+            pipe.set(_manifest_key(info.token, reference), _encode(manifest), ex=MANIFEST_TTL)
+        if own:
+            pipe.sadd(_own_key(info.token), *own)
+            pipe.expire(_own_key(info.token), MANIFEST_TTL * 2)
+        await pipe.execute()
+
+
+def _store_blob(data: bytes) -> str:
+    digest = sha256_digest(data)
+    StoredBlob.objects.get_or_create(digest=digest, defaults={"size": len(data), "data": data})
+    return digest
+
+
+async def _augment(client: RegistryClient, info: TokenInfo, manifest: Manifest) -> tuple[Manifest, str]:
+    """The augmented single-image manifest and the digest of its new config blob."""
+    change = ConfigChange.from_container_config(info.config or {})
+    config_digest = manifest.json["config"]["digest"]
+    config = mutate_config(await client.get_blob(info.path, config_digest), change)
+    new_config_digest = await sync_to_async(_store_blob)(config)
+    return mutate_manifest(manifest, config, change), new_config_digest
+
+
+def _record_wave_digest(token: str, digest: str) -> None:
+    ContainerRequest.objects.filter(token=token, wave_digest="").update(wave_digest=digest)
+
+
+async def _resolve_upstream(info: TokenInfo) -> dict[str, Manifest]:
+    """Fetch the token's image and augment it when the token says so; every reference it answers."""
+    client = await upstream_client(info)
+    manifest = await client.get_manifest(info.path, info.reference)
+    if manifest.media_type in mediatypes.SCHEMA1_TYPES:
+        raise ProxyError(400, "MANIFEST_INVALID", f"Image '{info.image}' uses the Docker schema 1 format, which is not supported")
+    if not info.augmented:
+        return {info.reference: manifest, manifest.digest: manifest}
+    own = set(info.layer_digests)
+    if manifest.is_index:
+        platform = parse_platform(info.platform)
+        entry = select_platform(manifest, platform)
+        if entry is None:
+            raise ProxyError(404, "MANIFEST_UNKNOWN", f"Image '{info.image}' has no manifest for platform {platform}")
+        child, config_digest = await _augment(client, info, await client.get_manifest(info.path, entry["digest"]))
+        index = replace_in_index(manifest, entry["digest"], child)
+        resolved = {info.reference: index, index.digest: index, child.digest: child}
+        wave_digest = child.digest
+    else:
+        image, config_digest = await _augment(client, info, manifest)
+        resolved = {info.reference: image, image.digest: image}
+        wave_digest = image.digest
+    own.add(config_digest)
+    await _remember(info, {}, own)
+    await sync_to_async(_record_wave_digest)(info.token, wave_digest)
+    return resolved
+
+
+async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:
+    """The manifest a client gets for `reference` (the token's tag, or a digest it was given)."""
+    redis = async_redis()
+    cached = await redis.get(_manifest_key(info.token, reference))
+    if cached:
+        return _decode(cached)
+    if not is_digest(reference) and reference != info.reference:
+        raise ProxyError(404, "MANIFEST_UNKNOWN", f"Tag '{reference}' is not part of this container token; it grants '{info.image}'")
+    resolved = await _resolve_upstream(info)
+    if reference not in resolved and is_digest(reference):
+        # A digest not made by this service: an untouched entry of an index, fetched as it is.
+        manifest = await (await upstream_client(info)).get_manifest(info.path, reference)
+        resolved[reference] = manifest
+    await _remember(info, resolved, set())
+    if reference not in resolved:
+        raise ProxyError(404, "MANIFEST_UNKNOWN", f"Manifest '{reference}' is not part of '{info.image}'")
+    return resolved[reference]
+
+
+# --- blobs ------------------------------------------------------------------------------------
+
+
+def _stored_blob(digest: str) -> bytes | None:
+    blob = StoredBlob.objects.filter(digest=digest).only("data").first()
+    return bytes(blob.data) if blob else None
+
+
+async def own_blob(info: TokenInfo, digest: str) -> bytes | None:
+    """A blob this service made for the token (an added layer or a rewritten config), else None."""
+    if not info.augmented:
+        return None
+    if digest not in info.layer_digests and not await async_redis().sismember(_own_key(info.token), digest):
+        return None
+    return await sync_to_async(_stored_blob)(digest)
+
+
+async def open_upstream_blob(info: TokenInfo, digest: str, method: str, range_header: str | None) -> httpx.Response:
+    """The upstream's (streaming) answer for a blob; the caller closes it."""
+    client = await upstream_client(info)
+    headers = {"Range": range_header} if range_header else None
+    if method == "HEAD":
+        return await client.head_blob(info.path, digest)
+    return await client.open_blob(info.path, digest, headers=headers)

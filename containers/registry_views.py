@@ -1,0 +1,144 @@
+"""The OCI distribution pull API for `/v2/wt/<token>/<name>`: thin async views over `proxy`.
+
+Errors are mapped to the registry error format in one place (`registry_endpoint`), so that
+`docker pull` and skopeo print a readable reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+
+from metrics.events import record_pull
+from oci import errors
+
+from . import proxy
+from .tokens import TokenInfo, load_token
+
+log = logging.getLogger(__name__)
+
+API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def registry_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
+    body = {"errors": [{"code": code, "message": message, "detail": None}]}
+    return JsonResponse(body, status=status, headers={**API_VERSION, **(headers or {})})
+
+
+def registry_endpoint(kind: str):
+    """Turn the pull path's exceptions into registry errors; `kind` picks the not-found code."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args, **kwargs):
+            try:
+                return await view(request, *args, **kwargs)
+            except proxy.ProxyError as exc:
+                return registry_error(exc.status, exc.code, exc.message, exc.headers)
+            except errors.NotFound as exc:
+                return registry_error(404, f"{kind}_UNKNOWN", str(exc))
+            except errors.Unauthorized as exc:
+                return registry_error(401, "UNAUTHORIZED", str(exc))
+            except errors.RegistryUnreachable as exc:
+                return registry_error(502, "UNAVAILABLE", str(exc))
+            except errors.OciError as exc:
+                log.warning("upstream error on %s: %s", request.path, exc)
+                return registry_error(502, "UNKNOWN", str(exc))
+
+        return wrapper
+
+    return decorate
+
+
+async def _token(token: str, name: str) -> TokenInfo:
+    info = await load_token(token)
+    if info is None:
+        raise proxy.ProxyError(404, "NAME_UNKNOWN", f"Unknown, revoked or expired container token '{token}'")
+    if name != info.path:
+        raise proxy.ProxyError(404, "NAME_UNKNOWN", f"Repository '{name}' is not the image of container token '{token}'")
+    return info
+
+
+async def root(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({}, headers=API_VERSION)
+
+
+async def unknown(request: HttpRequest, path: str = "") -> HttpResponse:
+    return registry_error(404, "NAME_UNKNOWN", f"Unknown repository '{path}': pull images as <server>/wt/<token>/<image>")
+
+
+@registry_endpoint("MANIFEST")
+async def manifest(request: HttpRequest, token: str, name: str, reference: str) -> HttpResponse:
+    info = await _token(token, name)
+    served = await proxy.resolve_manifest(info, reference)
+    if request.method == "GET" and not served.is_index:
+        await sync_to_async(record_pull)(info, served.digest, request.META.get("REMOTE_ADDR"))
+    headers = {
+        **API_VERSION,
+        "Docker-Content-Digest": served.digest,
+        "Content-Length": str(len(served.raw)),
+        "ETag": f'"{served.digest}"',
+    }
+    body = served.raw if request.method == "GET" else b""
+    return HttpResponse(body, content_type=served.media_type, headers=headers)
+
+
+def _ranged(data: bytes, range_header: str | None, digest: str, head: bool) -> HttpResponse:
+    headers = {**API_VERSION, "Docker-Content-Digest": digest, "Accept-Ranges": "bytes"}
+    start, end, status = 0, len(data) - 1, 200
+    if range_header:
+        match = _RANGE.match(range_header.strip())
+        if match and (match.group(1) or match.group(2)):
+            if match.group(1):
+                start = int(match.group(1))
+                end = min(int(match.group(2)), len(data) - 1) if match.group(2) else len(data) - 1
+            else:  # a suffix: the last N bytes
+                start = max(len(data) - int(match.group(2)), 0)
+        if not match or start > end or start >= len(data):
+            return registry_error(416, "BLOB_UNKNOWN", f"Range '{range_header}' cannot be satisfied", {"Content-Range": f"bytes */{len(data)}"})
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+    part = data[start : end + 1]
+    headers["Content-Length"] = str(len(part))
+    return HttpResponse(b"" if head else part, status=status, content_type="application/octet-stream", headers=headers)
+
+
+_PASSED_HEADERS = ("content-length", "content-range", "content-type", "docker-content-digest", "accept-ranges", "etag")
+
+
+async def _stream(response):
+    try:
+        async for chunk in response.aiter_raw():
+            yield chunk
+    finally:
+        await response.aclose()
+
+
+@registry_endpoint("BLOB")
+async def blob(request: HttpRequest, token: str, name: str, digest: str) -> HttpResponse:
+    info = await _token(token, name)
+    head = request.method == "HEAD"
+    range_header = request.headers.get("Range")
+    data = await proxy.own_blob(info, digest)
+    if data is not None:
+        return _ranged(data, range_header, digest, head)
+    upstream = await proxy.open_upstream_blob(info, digest, request.method, range_header)
+    headers = {**API_VERSION, **{k: v for k, v in upstream.headers.items() if k.lower() in _PASSED_HEADERS}}
+    headers.setdefault("Docker-Content-Digest", digest)
+    if head:
+        await upstream.aclose()
+        return HttpResponse(b"", status=upstream.status_code, headers=headers)
+    return StreamingHttpResponse(_stream(upstream), status=upstream.status_code, headers=headers)
+
+
+@registry_endpoint("NAME")
+async def tags(request: HttpRequest, token: str, name: str) -> HttpResponse:
+    """Only the tag the token grants: other tags of the repository are not pullable with it."""
+    info = await _token(token, name)
+    granted = [] if info.reference.startswith("sha256:") else [info.reference]
+    return JsonResponse({"name": f"wt/{token}/{name}", "tags": granted}, headers=API_VERSION)

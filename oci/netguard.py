@@ -1,0 +1,92 @@
+"""SSRF guard: hosts named by requests are resolved once, checked, and connected to by address.
+
+Every connection the guarded transport opens (registry, token realm, redirect target, layer URL)
+goes through `GuardedBackend.connect_tcp`, which resolves the name itself, refuses the connection
+when any address is not globally routable (loopback, RFC 1918, ULA, link-local and cloud metadata,
+unspecified, multicast, reserved), and connects to the address it checked, so that no second DNS
+lookup can answer differently. Hosts on the allow-list skip the check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from typing import Awaitable, Callable, Iterable
+
+import httpcore
+import httpx
+
+from .errors import ForbiddenAddress
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+def is_forbidden_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+class AddressPolicy:
+    """`allowed` holds `host` (any port) or `host:port` entries that may be contacted whatever they resolve to."""
+
+    def __init__(self, allowed: Iterable[str] = ()):
+        self.allowed = frozenset(entry.strip().lower() for entry in allowed if entry.strip())
+
+    def host_allowed(self, host: str, port: int) -> bool:
+        host = host.lower().strip("[]")
+        return host in self.allowed or f"{host}:{port}" in self.allowed or f"[{host}]:{port}" in self.allowed
+
+    def check(self, host: str, port: int, addresses: list[str]) -> None:
+        if not addresses:
+            raise ForbiddenAddress(f"Host '{host}' does not resolve to any address")
+        bad = [a for a in addresses if is_forbidden_address(a)]
+        if bad:
+            raise ForbiddenAddress(
+                f"Host '{host}' resolves to {bad[0]}, a loopback, private or link-local address "
+                "that this service does not contact"
+            )
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise httpcore.ConnectError(f"cannot resolve '{host}': {exc.strerror}") from exc
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, policy: AddressPolicy, inner: httpcore.AsyncNetworkBackend, resolver: Resolver = system_resolver):
+        self.policy, self.inner, self.resolver = policy, inner, resolver
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        if self.policy.host_allowed(host, port):
+            return await self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        addresses = await self.resolver(host, port)
+        self.policy.check(host, port, addresses)
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise ForbiddenAddress("Unix sockets are not contacted")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def guarded_transport(policy: AddressPolicy, resolver: Resolver = system_resolver) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose every connection passes the policy."""
+    transport = httpx.AsyncHTTPTransport()
+    # httpx builds its connection pool without a way to pass a network backend; wrap the one it made.
+    pool = transport._pool
+    pool._network_backend = GuardedBackend(policy, pool._network_backend, resolver)
+    return transport
