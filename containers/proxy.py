@@ -9,8 +9,6 @@ from the upstream registry.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import time
 
 import httpx
@@ -77,13 +75,12 @@ def _own_key(token: str) -> str:
 
 
 def _encode(manifest: Manifest) -> bytes:
-    return json.dumps({"t": manifest.media_type, "b": base64.b64encode(manifest.raw).decode()}).encode()
+    return f"{manifest.media_type}\n{manifest.digest}\n".encode() + manifest.raw
 
 
-def _decode(raw: bytes) -> Manifest:
-    doc = json.loads(raw)
-    body = base64.b64decode(doc["b"])
-    return Manifest(doc["t"], body, sha256_digest(body))
+def _decode(value: bytes) -> Manifest:
+    media_type, digest, raw = value.split(b"\n", 2)
+    return Manifest(media_type.decode(), raw, digest.decode())
 
 
 async def _remember(info: TokenInfo, manifests: dict[str, Manifest], own: set[str]) -> None:

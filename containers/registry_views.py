@@ -10,10 +10,9 @@ import functools
 import logging
 import re
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from metrics.events import record_pull
+from metrics.events import record_pull_soon
 from oci import errors
 
 from . import proxy
@@ -77,7 +76,7 @@ async def manifest(request: HttpRequest, token: str, name: str, reference: str) 
     info = await _token(token, name)
     served = await proxy.resolve_manifest(info, reference)
     if request.method == "GET" and not served.is_index:
-        await sync_to_async(record_pull)(info, served.digest, request.META.get("REMOTE_ADDR"))
+        record_pull_soon(info, served.digest, request.META.get("REMOTE_ADDR"))
     headers = {
         **API_VERSION,
         "Docker-Content-Digest": served.digest,

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+
 from containers.tokens import TokenInfo
 
 from .models import PullEvent
+
+log = logging.getLogger(__name__)
+_pending: set[asyncio.Task] = set()
 
 
 def record_pull(info: TokenInfo, digest: str, ip_address: str | None) -> None:
@@ -18,3 +26,17 @@ def record_pull(info: TokenInfo, digest: str, ip_address: str | None) -> None:
         fusion=info.fusion,
         ip_address=ip_address,
     )
+
+
+def record_pull_soon(info: TokenInfo, digest: str, ip_address: str | None) -> None:
+    """Record a pull without holding up the response that serves it (the insert runs beside it)."""
+
+    async def write() -> None:
+        try:
+            await sync_to_async(record_pull)(info, digest, ip_address)
+        except Exception:  # an event lost must not be a pull lost; say so in the log
+            log.exception("could not record a pull of %s", info.image)
+
+    task = asyncio.get_running_loop().create_task(write())
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)

@@ -10,8 +10,10 @@ lookup can answer differently. Hosts on the allow-list skip the check.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 from typing import Awaitable, Callable, Iterable
 
 import httpcore
@@ -83,9 +85,15 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes milliseconds; every transport shares one context.
+    return httpx.create_ssl_context()
+
+
 def guarded_transport(policy: AddressPolicy, resolver: Resolver = system_resolver) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose every connection passes the policy."""
-    transport = httpx.AsyncHTTPTransport()
+    transport = httpx.AsyncHTTPTransport(verify=_tls_context())
     # httpx builds its connection pool without a way to pass a network backend; wrap the one it made.
     pool = transport._pool
     pool._network_backend = GuardedBackend(policy, pool._network_backend, resolver)

@@ -20,6 +20,8 @@ from django.core.handlers.exception import convert_exception_to_response  # noqa
 class BareASGIHandler(ASGIHandler):
     """Django's ASGI handler with an empty middleware chain."""
 
+    chunk_size = 1024 * 1024  # stored blobs (up to WAVE_MAX_LAYER_SIZE) go out in 1 MiB writes, not 64 KiB
+
     def load_middleware(self, is_async=False):
         self._view_middleware = []
         self._template_response_middleware = []

@@ -128,7 +128,12 @@ ASGI_APPLICATION = "wave_site.asgi.application"
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://wave@127.0.0.1:5433/wave")}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# Under ASGI each request's sync code runs in its own thread, so persistent per-thread connections
+# pile up; a process-wide psycopg pool bounds them instead.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["OPTIONS"] = {
+    "pool": {"min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=10), "timeout": 10}
+}
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6380/0")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
