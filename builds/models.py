@@ -37,6 +37,10 @@ class Build(models.Model):
     workspace = models.ForeignKey("accounts.Workspace", null=True, blank=True, on_delete=models.SET_NULL)
     org = models.CharField(max_length=255, blank=True, default="", db_index=True)
 
+    timeout = models.PositiveIntegerField(default=900, help_text="Seconds the build may run.")
+    worker = models.CharField(max_length=255, blank=True, default="", help_text="host:pid of the worker running it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from its worker.")
+
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

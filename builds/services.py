@@ -105,6 +105,7 @@ def _new_build(plan: BuildPlan, identity: Identity, number: int, **fields) -> Bu
         user=identity.user,
         workspace=identity.workspace,
         org=identity.org or "",
+        timeout=settings.WAVE_BUILD_TIMEOUT,
         **fields,
     )
 

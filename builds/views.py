@@ -12,6 +12,7 @@ from containers.serializers import MessageSerializer
 from wave_site.errors import ApiError
 
 from .models import Build
+from .reconcile import reap_stale_builds
 
 
 class BuildStatusSerializer(serializers.Serializer):
@@ -47,6 +48,7 @@ class BuildRecordSerializer(serializers.Serializer):
 
 
 def get_build(build_id: str) -> Build:
+    reap_stale_builds(build_id)
     build = Build.objects.filter(pk=build_id).first()
     if build is None:
         raise ApiError(f"Unknown build id '{build_id}'", status=404)

@@ -17,6 +17,8 @@ from django.conf import settings
 
 from accounts.identity import Identity
 from accounts.models import User, Workspace
+from builds.models import Build
+from builds.reconcile import reap_stale_builds
 from oci import mediatypes
 from oci.client import Manifest, RegistryClient
 from oci.digest import is_digest, sha256_digest
@@ -29,6 +31,7 @@ from .tokens import TokenInfo
 from .upstream import client_for
 
 MANIFEST_TTL = 3600  # seconds a resolved manifest stays cached
+BUILD_POLL = 1.0  # seconds between looks at a build a pull is waiting for
 
 
 class ProxyError(Exception):
@@ -141,6 +144,28 @@ async def _resolve_upstream(info: TokenInfo) -> dict[str, Manifest]:
     return resolved
 
 
+def _build_state(build_id: str) -> tuple[str, str, float]:
+    reap_stale_builds(build_id)
+    build = Build.objects.only("status", "reason", "timeout").get(pk=build_id)
+    return build.status, build.reason, build.timeout
+
+
+async def wait_for_build(info: TokenInfo) -> None:
+    """Wait, holding no thread, until the token's build has ended; a failure is the pull's error."""
+    logs = f"{settings.WAVE_SERVER_URL}/v1alpha1/builds/{info.build_id}/logs"
+    deadline = None
+    while True:
+        status, reason, timeout = await sync_to_async(_build_state)(info.build_id)
+        if status == Build.Status.SUCCEEDED:
+            return
+        if status == Build.Status.FAILED:
+            raise ProxyError(404, "MANIFEST_UNKNOWN", f"The build of this image failed ({reason}); its log: {logs}")
+        deadline = deadline or time.monotonic() + timeout + settings.WAVE_BUILD_HEARTBEAT_TIMEOUT
+        if time.monotonic() > deadline:
+            raise ProxyError(404, "MANIFEST_UNKNOWN", f"The build of this image has not finished in time; its log: {logs}")
+        await asyncio.sleep(BUILD_POLL)
+
+
 async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:
     """The manifest a client gets for `reference` (the token's tag, or a digest it was given)."""
     redis = async_redis()
@@ -149,6 +174,8 @@ async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:
         return _decode(cached)
     if not is_digest(reference) and reference != info.reference:
         raise ProxyError(404, "MANIFEST_UNKNOWN", f"Tag '{reference}' is not part of this container token; it grants '{info.image}'")
+    if info.build_id:
+        await wait_for_build(info)
     resolved = await _resolve_upstream(info)
     if reference not in resolved and is_digest(reference):
         # A digest not made by this service: an untouched entry of an index, fetched as it is.

@@ -243,3 +243,32 @@ def podman(tmp_path_factory):
         return run("podman", "--root", str(root / "root"), "--runroot", str(root / "runroot"), *args, env=env, timeout=timeout)
 
     return podman_run
+
+
+def start_worker(log: Path, queue: str = "default", **env: str) -> subprocess.Popen:
+    """An RQ worker process on the test database, in its own process group (so it can be killed whole)."""
+    with log.open("a") as out:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", queue],
+            cwd=settings.BASE_DIR, env=server_env(**env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def build_worker(django_db_setup, tmp_path_factory):
+    process = start_worker(tmp_path_factory.mktemp("worker") / "worker.log")
+    yield process
+    process.terminate()
+    process.wait(20)
+
+
+def wait_until(check, timeout: float = 120.0, every: float = 0.25):
+    """Poll `check()` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout}s: {check}")
+        time.sleep(every)

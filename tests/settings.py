@@ -10,3 +10,5 @@ WAVE_CREDENTIALS_KEYS = ["VGhpc0lzQVRlc3RLZXlGb3JXYXZlVGVzdHNPbmx5ISE="]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Test registries listen on 127.0.0.1 with random ports; SSRF tests use other names and override this.
 WAVE_SSRF_ALLOWLIST = ["localhost:5000", "127.0.0.1"]
+# A queue no shared worker listens to, for tests that need a worker of their own.
+RQ_QUEUES["isolated"] = {**RQ_QUEUES["default"]}

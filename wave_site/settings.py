@@ -53,7 +53,11 @@ WAVE_SSRF_ALLOWLIST = env.list(
 # Registries spoken to over plain HTTP besides loopback ones (host[:port]).
 WAVE_INSECURE_REGISTRIES = env.list("WAVE_INSECURE_REGISTRIES", default=[])
 WAVE_TOKEN_LIFETIME = env.int("WAVE_TOKEN_LIFETIME", default=36 * 3600)  # seconds
-WAVE_BUILD_TIMEOUT = env.int("WAVE_BUILD_TIMEOUT", default=15 * 60)  # seconds
+WAVE_BUILD_TIMEOUT = env.int("WAVE_BUILD_TIMEOUT", default=15 * 60)  # seconds, recorded on each build
+# A running build whose worker has not beaten its heart for this long is marked failed.
+WAVE_BUILD_HEARTBEAT_TIMEOUT = env.int("WAVE_BUILD_HEARTBEAT_TIMEOUT", default=60)  # seconds
+WAVE_BUILDER = env.str("WAVE_BUILDER", default="buildah")
+WAVE_BUILD_QUEUE = env.str("WAVE_BUILD_QUEUE", default="default")  # the RQ queue builds go to
 WAVE_DEFAULT_PLATFORM = env.str("WAVE_DEFAULT_PLATFORM", default="linux/amd64")
 WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # bytes, decoded
 WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
@@ -137,7 +141,9 @@ DATABASES["default"]["OPTIONS"] = {
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6380/0")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": WAVE_BUILD_TIMEOUT + 120}}
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": WAVE_BUILD_TIMEOUT + 120} for name in {"default", WAVE_BUILD_QUEUE}
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,0 +1,61 @@
+"""What a build needs on disk and from the registries: its context folder, credentials, insecure hosts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+
+from accounts.identity import Identity, credentials_for
+from containers.models import StoredBlob
+from oci.client import is_loopback_host
+from oci.errors import OciError
+from oci.reference import parse_reference
+
+from .builders import BuildSpec
+from .models import Build
+from .recipes import layer_file_name
+
+_FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+def write_context(build: Build, work: Path) -> Path:
+    """The build context: the Dockerfile, the conda file, and any layers a freeze adds."""
+    context = work / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(build.container_file)
+    if build.conda_file:
+        (context / "conda.yml").write_text(build.conda_file)
+    for index, layer in enumerate(build.context.get("layers") or []):
+        blob = StoredBlob.objects.get(digest=layer["gzipDigest"])
+        (context / layer_file_name(index)).write_bytes(bytes(blob.data))
+    return context
+
+
+def registries_of(build: Build) -> set[str]:
+    """Every registry the build reads from or writes to: FROM images, the build and cache repositories."""
+    hosts = {parse_reference(build.target_image).registry}
+    if build.cache_repository:
+        hosts.add(build.cache_repository.split("/")[0])
+    for image in _FROM.findall(build.container_file):
+        try:
+            hosts.add(parse_reference(image).registry)
+        except OciError:
+            continue  # a stage name, `scratch` or an ARG to be substituted
+    return hosts
+
+
+def build_spec(build: Build, context: Path) -> BuildSpec:
+    identity = Identity(build.user, build.workspace)
+    hosts = registries_of(build)
+    credentials = {host: creds for host in hosts if (creds := credentials_for(identity, host))}
+    insecure = {host for host in hosts if is_loopback_host(host)} | set(settings.WAVE_INSECURE_REGISTRIES)
+    return BuildSpec(
+        context=context,
+        target=build.target_image,
+        platform=build.platform,
+        cache_repository=build.cache_repository or None,
+        insecure_registries=frozenset(insecure),
+        credentials=credentials,
+    )
