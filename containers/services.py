@@ -65,8 +65,9 @@ def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> Container
 
 def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
     """Handle one validated container request and return the response body."""
-    if attrs.get("containerConfig", {}).get("layers"):
-        store_layers(attrs["containerConfig"]["layers"])
+    layers = (attrs.get("containerConfig") or {}).get("layers")
+    if layers:
+        store_layers(layers)
     if attrs.get("containerFile") or attrs.get("packages") or attrs.get("condaFile") or attrs["freeze"]:
         return _request_build(caller, body, attrs)
     return _request_proxy(caller, body, attrs)

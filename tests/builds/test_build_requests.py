@@ -191,3 +191,10 @@ def test_an_unknown_build_is_404(api, suffix):
     response = api.get(f"/v1alpha1/builds/0123456789abcdef_9{suffix}")
     assert response.status_code == 404
     assert response.json()["message"] == "Unknown build id '0123456789abcdef_9'"
+
+
+def test_null_attributes_are_treated_as_absent(api):
+    body = {"containerFile": dockerfile("ten"), "containerConfig": None, "containerPlatform": None, "packages": None, "freeze": None}
+    response = post(api, "/v1alpha2/container", body)
+    assert response.status_code == 200, response.json()
+    assert Build.objects.get(pk=response.json()["buildId"]).platform == "linux/amd64"
