@@ -222,3 +222,13 @@ def db_build():
 
 def test_ansi_colour_codes_are_stripped():
     assert strip_ansi("\x1b[1;32mSTEP 1/2\x1b[0m: FROM x\r\n") == "STEP 1/2: FROM x\n"
+
+
+def test_a_cache_repository_receives_the_build_layers(wave_server, build_worker, registry):
+    cache = f"{registry}/cache/{unique()}"
+    dockerfile = f"FROM {registry}/library/busybox\nRUN echo {unique()} > /cached\n"
+    body = wave_server.request_container({"containerFile": b64(dockerfile), "cacheRepository": cache})
+    assert completed(wave_server, body["buildId"])["succeeded"] is True
+    host, path = cache.split("/", 1)
+    tags = httpx.get(f"http://{host}/v2/{path}/tags/list").json()
+    assert tags.get("tags"), f"nothing was pushed to the cache repository {cache}"
