@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from .builders import get_builder
 from .builders.base import BuildFailed
+from .conda.assemble import run_conda_build
+from .conda.solve import SolveError
 from .context import build_spec, write_context
 from .logs import BuildLog
 from .models import Build
@@ -65,21 +67,29 @@ def run_build(build_id: str) -> None:
     output = ErrorTracker(build_log)
     heartbeat = Heartbeat(build.id)
 
+    deadline = time.monotonic() + build.timeout
+
     def tick() -> None:
         heartbeat.beat()
         build_log.tick()
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded()
 
-    deadline = time.monotonic() + build.timeout
     work_root = Path(settings.WAVE_DATA_DIR) / "builds"
     work_root.mkdir(parents=True, exist_ok=True)
     try:
-        with tempfile.TemporaryDirectory(prefix=f"{build.id}-", dir=work_root) as work:
-            context = write_context(build, Path(work))
-            digest = get_builder().build(build_spec(build, context), output, deadline, tick)
+        if build.context.get("builder") == "conda":
+            digest = run_conda_build(build, output, tick)
+        else:
+            with tempfile.TemporaryDirectory(prefix=f"{build.id}-", dir=work_root) as work:
+                context = write_context(build, Path(work))
+                digest = get_builder().build(build_spec(build, context), output, deadline, tick)
     except DeadlineExceeded:
         finish(build, build_log, reason=f"The build timed out after {build.timeout} seconds and was stopped")
     except BuildFailed as exc:
         finish(build, build_log, reason=output.last_error or str(exc), exit_status=exc.exit_status)
+    except SolveError as exc:
+        finish(build, build_log, reason=str(exc))
     except Exception as exc:  # the build must end recorded, whatever went wrong
         log.exception("build %s failed", build.id)
         finish(build, build_log, reason=f"The build could not run: {exc}")

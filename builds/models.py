@@ -48,7 +48,8 @@ class Build(models.Model):
     digest = models.CharField(max_length=71, blank=True, default="")
     reason = models.TextField(blank=True, default="")
     log = models.TextField(blank=True, default="")
-    condalock = models.TextField(blank=True, default="")
+    condalock = models.TextField(blank=True, default="", help_text="The @EXPLICIT lock of a conda build.")
+    condalock_yaml = models.TextField(blank=True, default="", help_text="The same lock in conda-lock YAML.")
 
     class Meta:
         ordering = ["-created_at"]

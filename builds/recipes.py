@@ -9,6 +9,11 @@ from dataclasses import dataclass
 import yaml
 
 PIP_PREFIX = "pip:"
+# How conda packages become an image: assembled by the worker with py-rattler (the default), or the
+# reference service's micromamba Dockerfile run by the builder backend.
+CONDA_RATTLER = "conda/rattler"
+CONDA_MICROMAMBA = "conda/micromamba:v1"
+BUILD_TEMPLATES = (CONDA_RATTLER, CONDA_MICROMAMBA)
 _SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+)\s*(?P<op>==|=|>=|<=|>|<|!=|~=)?\s*(?P<rest>.*)$")
 
 

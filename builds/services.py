@@ -13,7 +13,10 @@ from accounts.identity import Identity
 from .models import Build
 from .naming import content_hash, target_image
 from .queue import enqueue_build
-from .recipes import conda_dockerfile, conda_packages, conda_yaml, config_steps
+from wave_site.errors import ApiError
+
+from .conda.plan import CondaPlanError, plan_from_environment
+from .recipes import CONDA_MICROMAMBA, conda_dockerfile, conda_packages, conda_yaml, config_steps
 
 
 @dataclass(frozen=True)
@@ -35,27 +38,35 @@ class BuildPlan:
         return f"oras://{self.target_image}" if self.format == "sif" else self.target_image
 
 
-def _conda_recipe(attrs: dict) -> tuple[str, str]:
+def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
+    """The recipe, the conda file and the build context of a conda request."""
     packages = attrs.get("packages") or {}
     opts = packages.get("condaOpts") or {}
     conda_file = attrs.get("condaFile") or packages.get("environment") or conda_yaml(
         packages.get("entries") or [], packages.get("channels") or settings.WAVE_CONDA_CHANNELS
     )
-    base_packages = opts.get("basePackages")
-    recipe = attrs.get("containerFile") or conda_dockerfile(
-        opts.get("mambaImage") or settings.WAVE_CONDA_MAMBA_IMAGE,
-        settings.WAVE_CONDA_BASE_PACKAGES if base_packages is None else base_packages,
-        opts.get("commands") or [],
-    )
-    return recipe, conda_file
+    base_packages = settings.WAVE_CONDA_BASE_PACKAGES if opts.get("basePackages") is None else opts["basePackages"]
+    if attrs.get("containerFile"):  # the legacy form: a Dockerfile that uses conda.yml itself
+        return attrs["containerFile"], conda_file, {}
+    if attrs.get("buildTemplate") == CONDA_MICROMAMBA:
+        mamba_image = opts.get("mambaImage") or settings.WAVE_CONDA_MAMBA_IMAGE
+        return conda_dockerfile(mamba_image, base_packages, opts.get("commands") or []), conda_file, {}
+    try:
+        plan = plan_from_environment(
+            conda_file, base_packages, settings.WAVE_CONDA_CHANNELS, opts.get("baseImage") or settings.WAVE_CONDA_BASE_IMAGE,
+            attrs["containerPlatform"], opts.get("commands") or [],
+        )
+    except CondaPlanError as exc:
+        raise ApiError(str(exc)) from None
+    return plan.recipe(), conda_file, plan.context()
 
 
 def plan_build(attrs: dict) -> BuildPlan:
     """Everything that determines the image, and the name it will have. `attrs` are validated."""
     config = attrs.get("containerConfig") or {}
-    conda_file = ""
+    conda_file, context = "", {}
     if attrs.get("packages") or attrs.get("condaFile"):
-        recipe, conda_file = _conda_recipe(attrs)
+        recipe, conda_file, context = _conda_recipe(attrs)
     elif attrs.get("containerFile"):
         recipe = attrs["containerFile"]
     else:  # freeze of an existing image
@@ -84,7 +95,7 @@ def plan_build(attrs: dict) -> BuildPlan:
         target_image=target_image(repository, build_hash, packages, attrs.get("nameStrategy")),
         format=attrs["format"],
         freeze=attrs["freeze"],
-        context={"layers": config.get("layers") or []} if layers else {},
+        context={**context, **({"layers": config.get("layers") or []} if layers else {})},
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -86,9 +86,17 @@ class BuildLogsView(APIView):
 
 
 class BuildCondaLockView(APIView):
-    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: MessageSerializer}, summary="A conda build's lock")
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["explicit", "yaml"], description="@EXPLICIT list (default) or conda-lock YAML")],
+        responses={(200, "text/plain"): OpenApiTypes.STR, 404: MessageSerializer},
+        summary="A conda build's lock: every package's URL and checksum",
+    )
     def get(self, request: Request, build_id: str) -> HttpResponse:
         build = get_build(build_id)
         if not build.conda_file:
             raise ApiError(f"Build '{build_id}' is not a conda build and has no lock", status=404)
-        return HttpResponse(build.condalock, content_type="text/plain; charset=utf-8")
+        kind = request.query_params.get("format", "explicit")
+        if kind not in ("explicit", "yaml"):
+            raise ApiError(f"Unknown lock format '{kind}'; use 'explicit' or 'yaml'")
+        text = build.condalock_yaml if kind == "yaml" else build.condalock
+        return HttpResponse(text, content_type="text/plain; charset=utf-8")

@@ -8,6 +8,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from builds.naming import NAME_STRATEGIES
+from builds.recipes import BUILD_TEMPLATES
 from oci.digest import parse_digest
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -93,18 +94,26 @@ class ContainerConfigSerializer(serializers.Serializer):
         return {k: v for k, v in super().to_internal_value(data).items() if v not in (None, "", [])}
 
 
+def _image_reference(value: str | None) -> str | None:
+    if value:
+        try:
+            parse_reference(value)
+        except OciError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+    return value
+
+
 class CondaOptsSerializer(serializers.Serializer):
     mambaImage = StrictCharField(required=False, allow_null=True)
+    baseImage = StrictCharField(required=False, allow_null=True)
     commands = StringListField(required=False, allow_null=True)
     basePackages = StrictCharField(required=False, allow_null=True, allow_blank=True)
 
     def validate_mambaImage(self, value: str | None) -> str | None:
-        if value:
-            try:
-                parse_reference(value)
-            except OciError as exc:
-                raise serializers.ValidationError(str(exc)) from None
-        return value
+        return _image_reference(value)
+
+    def validate_baseImage(self, value: str | None) -> str | None:
+        return _image_reference(value)
 
 
 class PackagesSerializer(serializers.Serializer):
@@ -160,6 +169,7 @@ class ContainerRequestSerializer(serializers.Serializer):
     freeze = StrictBooleanField(required=False, allow_null=True)
     format = StrictCharField(required=False, allow_null=True, allow_blank=True)
     nameStrategy = StrictCharField(required=False, allow_null=True, allow_blank=True)
+    buildTemplate = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerAccessToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerRefreshToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerEndpoint = StrictCharField(required=False, allow_null=True, allow_blank=True)
@@ -228,6 +238,13 @@ class ContainerRequestSerializer(serializers.Serializer):
         if value not in ("docker", "sif"):
             raise serializers.ValidationError(f"unsupported format '{shown(value)}'; use 'docker' or 'sif'")
         return value
+
+    def validate_buildTemplate(self, value: str | None) -> str | None:
+        if value and value not in BUILD_TEMPLATES:
+            raise serializers.ValidationError(
+                f"Unsupported build template '{shown(value)}'; use one of {', '.join(BUILD_TEMPLATES)}"
+            )
+        return value or None
 
     def validate_nameStrategy(self, value: str | None) -> str | None:
         if value and value not in NAME_STRATEGIES:

@@ -268,6 +268,20 @@ class RegistryClient:
             await self.upload_blob(path, digest, data)
         return digest
 
+    async def mount_blob(self, path: str, digest: str, from_path: str) -> bool:
+        """Link a blob another repository of this registry holds (no bytes move); False if refused."""
+        response = await self.request(
+            "POST", f"/v2/{path}/blobs/uploads/", scope=self._scope(path, "pull,push"),
+            params={"mount": digest, "from": from_path},
+        )
+        await response.aread()
+        if response.status_code == 201:
+            return True
+        if response.status_code == 202:  # the registry started a plain upload instead; leave it
+            return False
+        await self._check(response, f"a mount of '{digest}' into '{path}'")
+        return False
+
     async def upload_blob(self, path: str, digest: str, content: bytes | AsyncIterable[bytes]) -> None:
         """A monolithic upload (POST, then one PUT); `content` may stream, the registry checks the digest."""
         scope = self._scope(path, "pull,push")

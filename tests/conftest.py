@@ -272,3 +272,13 @@ def wait_until(check, timeout: float = 120.0, every: float = 0.25):
         if time.monotonic() > deadline:
             raise AssertionError(f"not true after {timeout}s: {check}")
         time.sleep(every)
+
+
+@pytest.fixture(scope="session")
+def conda_channel(tmp_path_factory) -> str:
+    """The URL of a channel of real test packages (see tests/conda_channel.py), served on loopback."""
+    from .conda_channel import build_channel, serve
+
+    url, server = serve(build_channel(tmp_path_factory.mktemp("conda-channel")))
+    yield url
+    server.shutdown()

@@ -66,6 +66,9 @@ WAVE_FUSION_PATTERN = env.str("WAVE_FUSION_PATTERN", default="https://fusionfs.s
 WAVE_CONDA_CHANNELS = env.list("WAVE_CONDA_CHANNELS", default=["conda-forge", "bioconda"])
 WAVE_CONDA_BASE_PACKAGES = env.str("WAVE_CONDA_BASE_PACKAGES", default="conda-forge::procps-ng")
 WAVE_CONDA_MAMBA_IMAGE = env.str("WAVE_CONDA_MAMBA_IMAGE", default="mambaorg/micromamba:1.5.10-noble")
+# The image conda environments are laid on (glibc-based), and where named channels live.
+WAVE_CONDA_BASE_IMAGE = env.str("WAVE_CONDA_BASE_IMAGE", default="localhost:5000/library/debian:bookworm-slim")
+WAVE_CONDA_CHANNEL_ALIAS = env.str("WAVE_CONDA_CHANNEL_ALIAS", default="https://conda.anaconda.org/")
 WAVE_UPSTREAM_TIMEOUT = env.float("WAVE_UPSTREAM_TIMEOUT", default=20.0)  # seconds
 # Seconds a pooled upstream client, with the registry credentials it was made with, is reused.
 WAVE_UPSTREAM_CLIENT_TTL = env.float("WAVE_UPSTREAM_CLIENT_TTL", default=60.0)
@@ -162,6 +165,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "URL_FORMAT_OVERRIDE": None,  # `?format=` belongs to endpoints (the conda lock), not to renderers
 }
 
 SPECTACULAR_SETTINGS = {

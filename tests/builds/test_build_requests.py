@@ -90,8 +90,31 @@ def test_conda_packages_are_named_after_the_packages(api):
     assert response["targetImage"] == f"localhost:9090/wt/{response['containerToken']}/wave/builds:salmon_bwa--{build_hash}"
     build = Build.objects.get(pk=response["buildId"])
     assert build.conda_file == "channels:\n- conda-forge\n- bioconda\ndependencies:\n- salmon\n- bwa\n"
+    assert build.context == {
+        "builder": "conda", "base_image": "localhost:5000/library/debian:bookworm-slim",
+        "channels": ["conda-forge", "bioconda"], "specs": ["salmon", "bwa", "conda-forge::procps-ng"], "commands": [],
+    }
+    assert "specs:\n- salmon\n- bwa\n- conda-forge::procps-ng\n" in build.container_file
+
+
+def test_the_micromamba_template_gives_the_reference_dockerfile(api):
+    body = {"packages": {"type": "CONDA", "entries": ["salmon", "bwa"]}, "buildTemplate": "conda/micromamba:v1"}
+    build = Build.objects.get(pk=post(api, "/v1alpha2/container", body).json()["buildId"])
     assert build.container_file.startswith("FROM mambaorg/micromamba")
     assert "micromamba install -y -n base conda-forge::procps-ng" in build.container_file
+    assert build.context == {}
+
+
+def test_pip_entries_need_the_micromamba_template(api):
+    response = post(api, "/v1alpha2/container", {"packages": {"type": "CONDA", "entries": ["bwa", "pip:multiqc"]}})
+    assert response.status_code == 400
+    assert "pip packages cannot be installed by the conda builder" in response.json()["message"]
+
+
+def test_an_unknown_build_template_is_400(api):
+    response = post(api, "/v1alpha2/container", {"packages": {"type": "CONDA", "entries": ["bwa"]}, "buildTemplate": "conda/pixi:v9"})
+    assert response.status_code == 400
+    assert "Unsupported build template 'conda/pixi:v9'" in response.json()["message"]
 
 
 def test_conda_options_shape_the_recipe(api):
@@ -102,6 +125,7 @@ def test_conda_options_shape_the_recipe(api):
             "condaOpts": {"mambaImage": "localhost:5000/mamba:1", "basePackages": "", "commands": ["RUN echo hi"]},
         },
         "nameStrategy": "imageSuffix",
+        "buildTemplate": "conda/micromamba:v1",
     }
     response = post(api, "/v1alpha2/container", body).json()
     build = Build.objects.get(pk=response["buildId"])

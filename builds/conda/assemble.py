@@ -1,0 +1,132 @@
+"""A conda build from plan to pushed image, with no container runtime involved.
+
+Solve with py-rattler for the image's platform, store the lock, install into a staging prefix with
+`/opt/conda` written into the files, pack a layer per package, then push the base image's layers
+(mounted or copied, never rebuilt), the package layers (skipped when the registry has them), a config
+and a manifest, through the project's own OCI client.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+
+from accounts.identity import Identity
+from containers.upstream import client_for
+from oci import mediatypes
+from oci.client import Manifest, RegistryClient
+from oci.digest import sha256_digest
+from oci.image import canonical_json
+from oci.layer import Layer
+from oci.mutate import select_platform
+from oci.platform import parse_platform
+from oci.reference import parse_reference
+
+from ..models import Build
+from .layers import package_layers
+from .lock import conda_lock_yaml, explicit_lock
+from .plan import PREFIX, CondaPlan
+from .solve import install, solve
+
+CREATED = "1970-01-01T00:00:00Z"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+async def _base_image(client: RegistryClient, path: str, reference: str, platform: str) -> tuple[Manifest, dict]:
+    manifest = await client.get_manifest(path, reference)
+    if manifest.is_index:
+        entry = select_platform(manifest, parse_platform(platform))
+        if entry is None:
+            raise ValueError(f"The base image {path}:{reference} has no {platform} image")
+        manifest = await client.get_manifest(path, entry["digest"])
+    config = json.loads(await client.get_blob(path, manifest.json["config"]["digest"]))
+    return manifest, config
+
+
+def _config(base: dict, plan: CondaPlan, layers: list[tuple[str, Layer]]) -> bytes:
+    """The base image's config with the environment's PATH and variables and the new layers."""
+    container = dict(base.get("config") or {})
+    base_env = container.get("Env") or []
+    base_path = next((e[5:] for e in base_env if e.startswith("PATH=")), DEFAULT_PATH)
+    kept = [e for e in base_env if not e.startswith(("PATH=", "MAMBA_ROOT_PREFIX=", "CONDA_PREFIX="))]
+    container["Env"] = [f"PATH={PREFIX}/bin:{base_path}", f"MAMBA_ROOT_PREFIX={PREFIX}", f"CONDA_PREFIX={PREFIX}", *kept]
+    doc = {
+        **{k: v for k, v in base.items() if k != "variant"},
+        "architecture": parse_platform(plan.platform).architecture,
+        "os": "linux",
+        "created": CREATED,
+        "config": container,
+        "rootfs": {"type": "layers", "diff_ids": list(base["rootfs"]["diff_ids"]) + [layer.tar_digest for _, layer in layers]},
+        "history": list(base.get("history") or []) + [{"created": CREATED, "created_by": f"wave conda: {name}"} for name, _ in layers],
+    }
+    return canonical_json(doc)
+
+
+def _oci_layer_type(media_type: str) -> str:
+    # A Docker base layer keeps its bytes; in an OCI manifest it is named with the OCI type.
+    return mediatypes.OCI_LAYER_GZIP if media_type == mediatypes.DOCKER_LAYER_GZIP else media_type
+
+
+async def _copy_base_layers(base_client: RegistryClient, base_path: str, client: RegistryClient, path: str, descriptors: list[dict]) -> None:
+    """Base layers go to the target repository as they are: already there, mounted, or copied."""
+    for descriptor in descriptors:
+        digest = descriptor["digest"]
+        if await client.blob_exists(path, digest):
+            continue
+        if base_client.registry == client.registry and await client.mount_blob(path, digest, base_path):
+            continue
+        await client.push_blob(path, await base_client.get_blob(base_path, digest), digest)
+
+
+async def _push(build: Build, plan: CondaPlan, base_client: RegistryClient, client: RegistryClient,
+                layers: list[tuple[str, Layer]], output: Callable[[str], None]) -> str:
+    base_ref, target = parse_reference(plan.base_image), parse_reference(build.target_image)
+    async with base_client, client:
+        base_manifest, base_config = await _base_image(base_client, base_ref.path, base_ref.reference, plan.platform)
+        base_layers = base_manifest.json["layers"]
+        await _copy_base_layers(base_client, base_ref.path, client, target.path, base_layers)
+        uploaded = 0
+        for _, layer in layers:
+            if not await client.blob_exists(target.path, layer.gzip_digest):
+                await client.upload_blob(target.path, layer.gzip_digest, layer.gzip)
+                uploaded += layer.size
+        config = _config(base_config, plan, layers)
+        await client.push_blob(target.path, config)
+        descriptors = [{"mediaType": _oci_layer_type(d["mediaType"]), "digest": d["digest"], "size": d["size"]} for d in base_layers]
+        descriptors += [{"mediaType": mediatypes.OCI_LAYER_GZIP, "digest": layer.gzip_digest, "size": layer.size} for _, layer in layers]
+        manifest = canonical_json({
+            "schemaVersion": 2,
+            "mediaType": mediatypes.OCI_MANIFEST,
+            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": sha256_digest(config), "size": len(config)},
+            "layers": descriptors,
+        })
+        output(f"Uploaded {uploaded} bytes of new layers; {len(layers)} conda layers on {len(base_layers)} base layers\n")
+        return await client.push_manifest(target.path, target.reference, Manifest.from_bytes(manifest, mediatypes.OCI_MANIFEST))
+
+
+def run_conda_build(build: Build, output: Callable[[str], None], tick: Callable[[], None]) -> str:
+    plan = CondaPlan.from_context(build.context, build.platform)
+    output(f"Solving {' '.join(plan.specs)} for {plan.subdir} from {', '.join(plan.channels)}\n")
+    records = async_to_sync(solve)(plan, settings.WAVE_CONDA_CHANNEL_ALIAS)
+    explicit = explicit_lock(records, plan.subdir)
+    Build.objects.filter(pk=build.pk).update(condalock=explicit, condalock_yaml=conda_lock_yaml(records, plan.subdir, list(plan.channels)))
+    for record in sorted(records, key=lambda r: r.name.normalized):
+        output(f"  {record.name.normalized} {record.version} {record.build} ({record.subdir})\n")
+    tick()
+    cache = Path(settings.WAVE_DATA_DIR) / "conda-pkgs"
+    identity = Identity(build.user, build.workspace)
+    with tempfile.TemporaryDirectory(dir=Path(settings.WAVE_DATA_DIR) / "builds") as staging:
+        prefix = async_to_sync(install)(records, Path(staging), plan.subdir, cache)
+        output(f"Installed {len(records)} packages into {PREFIX}\n")
+        tick()
+        packages, metadata = package_layers(prefix)
+    tick()
+    layers = [("+".join(p.names), p.layer) for p in packages] + [("conda-meta", metadata)]
+    base_client = client_for(identity, parse_reference(plan.base_image).registry)
+    client = client_for(identity, parse_reference(build.target_image).registry)
+    return async_to_sync(_push)(build, plan, base_client, client, layers, output)

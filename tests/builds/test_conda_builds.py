@@ -1,0 +1,108 @@
+"""Conda images assembled with py-rattler from a real (test-made) channel, pulled and run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+import httpx
+import pytest
+
+from builds.models import Build
+from tests.builds.test_build_jobs import completed
+from tests.conftest import run
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def conda_request(channel: str, busybox: str, entries: list[str], **extra) -> dict:
+    # A fresh build repository per call: each test builds for real, whatever earlier runs left behind.
+    return {
+        "packages": {"type": "CONDA", "entries": entries, "channels": [channel], "condaOpts": {"basePackages": "", "baseImage": busybox}},
+        "buildRepository": f"localhost:5000/conda/{uuid.uuid4().hex[:10]}",
+        **extra,
+    }
+
+
+def layer_digests(image: str) -> list[str]:
+    repository, tag = image.rsplit(":", 1)
+    host, path = repository.split("/", 1)
+    manifest = httpx.get(f"http://{host}/v2/{path}/manifests/{tag}", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+    return [layer["digest"] for layer in manifest["layers"]]
+
+
+def test_a_conda_image_runs_its_package_program(wave_server, build_worker, conda_channel, busybox, podman):
+    body = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-hello"]))
+    status = completed(wave_server, body["buildId"])
+    logs = httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/logs").text
+    assert status["succeeded"] is True, logs
+    assert body["targetImage"].endswith(f":wavetest-hello--{body['buildId'][:16]}")
+    output = podman("run", "--rm", "--tls-verify=false", body["targetImage"], "wavetest-hello").stdout
+    assert output.strip() == "hello from wavetest, installed in /opt/conda"
+
+
+def test_the_lock_lists_every_package_with_its_checksum(wave_server, build_worker, conda_channel, busybox):
+    body = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-hello"]))
+    completed(wave_server, body["buildId"])
+    lock = httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/condalock").text
+    lines = [line for line in lock.splitlines() if not line.startswith("#")]
+    assert lines[0] == "@EXPLICIT"
+    urls = dict(line.split("#sha256:") for line in lines[1:])
+    assert set(urls) == {f"{conda_channel}/noarch/wavetest-hello-1.0-0.tar.bz2", f"{conda_channel}/noarch/wavetest-lib-1.0-0.tar.bz2"}
+    for url, sha in urls.items():
+        assert hashlib.sha256(httpx.get(url).content).hexdigest() == sha
+    conda_lock = httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/condalock?format=yaml").text
+    assert "manager: conda" in conda_lock and "wavetest-lib" in conda_lock
+
+
+def test_a_placeholder_file_has_the_image_prefix(wave_server, build_worker, conda_channel, busybox, tmp_path):
+    body = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-lib"]))
+    assert completed(wave_server, body["buildId"])["succeeded"] is True
+    run("skopeo", "copy", "--src-tls-verify=false", f"docker://{body['targetImage']}", f"oci:{tmp_path / 'img'}:latest")
+    run("umoci", "unpack", "--rootless", "--image", f"{tmp_path / 'img'}:latest", str(tmp_path / "bundle"))
+    rootfs = tmp_path / "bundle" / "rootfs"
+    assert (rootfs / "opt/conda/share/wavetest/prefix.txt").read_text() == "/opt/conda\n"
+    meta = json.loads(next((rootfs / "opt/conda/conda-meta").glob("wavetest-lib-*.json")).read_text())
+    assert "extracted_package_dir" not in meta  # no path of the worker leaks into the image
+    config = json.loads((tmp_path / "bundle" / "config.json").read_text())
+    assert config["process"]["env"][0].startswith("PATH=/opt/conda/bin:") and "CONDA_PREFIX=/opt/conda" in config["process"]["env"]
+
+
+def test_the_same_request_twice_is_cached(wave_server, build_worker, conda_channel, busybox):
+    request = conda_request(conda_channel, busybox, ["wavetest-extra"])
+    first = wave_server.request_container(request)
+    completed(wave_server, first["buildId"])
+    second = wave_server.request_container(request)
+    assert second["cached"] is True and second["buildId"] == first["buildId"]
+
+
+def test_images_sharing_a_package_share_its_layer(wave_server, build_worker, conda_channel, busybox):
+    a = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-hello"]))
+    b = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-lib", "wavetest-extra"]))
+    completed(wave_server, a["buildId"]), completed(wave_server, b["buildId"])
+    layers_a = layer_digests(Build.objects.get(pk=a["buildId"]).target_image)
+    layers_b = layer_digests(Build.objects.get(pk=b["buildId"]).target_image)
+    # busybox + wavetest-hello + wavetest-lib + conda-meta; busybox + wavetest-extra + wavetest-lib + conda-meta
+    assert len(layers_a) == 4 and len(layers_b) == 4
+    shared = set(layers_a) & set(layers_b)
+    assert len(shared) == 2  # the base layer and wavetest-lib's layer
+
+
+def test_an_unsolvable_spec_fails_with_the_solvers_message(wave_server, build_worker, conda_channel, busybox):
+    body = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-hello >=9"]))
+    status = completed(wave_server, body["buildId"])
+    assert status["succeeded"] is False
+    build = Build.objects.get(pk=body["buildId"])
+    assert build.reason.startswith("The conda environment cannot be solved") and "wavetest-hello" in build.reason
+    assert build.reason in build.log
+
+
+def test_arm64_is_solved_and_installed_for_aarch64_without_emulation(wave_server, build_worker, conda_channel, busybox, tmp_path):
+    body = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-arch"], containerPlatform="linux/arm64"))
+    assert completed(wave_server, body["buildId"])["succeeded"] is True
+    image = Build.objects.get(pk=body["buildId"]).target_image
+    config = json.loads(run("skopeo", "inspect", "--config", "--tls-verify=false", f"docker://{image}").stdout)
+    assert config["architecture"] == "arm64"
+    lock = Build.objects.get(pk=body["buildId"]).condalock
+    assert "/linux-aarch64/wavetest-arch-1.0-0.tar.bz2" in lock
