@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from oci.image import Image, new_image
-from oci.layer import LayerBuilder
+from oci.layer import LayerBuilder, gzip_layer
 from oci.platform import Platform
 
 BUSYBOX_PATH = "library/busybox"
+DEBIAN_PATH, DEBIAN_TAG = "library/debian", "bookworm-slim"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -34,3 +36,17 @@ def busybox_image() -> Image:
     layer.add_file("etc/group", b"root:x:0:\nnobody:x:65534:\n")
     layer.add_dir("tmp", 0o1777).add_dir("root", 0o700).add_dir("proc").add_dir("sys").add_dir("dev")
     return new_image([layer.build()], {"Env": [PATH_ENV], "Cmd": ["sh"]}, Platform("linux", "amd64"))
+
+
+def debian_image(suite: str = "bookworm") -> Image:
+    """A minimal Debian (mmdebstrap minbase, from Debian's own mirrors), the default conda base image."""
+    if not shutil.which("mmdebstrap"):
+        raise FileNotFoundError("mmdebstrap is not installed (Debian package mmdebstrap)")
+    with tempfile.TemporaryDirectory() as work:
+        tarball = Path(work) / "rootfs.tar"
+        subprocess.run(
+            ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar", "--quiet", suite, str(tarball)],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        layer = gzip_layer(tarball.read_bytes())
+    return new_image([layer], {"Env": [PATH_ENV], "Cmd": ["bash"]}, Platform("linux", "amd64"))

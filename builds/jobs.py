@@ -79,7 +79,7 @@ def run_build(build_id: str) -> None:
     work_root.mkdir(parents=True, exist_ok=True)
     try:
         if build.context.get("builder") == "conda":
-            digest = run_conda_build(build, output, tick)
+            digest = run_conda_build(build, output, deadline, tick)
         else:
             with tempfile.TemporaryDirectory(prefix=f"{build.id}-", dir=work_root) as work:
                 context = write_context(build, Path(work))

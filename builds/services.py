@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.identity import Identity
+from oci.platform import parse_platform
 
 from .models import Build
 from .naming import content_hash, target_image
@@ -61,6 +65,30 @@ def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
     return plan.recipe(), conda_file, plan.context()
 
 
+_RUN = re.compile(r"^\s*RUN\s", re.IGNORECASE | re.MULTILINE)
+
+
+def emulation_available(platform: str) -> bool:
+    """Can RUN steps execute for `platform` here (natively, or through a registered qemu-user)?"""
+    setting = settings.WAVE_FOREIGN_RUN
+    if setting in ("true", "false"):
+        return setting == "true"
+    arch = parse_platform(platform).architecture
+    native = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine)
+    qemu = {"amd64": "qemu-x86_64", "arm64": "qemu-aarch64"}[arch]
+    return arch == native or Path(f"/proc/sys/fs/binfmt_misc/{qemu}").exists()
+
+
+def _check_emulation(recipe: str, context: dict, platform: str) -> None:
+    runs = " ".join(context.get("commands") or []) if context.get("builder") == "conda" else recipe
+    if _RUN.search(runs) and not emulation_available(platform):
+        raise ApiError(
+            f"{platform} builds with RUN steps are unavailable on this deployment: its workers cannot run "
+            f"{platform} programs (no qemu-user emulation is registered). Conda packages need no RUN step "
+            "and build for every platform"
+        )
+
+
 def plan_build(attrs: dict) -> BuildPlan:
     """Everything that determines the image, and the name it will have. `attrs` are validated."""
     config = attrs.get("containerConfig") or {}
@@ -83,6 +111,7 @@ def plan_build(attrs: dict) -> BuildPlan:
         "format": attrs["format"],
         "layers": layers,
     }
+    _check_emulation(recipe, context, attrs["containerPlatform"])
     build_hash = content_hash(inputs)
     packages = conda_packages(conda_file) if conda_file else []
     return BuildPlan(

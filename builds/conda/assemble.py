@@ -27,6 +27,8 @@ from oci.mutate import select_platform
 from oci.platform import parse_platform
 from oci.reference import parse_reference
 
+from ..builders import get_builder
+from ..context import build_spec
 from ..models import Build
 from .layers import package_layers
 from .lock import conda_lock_yaml, explicit_lock
@@ -109,7 +111,18 @@ async def _push(build: Build, plan: CondaPlan, base_client: RegistryClient, clie
         return await client.push_manifest(target.path, target.reference, Manifest.from_bytes(manifest, mediatypes.OCI_MANIFEST))
 
 
-def run_conda_build(build: Build, output: Callable[[str], None], tick: Callable[[], None]) -> str:
+def _run_commands(build: Build, plan: CondaPlan, digest: str, output, deadline: float, tick) -> str:
+    """`condaOpts.commands` as one more build step on top of the assembled image, by the builder backend."""
+    repository = build.target_image.rsplit(":", 1)[0]
+    with tempfile.TemporaryDirectory(dir=Path(settings.WAVE_DATA_DIR) / "builds") as work:
+        context = Path(work) / "context"
+        context.mkdir()
+        (context / "Dockerfile").write_text(f"FROM {repository}@{digest}\n" + "\n".join(plan.commands) + "\n")
+        output(f"Running condaOpts.commands on top of {repository}@{digest}\n")
+        return get_builder().build(build_spec(build, context), output, deadline, tick)
+
+
+def run_conda_build(build: Build, output: Callable[[str], None], deadline: float, tick: Callable[[], None]) -> str:
     plan = CondaPlan.from_context(build.context, build.platform)
     output(f"Solving {' '.join(plan.specs)} for {plan.subdir} from {', '.join(plan.channels)}\n")
     records = async_to_sync(solve)(plan, settings.WAVE_CONDA_CHANNEL_ALIAS)
@@ -129,4 +142,5 @@ def run_conda_build(build: Build, output: Callable[[str], None], tick: Callable[
     layers = [("+".join(p.names), p.layer) for p in packages] + [("conda-meta", metadata)]
     base_client = client_for(identity, parse_reference(plan.base_image).registry)
     client = client_for(identity, parse_reference(build.target_image).registry)
-    return async_to_sync(_push)(build, plan, base_client, client, layers, output)
+    digest = async_to_sync(_push)(build, plan, base_client, client, layers, output)
+    return _run_commands(build, plan, digest, output, deadline, tick) if plan.commands else digest

@@ -49,7 +49,8 @@ def test_the_same_request_shares_one_build(api):
     assert Build.objects.filter(content_hash=first["buildId"][:16]).count() == 1
 
 
-def test_the_build_hash_depends_on_the_platform_and_repository(api):
+def test_the_build_hash_depends_on_the_platform_and_repository(api, settings):
+    settings.WAVE_FOREIGN_RUN = "true"
     ids = {
         post(api, "/v1alpha2/container", {"containerFile": dockerfile("three"), **extra}).json()["buildId"]
         for extra in ({}, {"containerPlatform": "linux/arm64"}, {"buildRepository": "localhost:5000/other/repo"})
@@ -222,3 +223,31 @@ def test_null_attributes_are_treated_as_absent(api):
     response = post(api, "/v1alpha2/container", body)
     assert response.status_code == 200, response.json()
     assert Build.objects.get(pk=response.json()["buildId"]).platform == "linux/amd64"
+
+
+def test_foreign_platform_run_steps_are_refused_without_emulation(api, settings):
+    settings.WAVE_FOREIGN_RUN = "false"
+    response = post(api, "/v1alpha2/container", {"containerFile": dockerfile("arm"), "containerPlatform": "linux/arm64"})
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("linux/arm64 builds with RUN steps are unavailable on this deployment")
+
+
+def test_foreign_platform_builds_without_run_steps_are_accepted(api, settings):
+    settings.WAVE_FOREIGN_RUN = "false"
+    no_run = b64("FROM localhost:5000/library/busybox\nENV A=1\n")
+    assert post(api, "/v1alpha2/container", {"containerFile": no_run, "containerPlatform": "linux/arm64"}).status_code == 200
+    conda = {"packages": {"type": "CONDA", "entries": ["bwa"]}, "containerPlatform": "linux/arm64"}
+    assert post(api, "/v1alpha2/container", conda).status_code == 200
+
+
+def test_emulation_is_detected_from_binfmt_misc(settings):
+    from builds.services import emulation_available
+
+    settings.WAVE_FOREIGN_RUN = "auto"
+    import os
+    from pathlib import Path
+
+    native = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}[os.uname().machine]
+    foreign, qemu = ("linux/arm64", "qemu-aarch64") if native == "linux/amd64" else ("linux/amd64", "qemu-x86_64")
+    assert emulation_available(native) is True
+    assert emulation_available(foreign) is Path(f"/proc/sys/fs/binfmt_misc/{qemu}").exists()

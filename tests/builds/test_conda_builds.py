@@ -106,3 +106,13 @@ def test_arm64_is_solved_and_installed_for_aarch64_without_emulation(wave_server
     assert config["architecture"] == "arm64"
     lock = Build.objects.get(pk=body["buildId"]).condalock
     assert "/linux-aarch64/wavetest-arch-1.0-0.tar.bz2" in lock
+
+
+def test_conda_commands_run_in_one_more_step_on_top(wave_server, build_worker, conda_channel, busybox, podman):
+    request = conda_request(conda_channel, busybox, ["wavetest-hello"])
+    request["packages"]["condaOpts"]["commands"] = ["RUN wavetest-hello > /opt/greeting.txt"]
+    body = wave_server.request_container(request)
+    status = completed(wave_server, body["buildId"])
+    assert status["succeeded"] is True, httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/logs").text
+    output = podman("run", "--rm", "--tls-verify=false", body["targetImage"], "cat", "/opt/greeting.txt").stdout
+    assert output.strip() == "hello from wavetest, installed in /opt/conda"
