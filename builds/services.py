@@ -112,6 +112,8 @@ def plan_build(attrs: dict) -> BuildPlan:
         "layers": layers,
     }
     _check_emulation(recipe, context, attrs["containerPlatform"])
+    if attrs["format"] == "sif" and (context.get("builder") != "conda" or context.get("commands")):
+        raise ApiError("Attribute 'format' 'sif' is available for conda packages without condaOpts.commands")
     build_hash = content_hash(inputs)
     packages = conda_packages(conda_file) if conda_file else []
     return BuildPlan(

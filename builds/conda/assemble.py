@@ -8,7 +8,10 @@ and a manifest, through the project's own OCI client.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -23,6 +26,7 @@ from oci.client import Manifest, RegistryClient
 from oci.digest import sha256_digest
 from oci.image import canonical_json
 from oci.layer import Layer
+from oci.layout import write_layout
 from oci.mutate import select_platform
 from oci.platform import parse_platform
 from oci.reference import parse_reference
@@ -30,6 +34,7 @@ from oci.reference import parse_reference
 from ..builders import get_builder
 from ..context import build_spec
 from ..models import Build
+from ..sif import add_singularity_metadata, make_sif, push_sif
 from .layers import package_layers
 from .lock import conda_lock_yaml, explicit_lock
 from .plan import PREFIX, CondaPlan
@@ -47,6 +52,9 @@ async def _base_image(client: RegistryClient, path: str, reference: str, platfor
             raise ValueError(f"The base image {path}:{reference} has no {platform} image")
         manifest = await client.get_manifest(path, entry["digest"])
     config = json.loads(await client.get_blob(path, manifest.json["config"]["digest"]))
+    wanted = parse_platform(platform).architecture
+    if config.get("architecture", "amd64") != wanted:
+        raise ValueError(f"The base image {path}:{reference} is for {config.get('architecture')}, not {wanted}")
     return manifest, config
 
 
@@ -85,30 +93,56 @@ async def _copy_base_layers(base_client: RegistryClient, base_path: str, client:
         await client.push_blob(path, await base_client.get_blob(base_path, digest), digest)
 
 
-async def _push(build: Build, plan: CondaPlan, base_client: RegistryClient, client: RegistryClient,
-                layers: list[tuple[str, Layer]], output: Callable[[str], None]) -> str:
+async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, client: RegistryClient,
+                   layers: list[tuple[str, Layer]], output: Callable[[str], None]) -> str:
+    """Assemble the image on the base image and push it: as an image, or as a SIF for `format: sif`."""
     base_ref, target = parse_reference(plan.base_image), parse_reference(build.target_image)
     async with base_client, client:
         base_manifest, base_config = await _base_image(base_client, base_ref.path, base_ref.reference, plan.platform)
         base_layers = base_manifest.json["layers"]
+        config = _config(base_config, plan, layers)
+        descriptors = [{"mediaType": _oci_layer_type(d["mediaType"]), "digest": d["digest"], "size": d["size"]} for d in base_layers]
+        descriptors += [{"mediaType": mediatypes.OCI_LAYER_GZIP, "digest": layer.gzip_digest, "size": layer.size} for _, layer in layers]
+        manifest = Manifest.from_bytes(canonical_json({
+            "schemaVersion": 2,
+            "mediaType": mediatypes.OCI_MANIFEST,
+            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": sha256_digest(config), "size": len(config)},
+            "layers": descriptors,
+        }), mediatypes.OCI_MANIFEST)
+        if build.format == Build.Format.SIF:
+            blobs = {d["digest"]: await base_client.get_blob(base_ref.path, d["digest"]) for d in base_layers}
+            blobs.update({layer.gzip_digest: layer.gzip for _, layer in layers})
+            blobs[sha256_digest(config)] = config
+            sif = await asyncio.to_thread(_sif_from_image, manifest, blobs, json.loads(config), output)
+            try:
+                return await push_sif(client, target.path, target.reference, sif)
+            finally:
+                shutil.rmtree(sif.parent, ignore_errors=True)
         await _copy_base_layers(base_client, base_ref.path, client, target.path, base_layers)
         uploaded = 0
         for _, layer in layers:
             if not await client.blob_exists(target.path, layer.gzip_digest):
                 await client.upload_blob(target.path, layer.gzip_digest, layer.gzip)
                 uploaded += layer.size
-        config = _config(base_config, plan, layers)
         await client.push_blob(target.path, config)
-        descriptors = [{"mediaType": _oci_layer_type(d["mediaType"]), "digest": d["digest"], "size": d["size"]} for d in base_layers]
-        descriptors += [{"mediaType": mediatypes.OCI_LAYER_GZIP, "digest": layer.gzip_digest, "size": layer.size} for _, layer in layers]
-        manifest = canonical_json({
-            "schemaVersion": 2,
-            "mediaType": mediatypes.OCI_MANIFEST,
-            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": sha256_digest(config), "size": len(config)},
-            "layers": descriptors,
-        })
         output(f"Uploaded {uploaded} bytes of new layers; {len(layers)} conda layers on {len(base_layers)} base layers\n")
-        return await client.push_manifest(target.path, target.reference, Manifest.from_bytes(manifest, mediatypes.OCI_MANIFEST))
+        return await client.push_manifest(target.path, target.reference, manifest)
+
+
+def _sif_from_image(manifest: Manifest, blobs: dict[str, bytes], config: dict, output: Callable[[str], None]) -> Path:
+    """Unpack the image (umoci applies the layers, whiteouts included) and make a SIF of its root."""
+    work = Path(tempfile.mkdtemp(dir=Path(settings.WAVE_DATA_DIR) / "builds"))
+    write_layout(work / "layout", "image", manifest, blobs)
+    subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{work / 'layout'}:image", str(work / "bundle")],
+                   check=True, capture_output=True)
+    rootfs = work / "bundle" / "rootfs"
+    add_singularity_metadata(rootfs, config["config"].get("Env") or [])
+    sif = work / "image.sif"
+    make_sif(rootfs, sif, config["architecture"])
+    output(f"Made a SIF of {sif.stat().st_size} bytes\n")
+    shutil.rmtree(work / "layout")
+    shutil.rmtree(work / "bundle")
+    return sif
 
 
 def _run_commands(build: Build, plan: CondaPlan, digest: str, output, deadline: float, tick) -> str:
@@ -142,5 +176,5 @@ def run_conda_build(build: Build, output: Callable[[str], None], deadline: float
     layers = [("+".join(p.names), p.layer) for p in packages] + [("conda-meta", metadata)]
     base_client = client_for(identity, parse_reference(plan.base_image).registry)
     client = client_for(identity, parse_reference(build.target_image).registry)
-    digest = async_to_sync(_push)(build, plan, base_client, client, layers, output)
+    digest = async_to_sync(_publish)(build, plan, base_client, client, layers, output)
     return _run_commands(build, plan, digest, output, deadline, tick) if plan.commands else digest

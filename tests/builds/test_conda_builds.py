@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -98,14 +100,25 @@ def test_an_unsolvable_spec_fails_with_the_solvers_message(wave_server, build_wo
     assert build.reason in build.log
 
 
-def test_arm64_is_solved_and_installed_for_aarch64_without_emulation(wave_server, build_worker, conda_channel, busybox, tmp_path):
-    body = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-arch"], containerPlatform="linux/arm64"))
+def test_arm64_is_solved_and_installed_for_aarch64_without_emulation(wave_server, build_worker, conda_channel, multiarch, tmp_path):
+    body = wave_server.request_container(conda_request(conda_channel, multiarch, ["wavetest-arch"], containerPlatform="linux/arm64"))
     assert completed(wave_server, body["buildId"])["succeeded"] is True
     image = Build.objects.get(pk=body["buildId"]).target_image
     config = json.loads(run("skopeo", "inspect", "--config", "--tls-verify=false", f"docker://{image}").stdout)
     assert config["architecture"] == "arm64"
     lock = Build.objects.get(pk=body["buildId"]).condalock
     assert "/linux-aarch64/wavetest-arch-1.0-0.tar.bz2" in lock
+    run("skopeo", "copy", "--src-tls-verify=false", f"docker://{image}", f"oci:{tmp_path / 'arm'}:latest")
+    run("umoci", "unpack", "--rootless", "--image", f"{tmp_path / 'arm'}:latest", str(tmp_path / "bundle"))
+    rootfs = tmp_path / "bundle" / "rootfs"
+    assert (rootfs / "etc/arch").read_text() == "arm64\n"  # the arm64 entry of the base index
+    assert (rootfs / "opt/conda/share/wavetest/arch").read_text() == "linux-aarch64\n"
+
+
+def test_a_base_image_of_another_architecture_fails_the_build(wave_server, build_worker, conda_channel, busybox):
+    body = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-arch"], containerPlatform="linux/arm64"))
+    assert completed(wave_server, body["buildId"])["succeeded"] is False
+    assert "is for amd64, not arm64" in Build.objects.get(pk=body["buildId"]).reason
 
 
 def test_conda_commands_run_in_one_more_step_on_top(wave_server, build_worker, conda_channel, busybox, podman):
@@ -116,3 +129,65 @@ def test_conda_commands_run_in_one_more_step_on_top(wave_server, build_worker, c
     assert status["succeeded"] is True, httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/logs").text
     output = podman("run", "--rm", "--tls-verify=false", body["targetImage"], "cat", "/opt/greeting.txt").stdout
     assert output.strip() == "hello from wavetest, installed in /opt/conda"
+
+
+def sif_request(channel: str, base: str, entries: list[str], platform: str) -> dict:
+    request = conda_request(channel, base, entries, format="sif", containerPlatform=platform, freeze=True)
+    request["buildRepository"] = f"localhost:5000/sif/{uuid.uuid4().hex[:10]}"
+    return request
+
+
+def pull_sif(target: str, dest) -> "Path":
+    """Pull an oras:// SIF with oras-py, as a client would."""
+    import oras.client
+
+    client = oras.client.OrasClient(insecure=True)
+    files = client.pull(target=target.removeprefix("oras://"), outdir=str(dest))
+    return next(Path(f) for f in files if str(f).endswith(".sif"))
+
+
+def sif_rootfs(sif, dest):
+    """The SIF's primary partition, loop-mounted when the machine allows it, else unpacked."""
+    listing = run("siftool", "list", str(sif)).stdout
+    partition = next(line for line in listing.splitlines() if "FS" in line or "Squashfs" in line)
+    object_id = partition.split()[0].strip("|")
+    squashfs = dest / "rootfs.squashfs"
+    with squashfs.open("wb") as out:
+        subprocess.run(["siftool", "dump", object_id, str(sif)], stdout=out, check=True)
+    mountpoint = dest / "mnt"
+    mountpoint.mkdir()
+    if subprocess.run(["mount", "-o", "loop,ro", str(squashfs), str(mountpoint)], capture_output=True).returncode == 0:
+        return mountpoint, listing, True
+    run("unsquashfs", "-no-progress", "-d", str(dest / "unpacked"), str(squashfs))
+    return dest / "unpacked", listing, False
+
+
+def test_the_reference_singularity_example_gives_an_oras_sif(wave_server, build_worker, conda_channel, multiarch, tmp_path):
+    """The reference's second example: format sif, arm64, conda, freeze, buildRepository."""
+    request = sif_request(conda_channel, multiarch, ["wavetest-arch"], "arm64")
+    body = wave_server.request_container(request)
+    assert body["targetImage"] == f"oras://{request['buildRepository']}:wavetest-arch--{body['buildId'][:16]}"
+    assert body["freeze"] is True and "containerToken" not in body
+    assert completed(wave_server, body["buildId"])["succeeded"] is True, Build.objects.get(pk=body["buildId"]).log
+    sif = pull_sif(body["targetImage"], tmp_path)
+    rootfs, listing, mounted = sif_rootfs(sif, tmp_path)
+    try:
+        assert "arm64" in listing
+        assert (rootfs / "opt/conda/share/wavetest/arch").read_text() == "linux-aarch64\n"
+        assert (rootfs / ".singularity.d/runscript").exists()
+        assert "CONDA_PREFIX=/opt/conda" in (rootfs / ".singularity.d/env/90-environment.sh").read_text().replace("'", "")
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(rootfs)])
+
+
+def test_a_sif_runs_a_program_of_its_conda_environment_in_a_chroot(wave_server, build_worker, conda_channel, busybox, tmp_path):
+    body = wave_server.request_container(sif_request(conda_channel, busybox, ["wavetest-hello"], "linux/amd64"))
+    assert completed(wave_server, body["buildId"])["succeeded"] is True
+    rootfs, _, mounted = sif_rootfs(pull_sif(body["targetImage"], tmp_path), tmp_path)
+    try:
+        output = run("chroot", str(rootfs), "/bin/sh", "-c", ". /.singularity.d/env/90-environment.sh && wavetest-hello").stdout
+        assert output.strip() == "hello from wavetest, installed in /opt/conda"
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(rootfs)])
