@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+from django.conf import settings
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
@@ -18,10 +19,12 @@ def strip_ansi(text: str) -> str:
 
 
 class BuildLog:
-    """Buffers output and appends whole lines to `Build.log` at most every `interval` seconds."""
+    """Buffers output and appends whole lines to `Build.log` at most every `interval` seconds
+    (WAVE_BUILD_LOG_FLUSH; the tests' workers use 0, so every write reaches the database)."""
 
-    def __init__(self, build_id: str, interval: float = 0.5):
-        self.build_id, self.interval = build_id, interval
+    def __init__(self, build_id: str, interval: float | None = None):
+        self.build_id = build_id
+        self.interval = settings.WAVE_BUILD_LOG_FLUSH if interval is None else interval
         self._pending = ""
         self._flushed_at = time.monotonic()
 

@@ -24,7 +24,7 @@ from rattler.index import index_fs
 PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 
 
-def _package(directory: Path, name: str, version: str, subdir: str, files: dict[str, tuple[bytes, int]],
+def package(directory: Path, name: str, version: str, subdir: str, files: dict[str, tuple[bytes, int]],
              depends: list[str] = (), placeholders: tuple[str, ...] = ()) -> None:
     build = "0"
     index = {
@@ -56,13 +56,13 @@ def _package(directory: Path, name: str, version: str, subdir: str, files: dict[
 
 def build_channel(directory: Path) -> Path:
     hello = f'#!/bin/sh\necho "hello from wavetest, installed in $(cat {PLACEHOLDER}/share/wavetest/prefix.txt)"\n'
-    _package(directory, "wavetest-lib", "1.0", "noarch",
+    package(directory, "wavetest-lib", "1.0", "noarch",
              {"share/wavetest/prefix.txt": (f"{PLACEHOLDER}\n".encode(), 0o644)}, placeholders=("share/wavetest/prefix.txt",))
-    _package(directory, "wavetest-hello", "1.0", "noarch", {"bin/wavetest-hello": (hello.encode(), 0o755)},
+    package(directory, "wavetest-hello", "1.0", "noarch", {"bin/wavetest-hello": (hello.encode(), 0o755)},
              depends=["wavetest-lib >=1.0"], placeholders=("bin/wavetest-hello",))
-    _package(directory, "wavetest-extra", "2.0", "noarch", {"share/wavetest-extra/readme.txt": (b"extra package\n", 0o644)})
+    package(directory, "wavetest-extra", "2.0", "noarch", {"share/wavetest-extra/readme.txt": (b"extra package\n", 0o644)})
     for subdir in ("linux-64", "linux-aarch64"):
-        _package(directory, "wavetest-arch", "1.0", subdir, {"share/wavetest/arch": (f"{subdir}\n".encode(), 0o644)})
+        package(directory, "wavetest-arch", "1.0", subdir, {"share/wavetest/arch": (f"{subdir}\n".encode(), 0o644)})
     asyncio.run(index_fs(directory, write_zst=False, write_shards=False))
     return directory
 

@@ -246,11 +246,16 @@ def podman(tmp_path_factory):
 
 
 def start_worker(log: Path, queue: str = "default", **env: str) -> subprocess.Popen:
-    """An RQ worker process on the test database, in its own process group (so it can be killed whole)."""
+    """An RQ worker process on the test database, in its own process group (so it can be killed whole).
+
+    Its build logs are written on every output (WAVE_BUILD_LOG_FLUSH=0), so that a log write from a
+    place that must not touch the database fails every time, not by chance of timing.
+    """
     with log.open("a") as out:
         return subprocess.Popen(
             [sys.executable, "manage.py", "rqworker", queue],
-            cwd=settings.BASE_DIR, env=server_env(**env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=settings.BASE_DIR, env=server_env(WAVE_BUILD_LOG_FLUSH="0", **env), stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )
 
 

@@ -57,6 +57,7 @@ WAVE_BUILD_TIMEOUT = env.int("WAVE_BUILD_TIMEOUT", default=15 * 60)  # seconds, 
 # A running build whose worker has not beaten its heart for this long is marked failed.
 WAVE_BUILD_HEARTBEAT_TIMEOUT = env.int("WAVE_BUILD_HEARTBEAT_TIMEOUT", default=60)  # seconds
 WAVE_BUILDER = env.str("WAVE_BUILDER", default="buildah")
+WAVE_BUILD_LOG_FLUSH = env.float("WAVE_BUILD_LOG_FLUSH", default=0.5)  # seconds between log writes of a build
 # Whether RUN steps for a foreign platform can execute: auto (native, or a registered qemu-user), true, false.
 WAVE_FOREIGN_RUN = env.str("WAVE_FOREIGN_RUN", default="auto")
 WAVE_BUILD_QUEUE = env.str("WAVE_BUILD_QUEUE", default="default")  # the RQ queue builds go to

@@ -94,8 +94,12 @@ async def _copy_base_layers(base_client: RegistryClient, base_path: str, client:
 
 
 async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, client: RegistryClient,
-                   layers: list[tuple[str, Layer]], output: Callable[[str], None]) -> str:
-    """Assemble the image on the base image and push it: as an image, or as a SIF for `format: sif`."""
+                   layers: list[tuple[str, Layer]]) -> tuple[str, str]:
+    """Assemble the image on the base image and push it: as an image, or as a SIF for `format: sif`.
+
+    Returns the pushed digest and a line for the log (written by the caller: logging touches the
+    database, which async code must not).
+    """
     base_ref, target = parse_reference(plan.base_image), parse_reference(build.target_image)
     async with base_client, client:
         base_manifest, base_config = await _base_image(base_client, base_ref.path, base_ref.reference, plan.platform)
@@ -113,9 +117,10 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
             blobs = {d["digest"]: await base_client.get_blob(base_ref.path, d["digest"]) for d in base_layers}
             blobs.update({layer.gzip_digest: layer.gzip for _, layer in layers})
             blobs[sha256_digest(config)] = config
-            sif = await asyncio.to_thread(_sif_from_image, manifest, blobs, json.loads(config), output)
+            sif = await asyncio.to_thread(_sif_from_image, manifest, blobs, json.loads(config))
             try:
-                return await push_sif(client, target.path, target.reference, sif)
+                size = sif.stat().st_size
+                return await push_sif(client, target.path, target.reference, sif), f"Pushed a SIF of {size} bytes\n"
             finally:
                 shutil.rmtree(sif.parent, ignore_errors=True)
         await _copy_base_layers(base_client, base_ref.path, client, target.path, base_layers)
@@ -125,11 +130,11 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
                 await client.upload_blob(target.path, layer.gzip_digest, layer.gzip)
                 uploaded += layer.size
         await client.push_blob(target.path, config)
-        output(f"Uploaded {uploaded} bytes of new layers; {len(layers)} conda layers on {len(base_layers)} base layers\n")
-        return await client.push_manifest(target.path, target.reference, manifest)
+        digest = await client.push_manifest(target.path, target.reference, manifest)
+        return digest, f"Uploaded {uploaded} bytes of new layers; {len(layers)} conda layers on {len(base_layers)} base layers\n"
 
 
-def _sif_from_image(manifest: Manifest, blobs: dict[str, bytes], config: dict, output: Callable[[str], None]) -> Path:
+def _sif_from_image(manifest: Manifest, blobs: dict[str, bytes], config: dict) -> Path:
     """Unpack the image (umoci applies the layers, whiteouts included) and make a SIF of its root."""
     work = Path(tempfile.mkdtemp(dir=Path(settings.WAVE_DATA_DIR) / "builds"))
     write_layout(work / "layout", "image", manifest, blobs)
@@ -139,7 +144,6 @@ def _sif_from_image(manifest: Manifest, blobs: dict[str, bytes], config: dict, o
     add_singularity_metadata(rootfs, config["config"].get("Env") or [])
     sif = work / "image.sif"
     make_sif(rootfs, sif, config["architecture"])
-    output(f"Made a SIF of {sif.stat().st_size} bytes\n")
     shutil.rmtree(work / "layout")
     shutil.rmtree(work / "bundle")
     return sif
@@ -176,5 +180,6 @@ def run_conda_build(build: Build, output: Callable[[str], None], deadline: float
     layers = [("+".join(p.names), p.layer) for p in packages] + [("conda-meta", metadata)]
     base_client = client_for(identity, parse_reference(plan.base_image).registry)
     client = client_for(identity, parse_reference(build.target_image).registry)
-    digest = async_to_sync(_publish)(build, plan, base_client, client, layers, output)
+    digest, summary = async_to_sync(_publish)(build, plan, base_client, client, layers)
+    output(summary)
     return _run_commands(build, plan, digest, output, deadline, tick) if plan.commands else digest
