@@ -52,8 +52,18 @@ def parse_package_spec(spec: str) -> PackageName | None:
     return PackageName(match.group("name").lower(), version)
 
 
+def _archive_name(url: str) -> PackageName:
+    """`.../samtools-1.19-h50ea8bc_0.tar.bz2` -> samtools 1.19."""
+    stem = url.split("#")[0].rsplit("/", 1)[-1].removesuffix(".tar.bz2").removesuffix(".conda")
+    name, version, _build = stem.rsplit("-", 2)
+    return PackageName(name.lower(), version)
+
+
 def conda_packages(conda_text: str) -> list[PackageName]:
-    """The conda packages a conda environment file asks for, in order (pip sub-lists skipped)."""
+    """The conda packages a conda environment file (or @EXPLICIT lock) asks for, in order."""
+    lines = [line.strip() for line in conda_text.splitlines() if line.strip() and not line.startswith("#")]
+    if lines and lines[0] == "@EXPLICIT":
+        return [_archive_name(line) for line in lines[1:] if line.count("-") >= 2]
     try:
         doc = yaml.safe_load(conda_text)
     except yaml.YAMLError:

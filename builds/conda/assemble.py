@@ -38,7 +38,7 @@ from ..sif import add_singularity_metadata, make_sif, push_sif
 from .layers import package_layers
 from .lock import conda_lock_yaml, explicit_lock
 from .plan import PREFIX, CondaPlan
-from .solve import install, solve
+from .solve import fetch_locked, install, solve
 
 CREATED = "1970-01-01T00:00:00Z"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -162,10 +162,25 @@ def _run_commands(build: Build, plan: CondaPlan, digest: str, output, deadline: 
 
 def run_conda_build(build: Build, output: Callable[[str], None], deadline: float, tick: Callable[[], None]) -> str:
     plan = CondaPlan.from_context(build.context, build.platform)
-    output(f"Solving {' '.join(plan.specs)} for {plan.subdir} from {', '.join(plan.channels)}\n")
-    records = async_to_sync(solve)(plan, settings.WAVE_CONDA_CHANNEL_ALIAS)
-    explicit = explicit_lock(records, plan.subdir)
-    Build.objects.filter(pk=build.pk).update(condalock=explicit, condalock_yaml=conda_lock_yaml(records, plan.subdir, list(plan.channels)))
+    downloads = Path(tempfile.mkdtemp(dir=Path(settings.WAVE_DATA_DIR) / "builds"))
+    try:
+        if plan.locked:
+            output(f"Installing the {len(plan.specs)} packages of the given lock, as they are\n")
+            records = async_to_sync(fetch_locked)(plan, downloads)
+            explicit = "@EXPLICIT\n" + "".join(f"{entry}\n" for entry in plan.specs)
+        else:
+            output(f"Solving {' '.join(plan.specs)} for {plan.subdir} from {', '.join(plan.channels)}\n")
+            records = async_to_sync(solve)(plan, settings.WAVE_CONDA_CHANNEL_ALIAS)
+            explicit = explicit_lock(records, plan.subdir)
+        Build.objects.filter(pk=build.pk).update(
+            condalock=explicit, condalock_yaml=conda_lock_yaml(records, plan.subdir, list(plan.channels))
+        )
+        return _install_and_publish(build, plan, records, output, deadline, tick)
+    finally:
+        shutil.rmtree(downloads, ignore_errors=True)
+
+
+def _install_and_publish(build: Build, plan: CondaPlan, records, output, deadline: float, tick) -> str:
     for record in sorted(records, key=lambda r: r.name.normalized):
         output(f"  {record.name.normalized} {record.version} {record.build} ({record.subdir})\n")
     tick()

@@ -16,10 +16,11 @@ class CondaPlanError(ValueError):
 @dataclass(frozen=True)
 class CondaPlan:
     channels: tuple[str, ...]
-    specs: tuple[str, ...]
+    specs: tuple[str, ...]  # match specs to solve, or for a lock `<url>#<sha256|md5>` lines to install as they are
     base_image: str
     platform: str  # e.g. linux/arm64
     commands: tuple[str, ...] = ()
+    locked: bool = False
 
     @property
     def subdir(self) -> str:
@@ -33,24 +34,44 @@ class CondaPlan:
             "prefix": PREFIX,
             "platform": self.platform,
             "channels": list(self.channels),
-            "specs": list(self.specs),
+            "locked" if self.locked else "specs": list(self.specs),
             "commands": list(self.commands),
         }
         return yaml.safe_dump(doc, sort_keys=False)
 
     def context(self) -> dict:
         return {"builder": "conda", "base_image": self.base_image, "channels": list(self.channels),
-                "specs": list(self.specs), "commands": list(self.commands)}
+                "specs": list(self.specs), "commands": list(self.commands), **({"locked": True} if self.locked else {})}
 
     @classmethod
     def from_context(cls, context: dict, platform: str) -> CondaPlan:
         return cls(tuple(context["channels"]), tuple(context["specs"]), context["base_image"], platform,
-                   tuple(context.get("commands") or ()))
+                   tuple(context.get("commands") or ()), bool(context.get("locked")))
+
+
+def explicit_entries(text: str) -> list[str] | None:
+    """The `<url>#<hash>` lines of an `@EXPLICIT` lock, or None when `text` is not one."""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    if not lines or lines[0] != "@EXPLICIT":
+        return None
+    entries = lines[1:]
+    for entry in entries:
+        url, _, checksum = entry.partition("#")
+        if not url.startswith(("http://", "https://")) or not url.endswith((".conda", ".tar.bz2")) or not checksum:
+            raise CondaPlanError(f"'{entry}' is not a lock entry: expected <package URL>#<sha256 or md5>")
+    if not entries:
+        raise CondaPlanError("The @EXPLICIT lock lists no packages")
+    return entries
 
 
 def plan_from_environment(conda_text: str, base_packages: str, default_channels: list[str], base_image: str,
                           platform: str, commands: list[str]) -> CondaPlan:
-    """Channels and specs of a conda environment file; `pip:` sub-lists cannot be installed this way."""
+    """Channels and specs of a conda environment file (or the entries of an @EXPLICIT lock);
+    `pip:` sub-lists cannot be installed this way."""
+    locked = explicit_entries(conda_text)
+    if locked is not None:
+        channels = sorted({entry.split("#")[0].rsplit("/", 2)[0] for entry in locked})
+        return CondaPlan(tuple(channels), tuple(locked), base_image, platform, tuple(commands), locked=True)
     try:
         doc = yaml.safe_load(conda_text) or {}
     except yaml.YAMLError as exc:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import httpx
 import rattler
+from django.conf import settings
 from rattler.platform import Subdir
+
+from oci.netguard import AddressPolicy, guarded_transport
 
 from .plan import PREFIX, CondaPlan
 
@@ -44,6 +49,33 @@ async def solve(plan: CondaPlan, channel_alias: str) -> list[rattler.RepoDataRec
         )
     except Exception as exc:  # rattler raises its own error types; the message is what matters
         raise SolveError(f"The conda environment cannot be solved: {exc}") from exc
+
+
+def _checksum(value: str) -> tuple[str, str]:
+    """`sha256:<hex>`, a bare sha256, or a bare md5 (conda's own explicit form)."""
+    if value.startswith("sha256:"):
+        return "sha256", value[len("sha256:") :]
+    return ("md5" if len(value) == 32 else "sha256"), value
+
+
+async def fetch_locked(plan: CondaPlan, directory: Path) -> list[rattler.RepoDataRecord]:
+    """The packages of a lock, downloaded (through the SSRF guard) and checked against their checksums."""
+    records = []
+    transport = guarded_transport(AddressPolicy(settings.WAVE_SSRF_ALLOWLIST))
+    async with httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=120) as client:
+        for entry in plan.specs:
+            url, _, checksum = entry.partition("#")
+            response = await client.get(url)
+            if response.status_code != 200:
+                raise SolveError(f"The locked package {url} cannot be fetched: HTTP {response.status_code}")
+            kind, expected = _checksum(checksum)
+            actual = hashlib.new(kind, response.content).hexdigest()
+            if actual != expected:
+                raise SolveError(f"The locked package {url} has {kind} {actual}, not {expected} as the lock says")
+            path = directory / url.rsplit("/", 1)[1]
+            path.write_bytes(response.content)
+            records.append(await rattler.RepoDataRecord.from_package_archive(path))
+    return records
 
 
 async def install(records: list[rattler.RepoDataRecord], staging: Path, subdir: str, cache: Path) -> Path:

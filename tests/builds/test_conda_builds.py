@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -191,3 +192,29 @@ def test_a_sif_runs_a_program_of_its_conda_environment_in_a_chroot(wave_server, 
     finally:
         if mounted:
             subprocess.run(["umount", str(rootfs)])
+
+
+def test_a_given_lock_installs_exactly_its_packages(wave_server, build_worker, conda_channel, busybox, podman):
+    first = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-hello"]))
+    completed(wave_server, first["buildId"])
+    lock = httpx.get(f"{wave_server.url}/v1alpha1/builds/{first['buildId']}/condalock").text
+    request = conda_request(conda_channel, busybox, [])
+    del request["packages"]["entries"]
+    request["packages"]["environment"] = base64.b64encode(lock.encode()).decode()
+    body = wave_server.request_container(request)
+    assert body["targetImage"].endswith(f":wavetest-hello-1.0_wavetest-lib-1.0--{body['buildId'][:16]}")
+    assert completed(wave_server, body["buildId"])["succeeded"] is True
+    build = Build.objects.get(pk=body["buildId"])
+    assert "given lock" in build.log and "Solving" not in build.log
+    assert sorted(build.condalock.splitlines()[1:]) == sorted(line for line in lock.splitlines() if line.startswith("http"))
+    assert podman("run", "--rm", "--tls-verify=false", body["targetImage"], "wavetest-hello").stdout.strip().endswith("/opt/conda")
+
+
+def test_a_lock_whose_checksum_does_not_match_fails_the_build(wave_server, build_worker, conda_channel, busybox):
+    lock = f"@EXPLICIT\n{conda_channel}/noarch/wavetest-lib-1.0-0.tar.bz2#sha256:{'0' * 64}\n"
+    request = conda_request(conda_channel, busybox, [])
+    del request["packages"]["entries"]
+    request["packages"]["environment"] = base64.b64encode(lock.encode()).decode()
+    body = wave_server.request_container(request)
+    assert completed(wave_server, body["buildId"])["succeeded"] is False
+    assert f"has sha256 " in Build.objects.get(pk=body["buildId"]).reason and f"not {'0' * 64}" in Build.objects.get(pk=body["buildId"]).reason
