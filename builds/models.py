@@ -31,6 +31,7 @@ class Build(models.Model):
     target_image = models.CharField(max_length=512, help_text="Where the image is pushed.")
     format = models.CharField(max_length=10, choices=Format.choices, default=Format.DOCKER)
     freeze = models.BooleanField(default=False)
+    from_registry = models.BooleanField(default=False, help_text="Found already built in the registry: nothing ran.")
     context = models.JSONField(default=dict, blank=True, help_text="Build inputs besides the recipe.")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

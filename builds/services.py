@@ -12,14 +12,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.identity import Identity
+from metrics.events import record_build
 from oci.platform import parse_platform
-
-from .models import Build
-from .naming import content_hash, target_image
-from .queue import enqueue_build
 from wave_site.errors import ApiError
 
 from .conda.plan import CondaPlanError, plan_from_environment
+from .models import Build
+from .naming import content_hash, target_image
+from .queue import enqueue_build
 from .recipes import CONDA_MICROMAMBA, conda_dockerfile, conda_packages, conda_yaml, config_steps
 
 
@@ -152,29 +152,33 @@ def _new_build(plan: BuildPlan, identity: Identity, number: int, **fields) -> Bu
     )
 
 
-def submit_build(plan: BuildPlan, identity: Identity, image_exists) -> tuple[Build, bool]:
+def submit_build(plan: BuildPlan, identity: Identity, image_exists, count_build=lambda: None) -> tuple[Build, bool]:
     """The build for `plan` and whether its image is already there (`cached`).
 
     A pending, running or succeeded build of the same hash is shared; a failed one is retried as
     the next number. The unique (hash, number) constraint makes concurrent submissions of the same
-    plan agree on one build. `image_exists()` is asked only when a new build would be made.
+    plan agree on one build. `image_exists()` is asked, and `count_build()` (the rate limit) called,
+    only when a new build would be made.
     """
     while True:
         latest = Build.objects.filter(content_hash=plan.content_hash).order_by("-number").first()
         if latest and latest.status != Build.Status.FAILED:
             return latest, latest.status == Build.Status.SUCCEEDED
         number = latest.number + 1 if latest else 1
+        count_build()
         try:
             with transaction.atomic():
                 if image_exists():
                     now = timezone.now()
                     build = _new_build(
                         plan, identity, number, status=Build.Status.SUCCEEDED, started_at=now, finished_at=now,
-                        exit_status=0, log=f"{plan.target_image} is already in the registry: nothing to build\n",
+                        exit_status=0, from_registry=True,
+                        log=f"{plan.target_image} is already in the registry: nothing to build\n",
                     )
                     return build, True
                 build = _new_build(plan, identity, number)
                 transaction.on_commit(lambda: enqueue_build(build.id))
+                transaction.on_commit(lambda: record_build(build.org, build.created_at))
                 return build, False
         except IntegrityError:
             continue  # another request made this number first: share its build

@@ -12,7 +12,9 @@ import re
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
+from metrics import ratelimit
 from metrics.events import record_pull_soon
+from metrics.ratelimit import client_ip
 from oci import errors
 
 from . import proxy
@@ -74,9 +76,15 @@ async def unknown(request: HttpRequest, path: str = "") -> HttpResponse:
 @registry_endpoint("MANIFEST")
 async def manifest(request: HttpRequest, token: str, name: str, reference: str) -> HttpResponse:
     info = await _token(token, name)
+    ip = client_ip(request.META)
+    if request.method == "GET":
+        try:
+            await ratelimit.acheck("pulls", info.user_id, ip)
+        except ratelimit.RateLimited as exc:
+            raise proxy.ProxyError(429, "TOOMANYREQUESTS", exc.message, {"Retry-After": str(exc.retry_after)}) from None
     served = await proxy.resolve_manifest(info, reference)
     if request.method == "GET" and not served.is_index:
-        record_pull_soon(info, served.digest, request.META.get("REMOTE_ADDR"))
+        record_pull_soon(info, served.digest, ip)
     headers = {
         **API_VERSION,
         "Docker-Content-Digest": served.digest,

@@ -12,7 +12,9 @@ from django.utils import timezone
 from accounts.identity import Identity
 from builds.models import Build
 from builds.services import BuildPlan, plan_build, submit_build
+from metrics import ratelimit
 from oci.reference import parse_reference
+from wave_site.errors import ApiError
 
 from . import upstream
 from .layers import redact_layers, store_layers
@@ -63,8 +65,17 @@ def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> Container
     return request
 
 
+def _rate_limit(kind: str, caller: Caller) -> None:
+    user = caller.identity.user
+    try:
+        ratelimit.check(kind, user.pk if user else None, caller.ip_address)
+    except ratelimit.RateLimited as exc:
+        raise ApiError(exc.message, status=429, headers={"Retry-After": str(exc.retry_after)}) from None
+
+
 def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
     """Handle one validated container request and return the response body."""
+    _rate_limit("pulls", caller)
     layers = (attrs.get("containerConfig") or {}).get("layers")
     if layers:
         store_layers(layers)
@@ -106,7 +117,9 @@ def _request_build(caller: Caller, body: dict, attrs: dict) -> dict:
     if attrs.get("containerImage"):  # freeze: the source must be readable before anything is built
         upstream.fetch_manifest(caller.identity, parse_reference(attrs["containerImage"]))
     target = parse_reference(plan.target_image)
-    build, cached = submit_build(plan, caller.identity, lambda: upstream.manifest_exists(caller.identity, target))
+    build, cached = submit_build(
+        plan, caller.identity, lambda: upstream.manifest_exists(caller.identity, target), lambda: _rate_limit("builds", caller)
+    )
     request = None
     if not plan.freeze:
         token = new_token()

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiTokenAuthentication
 from accounts.identity import identify
+from metrics.ratelimit import client_ip
 from builds.reconcile import reap_stale_builds
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -32,13 +33,9 @@ from .tokens import forget_token
 ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer}
 
 
-def client_ip(request: Request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def _caller(request: Request, attrs: dict, endpoint: str) -> Caller:
     identity = identify(attrs.get("towerAccessToken"), attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
-    return Caller(identity, client_ip(request), request.headers.get("User-Agent", ""), endpoint)
+    return Caller(identity, client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
 
 
 class ContainerRequestView(APIView):

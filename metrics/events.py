@@ -1,4 +1,4 @@
-"""Usage events, written where they happen."""
+"""Usage events, written where they happen: a row in Postgres and the Redis counters."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import asyncio
 import logging
 
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
 from containers.tokens import TokenInfo
 
+from . import counters
 from .models import PullEvent
 
 log = logging.getLogger(__name__)
@@ -16,7 +18,7 @@ _pending: set[asyncio.Task] = set()
 
 
 def record_pull(info: TokenInfo, digest: str, ip_address: str | None) -> None:
-    PullEvent.objects.create(
+    event = PullEvent.objects.create(
         token=info.token,
         user_id=info.user_id,
         org=info.org,
@@ -26,6 +28,14 @@ def record_pull(info: TokenInfo, digest: str, ip_address: str | None) -> None:
         fusion=info.fusion,
         ip_address=ip_address,
     )
+    day = timezone.localdate(event.created_at)
+    counters.increment("pulls", info.org or None, day)
+    if info.fusion:
+        counters.increment("fusion", info.org or None, day)
+
+
+def record_build(org: str | None, created_at) -> None:
+    counters.increment("builds", org or None, timezone.localdate(created_at))
 
 
 def record_pull_soon(info: TokenInfo, digest: str, ip_address: str | None) -> None:

@@ -20,6 +20,7 @@ class PullEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("view_usage_metrics", "Can read the usage metrics API and dashboards")]
 
     def __str__(self) -> str:
         return f"{self.image} by {self.org or 'anonymous'} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -203,11 +203,10 @@ def server_env(**extra: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def wave_server(django_db_setup, tmp_path_factory) -> WaveServer:
+def start_server(log: Path, **env: str) -> WaveServer:
+    """The service under uvicorn on a free port, on this session's database and Redis."""
     port = free_port()
-    log = tmp_path_factory.mktemp("wave-server") / "server.log"
-    env = server_env(WAVE_SERVER_URL=f"http://localhost:{port}", WAVE_UPSTREAM_CLIENT_TTL="0")
+    env = server_env(WAVE_SERVER_URL=f"http://localhost:{port}", WAVE_UPSTREAM_CLIENT_TTL="0", **env)
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "wave_site.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
@@ -215,10 +214,22 @@ def wave_server(django_db_setup, tmp_path_factory) -> WaveServer:
         )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/service-info", timeout=30)
-        yield WaveServer(port, process, log)
-    finally:
-        process.terminate()
-        process.wait(10)
+    except RuntimeError:
+        process.kill()
+        raise
+    return WaveServer(port, process, log)
+
+
+def stop_server(server: WaveServer) -> None:
+    server.process.terminate()
+    server.process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def wave_server(django_db_setup, tmp_path_factory) -> WaveServer:
+    server = start_server(tmp_path_factory.mktemp("wave-server") / "server.log")
+    yield server
+    stop_server(server)
 
 
 def run(*command: str, **kwargs) -> subprocess.CompletedProcess:

@@ -8,11 +8,10 @@ from accounts.models import ApiToken, RegistryCredential, User, Workspace
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@seqera.io")
-    password = factory.PostGenerationMethodCall("set_password", "password")
+    password = factory.django.Password("password")
 
 
 class WorkspaceFactory(factory.django.DjangoModelFactory):

@@ -1,6 +1,8 @@
 """The local stack's settings with test isolation: Redis database 15, a fixed credentials key."""
 
 from wave_site.settings import *  # noqa: F401,F403
+import os
+
 from wave_site.settings import REDIS_URL, RQ_QUEUES
 
 REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/15"
@@ -12,3 +14,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WAVE_SSRF_ALLOWLIST = ["localhost:5000", "127.0.0.1"]
 # A queue no shared worker listens to, for tests that need a worker of their own.
 RQ_QUEUES["isolated"] = {**RQ_QUEUES["default"]}
+# Generous limits for the suite (everything comes from 127.0.0.1); the rate-limit tests set their own,
+# in-process with `settings`, or through the environment of a server they start.
+for _limit in ("BUILDS_USER", "BUILDS_ANONYMOUS", "PULLS_USER", "PULLS_ANONYMOUS"):
+    globals()[f"WAVE_RATE_LIMIT_{_limit}"] = os.environ.get(f"WAVE_RATE_LIMIT_{_limit}", "100000/3600")

@@ -81,6 +81,14 @@ WAVE_ACCEPTED_TOWER_ENDPOINTS = env.list("WAVE_ACCEPTED_TOWER_ENDPOINTS", defaul
 # Fernet keys for stored registry secrets, newest first: encrypt with the first, decrypt with any.
 WAVE_CREDENTIALS_KEYS = [k for k in (_secret("WAVE_CREDENTIALS_KEYS", default="") or "").split(",") if k]
 
+# Rate limits, as `<count>/<window seconds>`; with a token per user, without one per client IP.
+WAVE_RATE_LIMIT_BUILDS_USER = env.str("WAVE_RATE_LIMIT_BUILDS_USER", default="100/3600")
+WAVE_RATE_LIMIT_PULLS_USER = env.str("WAVE_RATE_LIMIT_PULLS_USER", default="1000/60")
+WAVE_RATE_LIMIT_BUILDS_ANONYMOUS = env.str("WAVE_RATE_LIMIT_BUILDS_ANONYMOUS", default="25/86400")
+WAVE_RATE_LIMIT_PULLS_ANONYMOUS = env.str("WAVE_RATE_LIMIT_PULLS_ANONYMOUS", default="250/3600")
+# Proxies whose X-Forwarded-For is believed (the client IP of rate limits and request records).
+WAVE_TRUSTED_PROXIES = env.list("WAVE_TRUSTED_PROXIES", default=[])
+
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[urlsplit(WAVE_SERVER_URL).hostname or "localhost", "localhost", "127.0.0.1", "[::1]"]
 )

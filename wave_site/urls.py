@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from builds import views as builds
 from containers import registry_views as registry
 from containers import views as containers
+from metrics import views as metrics
 from wave_site.service_info import ServiceInfoView
 
 handler404 = "wave_site.errors.not_found"
@@ -25,6 +26,9 @@ urlpatterns = [
     path("v1alpha1/builds/<str:build_id>/status", builds.BuildStatusView.as_view()),
     path("v1alpha1/builds/<str:build_id>/logs", builds.BuildLogsView.as_view()),
     path("v1alpha1/builds/<str:build_id>/condalock", builds.BuildCondaLockView.as_view()),
+    path("v1alpha2/metrics/builds", metrics.BuildMetricsView.as_view()),
+    path("v1alpha2/metrics/pulls", metrics.PullMetricsView.as_view()),
+    path("v1alpha2/metrics/fusion/pulls", metrics.FusionPullMetricsView.as_view()),
     # The registry pull API (served by the bare ASGI handler, see wave_site/asgi.py).
     path("v2/", registry.root),
     re_path(r"^v2/wt/(?P<token>[0-9a-f]{12})/(?P<name>.+)/manifests/(?P<reference>[^/]+)$", registry.manifest),

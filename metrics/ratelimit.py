@@ -1,0 +1,87 @@
+"""Rate limits in Redis (fixed windows), shared by every web process.
+
+The reference's limits are the defaults: with a token, 100 builds an hour and 1,000 pulls a minute
+per user; without one, 25 builds a day and 250 pulls an hour per client IP.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from wave_site.redis import async_redis, sync_redis
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    window: int  # seconds
+
+    @classmethod
+    def parse(cls, value: str) -> Limit:
+        count, _, window = value.partition("/")
+        return cls(int(count), int(window))
+
+
+class RateLimited(Exception):
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.message, self.retry_after = message, retry_after
+
+
+def _describe(window: int) -> str:
+    return {60: "a minute", 3600: "an hour", 86400: "a day"}.get(window, f"{window} seconds")
+
+
+def _window(kind: str, user_id: int | None, ip: str | None) -> tuple[Limit, str, int, int, str]:
+    authenticated = user_id is not None
+    limit = Limit.parse(getattr(settings, f"WAVE_RATE_LIMIT_{kind.upper()}_{'USER' if authenticated else 'ANONYMOUS'}"))
+    subject = f"user:{user_id}" if authenticated else f"ip:{ip or 'unknown'}"
+    now = int(time.time())
+    start = now - now % limit.window
+    who = "this user" if authenticated else f"client {ip} without an access token"
+    return limit, f"wave:ratelimit:{kind}:{subject}:{start}", start + limit.window - now, limit.window + 5, who
+
+
+def _verdict(kind: str, limit: Limit, used: int, retry_after: int, who: str) -> None:
+    if used > limit.count:
+        raise RateLimited(
+            f"Rate limit exceeded: {limit.count} {kind} {_describe(limit.window)} for {who}; "
+            f"it resets in {retry_after} seconds",
+            retry_after,
+        )
+
+
+def check(kind: str, user_id: int | None, ip: str | None) -> None:
+    """Count one `kind` ('builds' or 'pulls') for the user (or the IP); raise RateLimited past the limit."""
+    limit, key, retry_after, ttl, who = _window(kind, user_id, ip)
+    pipe = sync_redis().pipeline(transaction=True)
+    pipe.incr(key).expire(key, ttl)
+    _verdict(kind, limit, pipe.execute()[0], retry_after, who)
+
+
+async def acheck(kind: str, user_id: int | None, ip: str | None) -> None:
+    """`check` for async code."""
+    limit, key, retry_after, ttl, who = _window(kind, user_id, ip)
+    async with async_redis().pipeline(transaction=True) as pipe:
+        used = (await pipe.incr(key).expire(key, ttl).execute())[0]
+    _verdict(kind, limit, used, retry_after, who)
+
+
+def client_ip(meta: dict) -> str | None:
+    """REMOTE_ADDR, or the first address in X-Forwarded-For not of a trusted proxy, when it came from one."""
+    remote = meta.get("REMOTE_ADDR")
+    trusted = settings.WAVE_TRUSTED_PROXIES
+    if not trusted or remote not in trusted:
+        return remote
+    for hop in reversed([h.strip() for h in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return remote
+        if hop not in trusted:
+            return hop
+    return remote
