@@ -21,6 +21,10 @@ def org_of(email: str | None) -> str | None:
 
 
 class User(AbstractUser):
+    is_org_manager = models.BooleanField(
+        default=False, help_text="May read the usage dashboard of their own org (the domain of their email)."
+    )
+
     @property
     def org(self) -> str | None:
         return org_of(self.email)

@@ -1,5 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
+from django.views.generic import RedirectView
+
+from accounts import pages as account_pages
+from builds import pages as build_pages
+from containers import pages as container_pages
+from metrics import pages as usage_pages
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from builds import views as builds
@@ -13,6 +20,22 @@ handler500 = "wave_site.errors.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Pages for people
+    path("", RedirectView.as_view(url="/view/builds/")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="/accounts/login/"), name="logout"),
+    path("view/builds/", build_pages.build_list),
+    path("view/builds/<str:build_id>", build_pages.build_detail),
+    path("view/builds/<str:build_id>/log", build_pages.build_log),
+    path("view/containers/<str:token>", container_pages.token_detail),
+    path("view/inspect/", container_pages.inspect_form),
+    path("view/usage/", usage_pages.usage_index),
+    path("view/usage/<str:org>", usage_pages.usage_org),
+    path("view/account/", account_pages.account),
+    path("view/account/tokens", account_pages.create_token),
+    path("view/account/tokens/<int:pk>/revoke", account_pages.revoke_token),
+    path("view/account/credentials", account_pages.save_credential),
+    path("view/account/credentials/<int:pk>/delete", account_pages.delete_credential),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("openapi/", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     path("service-info", ServiceInfoView.as_view()),

@@ -1,0 +1,48 @@
+"""Server-rendered pages for container tokens and inspecting images."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.identity import Identity
+from metrics.models import PullEvent
+from oci.errors import OciError
+from oci.platform import parse_platform
+from wave_site.errors import ApiError
+
+from .inspect import inspect_image
+from .models import ContainerRequest
+
+
+@login_required
+def token_detail(request: HttpRequest, token: str) -> HttpResponse:
+    container = ContainerRequest.objects.select_related("build", "user").filter(token=token).first()
+    if container is None or not (request.user.is_staff or container.user_id == request.user.pk or (container.org and container.org == request.user.org)):
+        raise Http404(f"No container token {token}")
+    context = {
+        "c": container,
+        "config": json.dumps(container.container_config, indent=2) if container.container_config else "",
+        "pulls": PullEvent.objects.filter(token=token).count(),
+    }
+    return render(request, "pages/token_detail.html", context)
+
+
+@login_required
+def inspect_form(request: HttpRequest) -> HttpResponse:
+    image, platform, result, error = request.GET.get("image", "").strip(), request.GET.get("platform", "").strip(), None, ""
+    if image:
+        try:
+            result = inspect_image(Identity(request.user), image, parse_platform(platform) if platform else None)
+        except (ApiError, OciError) as exc:
+            error = str(getattr(exc, "detail", exc))
+    context = {"image": image, "platform": platform, "error": error}
+    if result and "container" in result:
+        container = result["container"]
+        context.update(container=container, manifest=json.dumps(container["manifest"], indent=2), config=json.dumps(container["config"], indent=2))
+    elif result:
+        context["index"] = json.dumps(result["index"], indent=2)
+    return render(request, "pages/inspect.html", context)

@@ -1,0 +1,119 @@
+"""The pages people use, through Django's test client: who sees what, and what each page shows."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import ApiToken, RegistryCredential
+from builds.models import Build
+from metrics.models import PullEvent
+from tests.factories import UserFactory, registry_credential
+
+pytestmark = pytest.mark.django_db
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def make_build(build_hash: str, org: str, status=Build.Status.SUCCEEDED, log="line one\n", user=None) -> Build:
+    return Build.objects.create(
+        id=f"{build_hash}_1", content_hash=build_hash, number=1, status=status, container_file="FROM x\n",
+        platform="linux/amd64", build_repository="localhost:5000/b", target_image=f"localhost:5000/b:{build_hash}",
+        org=org, log=log, user=user,
+    )
+
+
+def test_pages_need_a_login():
+    response = Client().get("/view/builds/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_build_list_shows_the_org_and_filters(owner):
+    make_build("a" * 16, "seqera.io", Build.Status.FAILED)
+    make_build("b" * 16, "seqera.io")
+    make_build("c" * 16, "gmail.com")
+    page = logged_in(owner).get("/view/builds/").content.decode()
+    assert "a" * 16 in page and "b" * 16 in page and "c" * 16 not in page  # another org's build
+    failed = logged_in(owner).get("/view/builds/?status=FAILED").content.decode()
+    assert "a" * 16 in failed and "b" * 16 not in failed
+    assert "b" * 16 in logged_in(owner).get(f"/view/builds/?q={'b' * 8}").content.decode()
+    staff = UserFactory(is_staff=True)
+    assert "c" * 16 in logged_in(staff).get("/view/builds/?org=gmail.com").content.decode()
+
+
+def test_the_build_page_and_its_log_follower(owner):
+    build = make_build("d" * 16, "seqera.io", Build.Status.RUNNING, log="first\n")
+    page = logged_in(owner).get(f"/view/builds/{build.id}").content.decode()
+    assert "first" in page and "follow(" in page
+    Build.objects.filter(pk=build.id).update(log="first\nsecond\n")
+    follow = logged_in(owner).get(f"/view/builds/{build.id}/log?offset=6").json()
+    assert follow == {"text": "second\n", "offset": 13, "status": "RUNNING", "completed": False}
+    assert logged_in(UserFactory(email="x@gmail.com")).get(f"/view/builds/{build.id}").status_code == 404
+
+
+def test_usage_dashboards_are_for_operators_and_their_org_managers(owner):
+    manager = UserFactory(email="boss@seqera.io", is_org_manager=True)
+    assert logged_in(manager).get("/view/usage/seqera.io").status_code == 200
+    assert logged_in(manager).get("/view/usage/gmail.com").status_code == 403
+    assert logged_in(manager).get("/view/usage/")["Location"] == "/view/usage/seqera.io"
+    assert logged_in(owner).get("/view/usage/seqera.io").status_code == 403
+    assert logged_in(owner).get("/view/usage/").status_code == 403
+    staff = UserFactory(is_staff=True)
+    assert logged_in(staff).get("/view/usage/gmail.com").status_code == 200
+
+
+def test_the_dashboard_counts_per_day_and_lists_top_images(owner):
+    for image in ["a:1", "a:1", "b:2"]:
+        PullEvent.objects.create(token="0" * 12, user=owner, org="seqera.io", image=image, digest="sha256:x", platform="linux/amd64")
+    PullEvent.objects.create(token="0" * 12, org="seqera.io", image="a:1", digest="sha256:x", platform="linux/amd64", fusion=True)
+    make_build("e" * 16, "seqera.io")
+    page = logged_in(UserFactory(is_staff=True)).get("/view/usage/seqera.io").content.decode()
+    assert 'data-chart="pulls" data-total="4"' in page
+    assert 'data-chart="builds" data-total="1"' in page and 'data-chart="fusion pulls" data-total="1"' in page
+    assert page.index("<code>a:1</code>") < page.index("<code>b:2</code>")
+
+
+def test_tokens_are_shown_once_and_can_be_revoked(owner):
+    client = logged_in(owner)
+    assert client.post("/view/account/tokens", {"name": "laptop"}).status_code == 302
+    first = client.get("/view/account/").content.decode()
+    token = ApiToken.objects.get(user=owner)
+    assert 'id="new-token"' in first and token.prefix in first
+    assert 'id="new-token"' not in client.get("/view/account/").content.decode()
+    client.post(f"/view/account/tokens/{token.pk}/revoke")
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+
+
+def test_credentials_are_added_replaced_deleted_and_never_shown(owner):
+    client = logged_in(owner)
+    client.post("/view/account/credentials", {"registry": "quay.io", "username": "bob", "secret": "first-secret"})
+    client.post("/view/account/credentials", {"registry": "quay.io", "username": "bob2", "secret": "second-secret"})
+    credential = RegistryCredential.objects.get(user=owner)
+    assert (credential.username, credential.get_secret()) == ("bob2", "second-secret")
+    page = client.get("/view/account/").content.decode()
+    assert "second-secret" not in page and "first-secret" not in page and credential.secret_encrypted not in page
+    client.post(f"/view/account/credentials/{credential.pk}/delete")
+    assert not RegistryCredential.objects.filter(user=owner).exists()
+    other = registry_credential("ghcr.io", "x", "y", user=UserFactory())
+    assert client.post(f"/view/account/credentials/{other.pk}/delete").status_code == 404
+
+
+def test_the_inspect_form_shows_layers(owner, busybox):
+    page = logged_in(owner).get(f"/view/inspect/?image={busybox}").content.decode()
+    assert "sha256:" in page and "bytes" in page and '"Cmd"' not in page and "cmd" in page
+    bad = logged_in(owner).get("/view/inspect/?image=NOPE").content.decode()
+    assert "not a valid name component" in bad
+
+
+def test_the_token_page_shows_images_digests_and_pulls(api, owner, busybox):
+    from tests.factories import api_token
+
+    token = api.post("/v1alpha2/container", {"containerImage": busybox, "towerAccessToken": api_token(owner)}, format="json").json()["containerToken"]
+    PullEvent.objects.create(token=token, org="seqera.io", image=busybox, digest="sha256:x", platform="linux/amd64")
+    page = logged_in(owner).get(f"/view/containers/{token}").content.decode()
+    assert busybox in page and f"/wt/{token}/library/busybox:latest" in page and '<dd id="pulls">1</dd>' in page
+    assert logged_in(UserFactory(email="x@gmail.com")).get(f"/view/containers/{token}").status_code == 404
