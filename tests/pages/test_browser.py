@@ -1,0 +1,106 @@
+"""Real headless Chromium (Debian's, driven by Selenium) against the service under uvicorn.
+
+Screenshots of the main pages are taken in every run; with WAVE_UPDATE_SCREENSHOTS=1 they replace the
+ones in docs/ that the README shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from builds.models import Build
+from metrics.models import PullEvent
+from tests.conftest import wait_until
+from tests.factories import UserFactory, api_token
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+DOCS = Path(settings.BASE_DIR) / "docs" if os.environ.get("WAVE_UPDATE_SCREENSHOTS") else Path("/tmp/wave-screenshots")
+DOCS.mkdir(exist_ok=True)
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
+]
+
+
+@pytest.fixture
+def browser():
+    os.environ["SE_OFFLINE"] = "true"  # Selenium must not try to download a driver: Debian's is used
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    yield driver
+    driver.quit()
+
+
+def log_in(browser, server, user) -> None:
+    browser.get(f"{server.url}/accounts/login/")
+    browser.find_element(By.ID, "id_username").send_keys(user.username)
+    browser.find_element(By.ID, "id_password").send_keys("password")
+    browser.find_element(By.ID, "login").click()
+    WebDriverWait(browser, 10).until(lambda b: "/view/builds/" in b.current_url)
+
+
+def test_a_running_builds_log_grows_without_a_reload(browser, wave_server, build_worker, registry):
+    user = UserFactory(email="alice@seqera.io")
+    marker = uuid.uuid4().hex[:8]
+    dockerfile = f"FROM {registry}/library/busybox\nRUN echo start-{marker}-$((1+1)) && sleep 5 && echo end-{marker}-$((2+2))\n"
+    body = wave_server.request_container({"containerFile": base64.b64encode(dockerfile.encode()).decode(), "towerAccessToken": api_token(user)})
+    _wait_for_log(body["buildId"], f"start-{marker}-2")
+    log_in(browser, wave_server, user)
+    browser.get(f"{wave_server.url}/view/builds/{body['buildId']}")
+    log = browser.find_element(By.ID, "log")
+    assert f"end-{marker}-4" not in log.text
+    browser.execute_script("window.__sameDocument = true")  # gone if the page were reloaded
+    WebDriverWait(browser, 60, poll_frequency=0.3).until(lambda b: f"end-{marker}-4" in b.find_element(By.ID, "log").text)
+    WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "status").text == "SUCCEEDED")
+    assert browser.execute_script("return window.__sameDocument") is True
+    browser.save_screenshot(str(DOCS / "build-page.png"))
+    browser.get(f"{wave_server.url}/view/builds/")
+    browser.save_screenshot(str(DOCS / "builds.png"))
+    browser.get(f"{wave_server.url}/view/containers/{body['containerToken']}")
+    browser.save_screenshot(str(DOCS / "container.png"))
+
+
+def _wait_for_log(build_id: str, text: str) -> None:
+    wait_until(lambda: text in Build.objects.get(pk=build_id).log, timeout=60, every=0.2)
+
+
+def test_the_usage_dashboard_draws_the_totals(browser, wave_server):
+    manager = UserFactory(email="boss@seqera.io", is_org_manager=True)
+    for image, times in (("localhost:5000/library/busybox:latest", 5), ("localhost:5000/tools/samtools:1.19", 2)):
+        for _ in range(times):
+            PullEvent.objects.create(token="0" * 12, user=manager, org="seqera.io", image=image, digest="sha256:x", platform="linux/amd64")
+    PullEvent.objects.create(token="0" * 12, org="seqera.io", image="x", digest="sha256:x", platform="linux/amd64", fusion=True)
+    log_in(browser, wave_server, manager)
+    browser.get(f"{wave_server.url}/view/usage/seqera.io")
+    pulls = browser.find_element(By.CSS_SELECTOR, 'svg[data-chart="pulls"]')
+    bars = pulls.find_elements(By.TAG_NAME, "rect")
+    assert len(bars) == 30
+    assert sum(int(bar.get_attribute("data-value")) for bar in bars) == 8
+    assert pulls.size["height"] > 100 and max(float(bar.get_attribute("height")) for bar in bars) > 0  # drawn
+    assert browser.find_element(By.CSS_SELECTOR, '.total[data-chart="pulls"]').text == "8"
+    assert browser.find_element(By.CSS_SELECTOR, '.total[data-chart="fusion pulls"]').text == "1"
+    browser.save_screenshot(str(DOCS / "usage.png"))
+    browser.get(f"{wave_server.url}/view/account/")
+    browser.save_screenshot(str(DOCS / "account.png"))
+
+
+def test_an_org_manager_cannot_open_another_orgs_dashboard(browser, wave_server):
+    manager = UserFactory(email="boss@seqera.io", is_org_manager=True)
+    log_in(browser, wave_server, manager)
+    browser.get(f"{wave_server.url}/view/usage/gmail.com")
+    assert browser.find_element(By.ID, "forbidden").text == "You may not see the usage of gmail.com."
+    assert "Forbidden" in browser.title
