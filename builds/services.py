@@ -182,3 +182,27 @@ def submit_build(plan: BuildPlan, identity: Identity, image_exists, count_build=
                 return build, False
         except IntegrityError:
             continue  # another request made this number first: share its build
+
+
+def retry_build(failed: Build) -> Build | None:
+    """A new attempt (`<hash>_<n+1>`) at a failed build with the same inputs; None if a newer one exists."""
+    latest = Build.objects.filter(content_hash=failed.content_hash).order_by("-number").first()
+    if latest.pk != failed.pk or failed.status != Build.Status.FAILED:
+        return None
+    copied = {f.name: getattr(failed, f.name) for f in Build._meta.fields if f.name in _RETRIED_FIELDS}
+    try:
+        with transaction.atomic():
+            build = Build.objects.create(
+                id=f"{failed.content_hash}_{failed.number + 1}", number=failed.number + 1,
+                timeout=settings.WAVE_BUILD_TIMEOUT, **copied,
+            )
+            transaction.on_commit(lambda: enqueue_build(build.id))
+    except IntegrityError:
+        return None
+    return build
+
+
+_RETRIED_FIELDS = {
+    "content_hash", "container_file", "conda_file", "platform", "build_repository", "cache_repository",
+    "target_image", "format", "freeze", "context", "user", "workspace", "org",
+}

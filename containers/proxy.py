@@ -24,6 +24,7 @@ from oci.client import Manifest, RegistryClient
 from oci.digest import is_digest, sha256_digest
 from oci.mutate import ConfigChange, mutate_config, mutate_manifest, replace_in_index, select_platform
 from oci.platform import parse_platform
+from wave_site.observability import MANIFEST_CACHE
 from wave_site.redis import async_redis
 
 from .models import ContainerRequest, StoredBlob
@@ -170,6 +171,7 @@ async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:
     """The manifest a client gets for `reference` (the token's tag, or a digest it was given)."""
     redis = async_redis()
     cached = await redis.get(_manifest_key(info.token, reference))
+    MANIFEST_CACHE.labels("hit" if cached else "miss").inc()
     if cached:
         return _decode(cached)
     if not is_digest(reference) and reference != info.reference:

@@ -7,6 +7,7 @@ import binascii
 from datetime import date
 
 from django.contrib.auth import authenticate
+from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -21,7 +22,8 @@ PERMISSION = "metrics.view_usage_metrics"
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="wave metrics"'}
 
 
-def _basic_user(request: Request):
+def basic_auth_user(request: HttpRequest):
+    """The user of a Basic `Authorization` header who may read usage metrics; ApiError 401/403 otherwise."""
     scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic":
         raise ApiError("Authentication required: use HTTP Basic auth", status=401, headers=CHALLENGE)
@@ -29,7 +31,7 @@ def _basic_user(request: Request):
         username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise ApiError("Malformed Basic credentials", status=401, headers=CHALLENGE) from None
-    user = authenticate(request._request, username=username, password=password)
+    user = authenticate(request, username=username, password=password)
     if user is None:
         raise ApiError("Invalid username or password", status=401, headers=CHALLENGE)
     if not user.has_perm(PERMISSION):
@@ -63,7 +65,7 @@ class MetricView(APIView):
         summary="Usage counts, all time or for a date, for every org or one",
     )
     def get(self, request: Request) -> Response:
-        _basic_user(request)
+        basic_auth_user(request._request)
         day = _date(request.query_params.get("date"))
         org = request.query_params.get("org") or None
         return Response(counters.query(self.metric, day, org.lower() if org else None))

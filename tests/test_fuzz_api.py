@@ -7,6 +7,7 @@ the service contact a host off this machine are pointed at loopback instead.
 from __future__ import annotations
 
 import base64
+import os
 import json
 
 import pytest
@@ -82,7 +83,7 @@ def check(client: Client, path: str, body) -> None:
         assert isinstance(response.json().get("message"), str) and response.json()["message"]
 
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("path", ["/v1alpha2/container", "/container-token", "/v1alpha1/inspect"])

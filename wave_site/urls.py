@@ -13,6 +13,7 @@ from builds import views as builds
 from containers import registry_views as registry
 from containers import views as containers
 from metrics import views as metrics
+from wave_site.observability import metrics_view
 from wave_site.service_info import ServiceInfoView
 
 handler404 = "wave_site.errors.not_found"
@@ -39,6 +40,7 @@ urlpatterns = [
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("openapi/", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     path("service-info", ServiceInfoView.as_view()),
+    path("metrics", metrics_view),
     path("container-token", containers.LegacyContainerTokenView.as_view()),
     path("container-token/<str:token>", containers.ContainerTokenView.as_view()),
     path("v1alpha2/container", containers.ContainerRequestView.as_view()),
