@@ -65,6 +65,14 @@ def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> Container
     return request
 
 
+def _issue_token(caller: Caller, body: dict, attrs: dict, path_and_reference: str, **fields) -> ContainerRequest:
+    """A stored request with a new token, naming the image behind this service's authority."""
+    token = new_token()
+    return _new_request(
+        caller, body, attrs, token=token, target_image=wave_image_name(token, path_and_reference), expires_at=_expiry(), **fields
+    )
+
+
 def _rate_limit(kind: str, caller: Caller) -> None:
     user = caller.identity.user
     try:
@@ -87,16 +95,8 @@ def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
 def _request_proxy(caller: Caller, body: dict, attrs: dict) -> dict:
     ref = parse_reference(attrs["containerImage"])
     manifest = upstream.fetch_manifest(caller.identity, ref)
-    token = new_token()
-    request = _new_request(
-        caller,
-        body,
-        attrs,
-        token=token,
-        container_image=str(ref),
-        source_digest=manifest.digest,
-        target_image=wave_image_name(token, ref.path_and_reference),
-        expires_at=_expiry(),
+    request = _issue_token(
+        caller, body, attrs, ref.path_and_reference, container_image=str(ref), source_digest=manifest.digest
     )
     return {
         "requestId": request.token,
@@ -122,17 +122,9 @@ def _request_build(caller: Caller, body: dict, attrs: dict) -> dict:
     )
     request = None
     if not plan.freeze:
-        token = new_token()
-        request = _new_request(
-            caller,
-            body,
-            attrs,
-            token=token,
-            container_image=attrs.get("containerImage") or "",
-            target_image=wave_image_name(token, target.path_and_reference),
-            build=build,
-            cached=cached,
-            expires_at=_expiry(),
+        request = _issue_token(
+            caller, body, attrs, target.path_and_reference,
+            container_image=attrs.get("containerImage") or "", build=build, cached=cached,
         )
     return _response(plan, build_id=build.id, cached=cached, request=request, build=build)
 

@@ -7,8 +7,8 @@ the service contact a host off this machine are pointed at loopback instead.
 from __future__ import annotations
 
 import base64
-import os
 import json
+import os
 
 import pytest
 from django.test import Client
