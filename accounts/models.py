@@ -64,10 +64,6 @@ class ApiToken(models.Model):
         token = cls.objects.create(user=user, name=name, prefix=plaintext[:12], token_hash=hash_token(plaintext))
         return token, plaintext
 
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
     def revoke(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = timezone.now()

@@ -27,10 +27,6 @@ class Repository:
     registry: str  # host[:port], `docker.io` for Docker Hub
     path: str  # e.g. `library/ubuntu`
 
-    @property
-    def api_host(self) -> str:
-        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
-
     def __str__(self) -> str:
         return f"{self.registry}/{self.path}"
 
@@ -55,9 +51,6 @@ class Reference:
     def path_and_reference(self) -> str:
         """`path:tag` or `path@digest`, the part of an image name after the registry."""
         return f"{self.path}@{self.digest}" if self.digest else f"{self.path}:{self.tag or 'latest'}"
-
-    def with_registry(self, registry: str) -> Reference:
-        return Reference(registry, self.path, self.tag, self.digest)
 
     def __str__(self) -> str:
         return f"{self.registry}/{self.path_and_reference}"

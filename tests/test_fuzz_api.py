@@ -83,7 +83,7 @@ def check(client: Client, path: str, body) -> None:
         assert isinstance(response.json().get("message"), str) and response.json()["message"]
 
 
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None, print_blob=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("path", ["/v1alpha2/container", "/container-token", "/v1alpha1/inspect"])
