@@ -1,6 +1,7 @@
 """Pull-path benchmark: the proxy against the registry behind it, measured in one run.
 
-Needs the local stack (`scripts/stack up`). Prints p50/p99 latency and requests/s for a warm
+Needs the local stack, with the anonymous pull limit raised for the thousands of pulls it makes:
+`scripts/stack down; WAVE_RATE_LIMIT_PULLS_ANONYMOUS=1000000/60 scripts/stack up`. Prints p50/p99 latency and requests/s for a warm
 manifest GET, and throughput and the server's peak memory for 100 MB and 1 GB blobs, each as a
 ratio of the same operation straight against the local registry.
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 
-import httpx
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
@@ -23,13 +23,15 @@ from oci import mediatypes
 from oci.client import Manifest, RegistryClient
 from oci.digest import is_digest, sha256_digest
 from oci.mutate import ConfigChange, mutate_config, mutate_manifest, replace_in_index, select_platform
+from oci.netguard import tls_context
 from oci.platform import parse_platform
+from oci.stream import BlobResponse, BlobStreamer
 from wave_site.observability import MANIFEST_CACHE
 from wave_site.redis import async_redis
 
 from .models import ContainerRequest, StoredBlob
 from .tokens import TokenInfo
-from .upstream import client_for
+from .upstream import address_policy, client_for
 
 MANIFEST_TTL = 3600  # seconds a resolved manifest stays cached
 BUILD_POLL = 1.0  # seconds between looks at a build a pull is waiting for
@@ -206,10 +208,20 @@ async def own_blob(info: TokenInfo, digest: str) -> bytes | None:
     return await sync_to_async(_stored_blob)(digest)
 
 
-async def open_upstream_blob(info: TokenInfo, digest: str, method: str, range_header: str | None) -> httpx.Response:
-    """The upstream's (streaming) answer for a blob; the caller closes it."""
+_streamers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _streamer() -> BlobStreamer:
+    loop = asyncio.get_running_loop()
+    if loop not in _streamers:
+        _streamers[loop] = BlobStreamer(address_policy(), tls_context(), settings.WAVE_UPSTREAM_TIMEOUT)
+    return _streamers[loop]
+
+
+async def open_upstream_blob(info: TokenInfo, digest: str, method: str, range_header: str | None) -> BlobResponse:
+    """The upstream's answer for a blob: headers, and for a GET a stream the caller reads or closes."""
     client = await upstream_client(info)
-    headers = {"Range": range_header} if range_header else None
     if method == "HEAD":
-        return await client.head_blob(info.path, digest)
-    return await client.open_blob(info.path, digest, headers=headers)
+        response = await client.head_blob(info.path, digest)
+        return BlobResponse(response.status_code, dict(response.headers))
+    return await _streamer().open(client, info.path, digest, range_header)

@@ -130,13 +130,10 @@ def _ranged(data: bytes, range_header: str | None, digest: str, head: bool) -> H
 _PASSED_HEADERS = ("content-length", "content-range", "content-type", "docker-content-digest", "accept-ranges", "etag")
 
 
-async def _stream(response):
-    try:
-        async for chunk in response.aiter_raw():
-            BYTES_STREAMED.inc(len(chunk))
-            yield chunk
-    finally:
-        await response.aclose()
+async def _stream(upstream):
+    async for chunk in upstream.chunks():
+        BYTES_STREAMED.inc(len(chunk))
+        yield chunk
 
 
 @registry_endpoint("BLOB")
@@ -151,9 +148,8 @@ async def blob(request: HttpRequest, token: str, name: str, digest: str) -> Http
     headers = {**API_VERSION, **{k: v for k, v in upstream.headers.items() if k.lower() in _PASSED_HEADERS}}
     headers.setdefault("Docker-Content-Digest", digest)
     if head:
-        await upstream.aclose()
-        return HttpResponse(b"", status=upstream.status_code, headers=headers)
-    return StreamingHttpResponse(_stream(upstream), status=upstream.status_code, headers=headers)
+        return HttpResponse(b"", status=upstream.status, headers=headers)
+    return StreamingHttpResponse(_stream(upstream), status=upstream.status, headers=headers)
 
 
 @registry_endpoint("NAME")

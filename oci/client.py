@@ -161,6 +161,12 @@ class RegistryClient:
         elif challenge.scheme == "basic" and self.credentials:
             request.headers["Authorization"] = basic_auth_header(self.credentials)
 
+    async def auth_headers(self, scope: str, fresh: bool = False) -> dict[str, str]:
+        """The `Authorization` header this registry wants for `scope` (empty when it wants none)."""
+        request = self._http.build_request("GET", "/v2/")
+        await self._authorize(request, scope, fresh)
+        return {"Authorization": request.headers["Authorization"]} if "Authorization" in request.headers else {}
+
     async def request(
         self,
         method: str,
@@ -235,12 +241,6 @@ class RegistryClient:
         if sha256_digest(response.content) != digest:
             raise RegistryError(f"Registry '{self.registry}' served blob {digest} with other content")
         return response.content
-
-    async def open_blob(self, path: str, digest: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        """A streaming response for a blob; the caller reads it and closes it."""
-        response = await self.request("GET", f"/v2/{path}/blobs/{digest}", scope=self._scope(path), headers=headers, stream=True)
-        await self._check(response, f"blob '{digest}' of '{path}'")
-        return response
 
     async def head_blob(self, path: str, digest: str) -> httpx.Response:
         response = await self.request("HEAD", f"/v2/{path}/blobs/{digest}", scope=self._scope(path))

@@ -86,14 +86,14 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     # Loading the CA bundle takes milliseconds; every transport shares one context.
     return httpx.create_ssl_context()
 
 
 def guarded_transport(policy: AddressPolicy, resolver: Resolver = system_resolver) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose every connection passes the policy."""
-    transport = httpx.AsyncHTTPTransport(verify=_tls_context())
+    transport = httpx.AsyncHTTPTransport(verify=tls_context())
     # httpx builds its connection pool without a way to pass a network backend; wrap the one it made.
     pool = transport._pool
     pool._network_backend = GuardedBackend(policy, pool._network_backend, resolver)
