@@ -12,11 +12,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.identity import Identity
+from containers.upstream import DownloadError, check_host, download
 from metrics.events import record_build
 from oci.platform import parse_platform
 from wave_site.errors import ApiError
 
-from .conda.plan import CondaPlanError, plan_from_environment
+from .conda.plan import CondaPlanError, explicit_entries, plan_from_environment
 from .models import Build
 from .naming import content_hash, target_image
 from .queue import enqueue_build
@@ -42,13 +43,40 @@ class BuildPlan:
         return f"oras://{self.target_image}" if self.format == "sif" else self.target_image
 
 
+def _lock_from_url(url: str) -> str:
+    """A lock named by URL (`packages.entries: ["https://.../env.lock"]`), fetched through the SSRF guard."""
+    try:
+        text = download(url, settings.WAVE_MAX_CONDA_FILE).decode("utf-8", "replace")
+    except DownloadError as exc:
+        raise ApiError(f"The conda lock {exc}") from None
+    try:
+        if explicit_entries(text) is None:
+            raise ApiError(f"'{url}' is not an @EXPLICIT conda lock")
+    except CondaPlanError as exc:
+        raise ApiError(f"The conda lock at '{url}' is not valid: {exc}") from None
+    return text
+
+
+def _check_channels(channels: tuple[str, ...]) -> None:
+    for channel in channels:
+        if "://" in channel:
+            try:
+                check_host(channel)
+            except DownloadError as exc:
+                raise ApiError(f"Conda channel '{channel}' cannot be used: {exc}") from None
+
+
 def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
     """The recipe, the conda file and the build context of a conda request."""
     packages = attrs.get("packages") or {}
     opts = packages.get("condaOpts") or {}
-    conda_file = attrs.get("condaFile") or packages.get("environment") or conda_yaml(
-        packages.get("entries") or [], packages.get("channels") or settings.WAVE_CONDA_CHANNELS
-    )
+    entries = packages.get("entries") or []
+    if len(entries) == 1 and entries[0].startswith(("http://", "https://")):
+        conda_file = _lock_from_url(entries[0])
+    else:
+        conda_file = attrs.get("condaFile") or packages.get("environment") or conda_yaml(
+            entries, packages.get("channels") or settings.WAVE_CONDA_CHANNELS
+        )
     base_packages = settings.WAVE_CONDA_BASE_PACKAGES if opts.get("basePackages") is None else opts["basePackages"]
     if attrs.get("containerFile"):  # the legacy form: a Dockerfile that uses conda.yml itself
         return attrs["containerFile"], conda_file, {}
@@ -62,6 +90,7 @@ def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
         )
     except CondaPlanError as exc:
         raise ApiError(str(exc)) from None
+    _check_channels(plan.channels)
     return plan.recipe(), conda_file, plan.context()
 
 

@@ -7,33 +7,12 @@ import binascii
 import hashlib
 import zlib
 
-import httpx
-from asgiref.sync import async_to_sync
-from django.conf import settings
-
 from oci.digest import sha256_digest
-from oci.errors import OciError
-from oci.netguard import guarded_transport
 from wave_site.errors import ApiError
 
 from .models import StoredBlob
 from .serializers import DATA_URI_PREFIX
-from .upstream import address_policy
-
-
-async def _download(location: str, limit: int, index: int) -> bytes:
-    chunks, size = [], 0
-    transport = guarded_transport(address_policy())
-    async with httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=settings.WAVE_UPSTREAM_TIMEOUT) as client:
-        async with client.stream("GET", location) as response:
-            if response.status_code != 200:
-                raise ApiError(f"Layer {index}: fetching '{location}' answered HTTP {response.status_code}")
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(f"Layer {index}: '{location}' is larger than the {limit} bytes declared as gzipSize")
-                chunks.append(chunk)
-    return b"".join(chunks)
+from .upstream import DownloadError, download
 
 
 def _fetch(location: str, limit: int, index: int) -> bytes:
@@ -43,9 +22,9 @@ def _fetch(location: str, limit: int, index: int) -> bytes:
         except (binascii.Error, ValueError):
             raise ApiError(f"Layer {index}: the data: location is not valid base64") from None
     try:
-        return async_to_sync(_download)(location, limit, index)
-    except (httpx.HTTPError, OciError) as exc:
-        raise ApiError(f"Layer {index}: cannot fetch '{location}': {exc}") from None
+        return download(location, limit)
+    except DownloadError as exc:
+        raise ApiError(f"Layer {index}: {exc}") from None
 
 
 def _tar_digest(blob: bytes, index: int) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
+import httpx
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
@@ -68,3 +72,52 @@ def manifest_exists(identity: Identity, ref: Reference) -> bool:
         return async_to_sync(_manifest_exists)(client_for(identity, ref.registry), ref)
     except errors.OciError as exc:
         raise ApiError(f"Build repository '{ref.repository}' cannot be checked: {exc}") from None
+
+
+class DownloadError(Exception):
+    pass
+
+
+async def _download(url: str, limit: int) -> bytes:
+    chunks, size = [], 0
+    transport = guarded_transport(address_policy())
+    async with httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=settings.WAVE_UPSTREAM_TIMEOUT) as client:
+        async with client.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise DownloadError(f"fetching '{url}' answered HTTP {response.status_code}")
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise DownloadError(f"'{url}' is larger than {limit} bytes")
+                chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def download(url: str, limit: int) -> bytes:
+    """GET a URL a request named, through the SSRF guard, at most `limit` bytes."""
+    try:
+        return async_to_sync(_download)(url, limit)
+    except (httpx.HTTPError, errors.OciError) as exc:
+        raise DownloadError(f"cannot fetch '{url}': {exc}") from None
+
+
+async def _check_host(url: str) -> None:
+    parts = httpx.URL(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    policy = address_policy()
+    if policy.host_allowed(parts.host, port):
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(parts.host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise DownloadError(f"cannot resolve '{parts.host}': {exc.strerror}") from None
+    policy.check(parts.host, port, list(dict.fromkeys(info[4][0] for info in infos)))
+
+
+def check_host(url: str) -> None:
+    """Refuse a URL whose host resolves to a forbidden address, for clients the guard cannot wrap
+    (rattler fetching a channel). Unlike the guard, the client resolves again: a best effort."""
+    try:
+        async_to_sync(_check_host)(url)
+    except errors.OciError as exc:
+        raise DownloadError(str(exc)) from None

@@ -251,3 +251,17 @@ def test_emulation_is_detected_from_binfmt_misc(settings):
     foreign, qemu = ("linux/arm64", "qemu-aarch64") if native == "linux/amd64" else ("linux/amd64", "qemu-x86_64")
     assert emulation_available(native) is True
     assert emulation_available(foreign) is Path(f"/proc/sys/fs/binfmt_misc/{qemu}").exists()
+
+
+def test_a_conda_channel_on_a_forbidden_address_is_refused(api):
+    body = {"packages": {"type": "CONDA", "entries": ["bwa"], "channels": ["http://localhost:9/private"]}}
+    response = post(api, "/v1alpha2/container", body)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Conda channel 'http://localhost:9/private' cannot be used: Host 'localhost' resolves to 127.0.0.1")
+
+
+def test_a_lock_url_that_is_not_a_lock_is_refused(api, registry):
+    body = {"packages": {"type": "CONDA", "entries": [f"http://{registry}/v2/"]}}
+    response = post(api, "/v1alpha2/container", body)
+    assert response.status_code == 400
+    assert response.json()["message"] == f"'http://{registry}/v2/' is not an @EXPLICIT conda lock"

@@ -218,3 +218,19 @@ def test_a_lock_whose_checksum_does_not_match_fails_the_build(wave_server, build
     body = wave_server.request_container(request)
     assert completed(wave_server, body["buildId"])["succeeded"] is False
     assert f"has sha256 " in Build.objects.get(pk=body["buildId"]).reason and f"not {'0' * 64}" in Build.objects.get(pk=body["buildId"]).reason
+
+
+def test_a_lock_given_by_url_installs_exactly_its_packages(wave_server, build_worker, conda_channel, busybox, tmp_path):
+    from tests.conda_channel import serve
+
+    first = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-lib"]))
+    completed(wave_server, first["buildId"])
+    (tmp_path / "env.lock").write_text(httpx.get(f"{wave_server.url}/v1alpha1/builds/{first['buildId']}/condalock").text)
+    url, server = serve(tmp_path)
+    try:
+        body = wave_server.request_container(conda_request(conda_channel, busybox, [f"{url}/env.lock"]))
+        assert completed(wave_server, body["buildId"])["succeeded"] is True
+        build = Build.objects.get(pk=body["buildId"])
+        assert "given lock" in build.log and build.condalock.splitlines()[1].startswith(f"{conda_channel}/noarch/wavetest-lib-1.0-0")
+    finally:
+        server.shutdown()
