@@ -16,7 +16,7 @@ HASH = "wave:metrics"
 METRICS = ("builds", "pulls", "fusion")
 
 
-def _orgs_key(metric: str) -> str:
+def orgs_key(metric: str) -> str:
     return f"wave:metrics:orgs:{metric}"
 
 
@@ -29,7 +29,7 @@ def increment(metric: str, org: str | None, day: date, by: int = 1, pipe=None) -
     if org:
         pipe.hincrby(HASH, f"{metric}/o/{org}", by)
         pipe.hincrby(HASH, f"{metric}/o/{org}/d/{day_s}", by)
-        pipe.sadd(_orgs_key(metric), org)
+        pipe.sadd(orgs_key(metric), org)
     if own:
         pipe.execute()
 
@@ -47,7 +47,7 @@ def query(metric: str, day: date | None, org: str | None) -> dict:
     if org:
         count = _int(redis.hget(HASH, f"{metric}/o/{org}"))
         return {"metric": metric, "count": count, "orgs": {org: count} if count else {}}
-    orgs = sorted(o.decode() for o in redis.smembers(_orgs_key(metric)))
+    orgs = sorted(o.decode() for o in redis.smembers(orgs_key(metric)))
     values = redis.hmget(HASH, [f"{metric}/o/{o}{suffix}" for o in orgs]) if orgs else []
     counts = {o: _int(v) for o, v in zip(orgs, values) if _int(v)}
     return {"metric": metric, "count": _int(redis.hget(HASH, f"{metric}{suffix}")), "orgs": counts}
@@ -55,4 +55,4 @@ def query(metric: str, day: date | None, org: str | None) -> dict:
 
 def reset() -> None:
     redis = sync_redis()
-    redis.delete(HASH, *[_orgs_key(m) for m in METRICS])
+    redis.delete(HASH, *[orgs_key(m) for m in METRICS])

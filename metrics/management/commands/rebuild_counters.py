@@ -18,7 +18,7 @@ class Command(BaseCommand):
             "fusion": PullEvent.objects.filter(fusion=True),
         }
         pipe = sync_redis().pipeline(transaction=True)
-        pipe.delete(counters.HASH, *[counters._orgs_key(m) for m in counters.METRICS])
+        pipe.delete(counters.HASH, *[counters.orgs_key(m) for m in counters.METRICS])
         for metric, queryset in sources.items():
             rows = queryset.annotate(day=TruncDate("created_at")).values("org", "day").annotate(n=Count("pk"))
             for row in rows:
