@@ -9,9 +9,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from oci.auth import Credentials
+from oci.errors import Unauthorized
 from oci.reference import DOCKER_HUB
 from wave_site.errors import ApiError
 
+from .crypto import SecretUnreadable
 from .models import ApiToken, RegistryCredential, User, Workspace, hash_token
 
 
@@ -73,4 +75,12 @@ def credentials_for(identity: Identity, registry: str) -> Credentials | None:
         return None
     owner = {"workspace": identity.workspace} if identity.workspace else {"user": identity.user}
     stored = RegistryCredential.objects.filter(registry__in=_registry_keys(registry), **owner).first()
-    return Credentials(stored.username, stored.get_secret()) if stored else None
+    if stored is None:
+        return None
+    try:
+        return Credentials(stored.username, stored.get_secret())
+    except SecretUnreadable:
+        raise Unauthorized(
+            f"The stored credentials for registry '{registry}' cannot be decrypted with the configured keys; "
+            "store them again"
+        ) from None

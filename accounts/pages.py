@@ -22,28 +22,31 @@ class CredentialForm(forms.Form):
     secret = forms.CharField(widget=forms.PasswordInput, help_text="Password or token; stored encrypted, never shown again")
 
 
-@login_required
-def account(request: HttpRequest) -> HttpResponse:
+def _account_page(request: HttpRequest, new_token: str | None = None) -> HttpResponse:
     context = {
         "tokens": ApiToken.objects.filter(user=request.user),
         "credentials": RegistryCredential.objects.filter(user=request.user).order_by("registry"),
         "token_form": TokenForm(),
         "credential_form": CredentialForm(),
-        "new_token": request.session.pop("new_token", None),
+        "new_token": new_token,
     }
     return render(request, "pages/account.html", context)
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    return _account_page(request)
 
 
 @login_required
 @require_POST
 def create_token(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST)
-    if form.is_valid():
-        _, plaintext = ApiToken.issue(request.user, form.cleaned_data["name"])
-        request.session["new_token"] = plaintext  # shown on the next page view, then gone
-    else:
+    if not form.is_valid():
         messages.error(request, "A token needs a name.")
-    return redirect("/view/account/")
+        return redirect("/view/account/")
+    _, plaintext = ApiToken.issue(request.user, form.cleaned_data["name"])
+    return _account_page(request, new_token=plaintext)  # shown in this response only, stored nowhere
 
 
 @login_required

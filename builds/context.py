@@ -17,7 +17,7 @@ from .builders import BuildSpec
 from .models import Build
 from .recipes import layer_file_name
 
-_FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULTILINE)
+FROM_LINE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
 def write_context(build: Build, work: Path) -> Path:
@@ -38,7 +38,7 @@ def registries_of(build: Build) -> set[str]:
     hosts = {parse_reference(build.target_image).registry}
     if build.cache_repository:
         hosts.add(build.cache_repository.split("/")[0])
-    for image in _FROM.findall(build.container_file):
+    for image in FROM_LINE.findall(build.container_file):
         try:
             hosts.add(parse_reference(image).registry)
         except OciError:

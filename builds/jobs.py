@@ -6,10 +6,12 @@ import logging
 import os
 import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from .builders import get_builder
@@ -26,14 +28,23 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 5.0  # seconds
 
 
-class Heartbeat:
-    def __init__(self, build_id: str):
-        self.build_id, self._last = build_id, time.monotonic()
+class Heartbeat(threading.Thread):
+    """Beats for the whole build, whatever step it is in (a solve or a push can take minutes)."""
 
-    def beat(self) -> None:
-        if time.monotonic() - self._last >= HEARTBEAT_EVERY:
-            Build.objects.filter(pk=self.build_id, status=Build.Status.RUNNING).update(heartbeat_at=timezone.now())
-            self._last = time.monotonic()
+    def __init__(self, build_id: str):
+        super().__init__(daemon=True, name=f"heartbeat-{build_id}")
+        self.build_id, self._stop_event = build_id, threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stop_event.wait(HEARTBEAT_EVERY):
+                Build.objects.filter(pk=self.build_id, status=Build.Status.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connections.close_all()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
 
 
 class ErrorTracker:
@@ -66,11 +77,10 @@ def run_build(build_id: str) -> None:
     build_log.line(f"Building {build.target_image} ({build.platform}) as build {build.id} on {worker}")
     output = ErrorTracker(build_log)
     heartbeat = Heartbeat(build.id)
-
+    heartbeat.start()
     deadline = time.monotonic() + build.timeout
 
     def tick() -> None:
-        heartbeat.beat()
         build_log.tick()
         if time.monotonic() > deadline:
             raise DeadlineExceeded()
@@ -95,6 +105,8 @@ def run_build(build_id: str) -> None:
         finish(build, build_log, reason=f"The build could not run: {exc}")
     else:
         finish(build, build_log, digest=digest)
+    finally:
+        heartbeat.stop()
 
 
 def finish(build: Build, build_log: BuildLog, *, digest: str = "", reason: str = "", exit_status: int | None = None) -> None:

@@ -51,21 +51,25 @@ def run_streaming(
     )
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     fd = process.stdout.fileno()
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                _kill_tree(process)
-                raise DeadlineExceeded()
-            ready = selector.select(min(1.0, left))
-            tick()
-            if not ready:
-                continue
-            data = os.read(fd, 65536)
-            if not data:
-                break
-            on_output(decoder.decode(data))
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DeadlineExceeded()
+                ready = selector.select(min(1.0, left))
+                tick()  # may raise too (the job's own deadline): the tree dies either way
+                if not ready:
+                    continue
+                data = os.read(fd, 65536)
+                if not data:
+                    break
+                on_output(decoder.decode(data))
+    except BaseException:
+        _kill_tree(process)
+        process.stdout.close()
+        raise
     on_output(decoder.decode(b"", final=True))
     process.stdout.close()
     try:

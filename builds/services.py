@@ -14,12 +14,15 @@ from django.utils import timezone
 from accounts.identity import Identity
 from containers.upstream import DownloadError, check_host, download
 from metrics.events import record_build
+from oci.errors import OciError
 from oci.platform import parse_platform
+from oci.reference import parse_reference
 from wave_site.errors import ApiError
 
 from .conda.plan import CondaPlanError, explicit_entries, plan_from_environment
 from .models import Build
 from .naming import content_hash, target_image
+from .context import FROM_LINE
 from .queue import enqueue_build
 from .recipes import CONDA_MICROMAMBA, conda_dockerfile, conda_packages, conda_yaml, config_steps
 
@@ -57,8 +60,10 @@ def _lock_from_url(url: str) -> str:
     return text
 
 
-def _check_channels(channels: tuple[str, ...]) -> None:
-    for channel in channels:
+def _check_channels(plan) -> None:
+    """Channel URLs, whether listed or named in a spec (`http://host/channel::pkg`)."""
+    named = [spec.split("::")[0] for spec in plan.specs if "::" in spec]
+    for channel in [*plan.channels, *named]:
         if "://" in channel:
             try:
                 check_host(channel)
@@ -71,7 +76,7 @@ def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
     packages = attrs.get("packages") or {}
     opts = packages.get("condaOpts") or {}
     entries = packages.get("entries") or []
-    if len(entries) == 1 and entries[0].startswith(("http://", "https://")):
+    if len(entries) == 1 and entries[0].startswith(("http://", "https://")) and "::" not in entries[0]:
         conda_file = _lock_from_url(entries[0])
     else:
         conda_file = attrs.get("condaFile") or packages.get("environment") or conda_yaml(
@@ -90,7 +95,7 @@ def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
         )
     except CondaPlanError as exc:
         raise ApiError(str(exc)) from None
-    _check_channels(plan.channels)
+    _check_channels(plan)
     return plan.recipe(), conda_file, plan.context()
 
 
@@ -118,6 +123,23 @@ def _check_emulation(recipe: str, context: dict, platform: str) -> None:
         )
 
 
+def _check_build_registries(recipe: str, context: dict, attrs: dict) -> None:
+    """The registries the builder will contact (FROM images, the mamba and base images, the cache)
+    must not resolve to forbidden addresses. buildah resolves them again itself: a best effort."""
+    images = [*FROM_LINE.findall(recipe), *filter(None, [context.get("base_image")])]
+    hosts = {attrs["cacheRepository"].split("/")[0]} if attrs.get("cacheRepository") else set()
+    for image in images:
+        try:
+            hosts.add(parse_reference(image).registry)
+        except OciError:
+            continue  # a stage name or an ARG
+    for host in sorted(hosts):
+        try:
+            check_host(f"https://{host}", resolvable=False)
+        except DownloadError as exc:
+            raise ApiError(f"Registry '{host}' cannot be used in a build: {exc}") from None
+
+
 def plan_build(attrs: dict) -> BuildPlan:
     """Everything that determines the image, and the name it will have. `attrs` are validated."""
     config = attrs.get("containerConfig") or {}
@@ -141,6 +163,7 @@ def plan_build(attrs: dict) -> BuildPlan:
         "layers": layers,
     }
     _check_emulation(recipe, context, attrs["containerPlatform"])
+    _check_build_registries(recipe, context, attrs)
     if attrs["format"] == "sif" and (context.get("builder") != "conda" or context.get("commands")):
         raise ApiError("Attribute 'format' 'sif' is available for conda packages without condaOpts.commands")
     build_hash = content_hash(inputs)

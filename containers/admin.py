@@ -16,6 +16,15 @@ class ContainerRequestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def delete_model(self, request, obj):
+        forget_token(obj.token)  # the cached record would otherwise keep the token pullable
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset.values_list("token", flat=True):
+            forget_token(token)
+        super().delete_queryset(request, queryset)
+
     @admin.action(description="Revoke the selected container tokens")
     def revoke(self, request, queryset):
         tokens = list(queryset.filter(revoked_at__isnull=True).values_list("token", flat=True))

@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from accounts.identity import Identity
 from oci import errors, mediatypes
 from oci.client import RegistryClient
+from oci.mutate import select_platform
 from oci.platform import Platform
 from oci.reference import Reference, parse_reference
 from wave_site.errors import ApiError
@@ -39,7 +40,7 @@ async def _inspect(client: RegistryClient, ref: Reference, platform: Platform | 
         if manifest.is_index:
             if platform is None:
                 return {"index": manifest.json}
-            entry = next((m for m in manifest.json.get("manifests", []) if platform.matches(m.get("platform") or {})), None)
+            entry = select_platform(manifest, platform)
             if entry is None:
                 raise ApiError(f"Container image '{ref}' has no manifest for platform {platform}", status=404)
             manifest = await client.get_manifest(ref.path, entry["digest"])
@@ -67,3 +68,5 @@ def inspect_image(identity: Identity, image: str, platform: Platform | None) -> 
         return async_to_sync(_inspect)(client_for(identity, ref.registry), ref, platform)
     except errors.OciError as exc:
         raise api_error(exc, str(ref)) from None
+    except (ValueError, KeyError, TypeError) as exc:  # a manifest or config that is not what it claims
+        raise ApiError(f"Container image '{ref}' cannot be inspected: the registry sent invalid JSON ({exc})") from None

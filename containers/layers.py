@@ -39,10 +39,22 @@ def _tar_digest(blob: bytes, index: int) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def _already_verified(layer: dict) -> bool:
+    """The same layer from the same URL was fetched and checked before. A `data:` layer is always
+    checked (its bytes are in the request), so no request reads a stored layer by naming its digest."""
+    stored = StoredBlob.objects.filter(digest=layer["gzipDigest"]).only("size", "tar_digest", "locations").first()
+    return bool(
+        stored
+        and not layer["location"].startswith("data:")
+        and layer["location"] in stored.locations
+        and (stored.size, stored.tar_digest) == (layer["gzipSize"], layer["tarDigest"])
+    )
+
+
 def store_layers(layers: list[dict]) -> None:
     """Fetch, verify and store every layer; any mismatch is a 400 naming the layer and the values."""
     for index, layer in enumerate(layers):
-        if StoredBlob.objects.filter(digest=layer["gzipDigest"]).exists():
+        if _already_verified(layer):
             continue
         blob = _fetch(layer["location"], layer["gzipSize"], index)
         if len(blob) != layer["gzipSize"]:
@@ -53,7 +65,13 @@ def store_layers(layers: list[dict]) -> None:
         tar_digest = _tar_digest(blob, index)
         if tar_digest != layer["tarDigest"]:
             raise ApiError(f"Layer {index}: tarDigest is {layer['tarDigest']} but the uncompressed digest is {tar_digest}")
-        StoredBlob.objects.get_or_create(digest=actual, defaults={"size": len(blob), "data": blob})
+        stored, _ = StoredBlob.objects.get_or_create(
+            digest=actual, defaults={"size": len(blob), "data": blob, "tar_digest": tar_digest}
+        )
+        if not layer["location"].startswith("data:") and layer["location"] not in stored.locations:
+            stored.locations = [*stored.locations, layer["location"]]
+            stored.tar_digest = tar_digest
+            stored.save(update_fields=["locations", "tar_digest"])
 
 
 def redact_layers(config: dict | None) -> dict | None:

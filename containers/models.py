@@ -59,6 +59,8 @@ class StoredBlob(models.Model):
 
     digest = models.CharField(max_length=71, primary_key=True)
     size = models.BigIntegerField()
+    tar_digest = models.CharField(max_length=71, blank=True, default="", help_text="For a layer: its uncompressed digest.")
+    locations = models.JSONField(default=list, blank=True, help_text="URLs this layer was fetched and verified from.")
     data = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -47,6 +47,9 @@ async def _answer(view, kind: str, request: HttpRequest, *args, **kwargs) -> Htt
     except errors.OciError as exc:
         log.warning("upstream error on %s: %s", request.path, exc)
         return registry_error(502, "UNKNOWN", str(exc))
+    except (ValueError, KeyError, TypeError) as exc:  # upstream JSON that is not a manifest or config
+        log.warning("invalid upstream answer on %s: %r", request.path, exc)
+        return registry_error(502, "UNKNOWN", f"The upstream registry sent an invalid answer: {exc}")
 
 
 def registry_endpoint(kind: str):

@@ -222,6 +222,8 @@ class ContainerRequestSerializer(serializers.Serializer):
     def _repository(self, value: str | None) -> str | None:
         if not value:
             return None
+        if len(value) > 200:
+            raise serializers.ValidationError(f"must be at most 200 characters, not {len(value)}")
         try:
             return str(parse_repository(value))
         except OciError as exc:

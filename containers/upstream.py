@@ -56,6 +56,8 @@ def fetch_manifest(identity: Identity, ref: Reference) -> Manifest:
         return async_to_sync(_fetch_manifest)(client_for(identity, ref.registry), ref)
     except errors.OciError as exc:
         raise api_error(exc, str(ref)) from None
+    except (ValueError, KeyError) as exc:  # JSON that is not a manifest
+        raise ApiError(f"Container image '{ref}' cannot be read: the registry sent an invalid manifest ({exc})") from None
 
 
 async def _manifest_exists(client: RegistryClient, ref: Reference) -> bool:
@@ -101,7 +103,7 @@ def download(url: str, limit: int) -> bytes:
         raise DownloadError(f"cannot fetch '{url}': {exc}") from None
 
 
-async def _check_host(url: str) -> None:
+async def _check_host(url: str, resolvable: bool) -> None:
     parts = httpx.URL(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     policy = address_policy()
@@ -110,14 +112,17 @@ async def _check_host(url: str) -> None:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise DownloadError(f"cannot resolve '{parts.host}': {exc.strerror}") from None
+        if resolvable:
+            raise DownloadError(f"cannot resolve '{parts.host}': {exc.strerror}") from None
+        return  # nothing to connect to, nothing to refuse: the client will fail on its own
     policy.check(parts.host, port, list(dict.fromkeys(info[4][0] for info in infos)))
 
 
-def check_host(url: str) -> None:
+def check_host(url: str, resolvable: bool = True) -> None:
     """Refuse a URL whose host resolves to a forbidden address, for clients the guard cannot wrap
-    (rattler fetching a channel). Unlike the guard, the client resolves again: a best effort."""
+    (rattler fetching a channel, buildah pulling a base image). Unlike the guard, those clients
+    resolve again: a best effort. With `resolvable=False` a name that does not resolve passes."""
     try:
-        async_to_sync(_check_host)(url)
+        async_to_sync(_check_host)(url, resolvable)
     except errors.OciError as exc:
         raise DownloadError(str(exc)) from None

@@ -75,9 +75,5 @@ class TokenCache:
         with self._lock:
             self._tokens[key] = (token, time.monotonic() + max(expires_in, self.MARGIN + 1))
 
-    def drop(self, key: tuple[str, str, str]) -> None:
-        with self._lock:
-            self._tokens.pop(key, None)
-
 
 DEFAULT_TOKEN_CACHE = TokenCache()

@@ -247,11 +247,6 @@ class RegistryClient:
         await self._check(response, f"blob '{digest}' of '{path}'")
         return response
 
-    async def tags(self, path: str) -> list[str]:
-        response = await self.request("GET", f"/v2/{path}/tags/list", scope=self._scope(path))
-        await self._check(response, f"tags of '{path}'")
-        return response.json().get("tags") or []
-
     # --- writing --------------------------------------------------------------------------
 
     async def blob_exists(self, path: str, digest: str) -> bool:

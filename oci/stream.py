@@ -9,6 +9,7 @@ never follows a redirect to another host.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class BlobStreamer:
     """One aiohttp session (its own connection pool) for one event loop."""
 
     def __init__(self, policy: AddressPolicy, tls: ssl.SSLContext, timeout: float):
+        self.policy = policy
         connector = aiohttp.TCPConnector(resolver=GuardedResolver(policy), ssl=tls, limit=200)
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout * 6),
@@ -75,15 +77,30 @@ class BlobStreamer:
     async def _get(self, url: str, headers: dict[str, str]) -> aiohttp.ClientResponse:
         origin = urlsplit(url).netloc
         for _ in range(MAX_REDIRECTS + 1):
+            self._check_literal(url)
             response = await self._session.get(url, headers=headers, allow_redirects=False)
             if response.status not in (301, 302, 303, 307, 308):
                 return response
+            if "Location" not in response.headers:
+                response.release()
+                raise RegistryError(f"A redirect from {url} has no Location")
             location = urljoin(url, response.headers["Location"])
             response.release()
             if urlsplit(location).netloc != origin:  # a blob store or CDN: its URL carries its own auth
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             url = location
         raise RegistryError(f"Too many redirects for {url}")
+
+    def _check_literal(self, url: str) -> None:
+        """aiohttp connects to an IP address without asking the resolver: check those here."""
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return  # a name: the resolver checks it
+        if not self.policy.host_allowed(host, port):
+            self.policy.check(host, port, [host])
 
     async def open(self, client: RegistryClient, path: str, digest: str, range_header: str | None) -> BlobResponse:
         url = f"{client.base_url}/v2/{path}/blobs/{digest}"

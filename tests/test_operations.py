@@ -63,9 +63,29 @@ def test_the_admin_retries_a_failed_build(admin_client, api, django_capture_on_c
 
 def test_the_admin_revokes_container_tokens(admin_client, api, busybox):
     token = post(api, "/v1alpha2/container", {"containerImage": busybox}).json()["containerToken"]
+    from asgiref.sync import async_to_sync
+
+    from containers.tokens import load_token
+
+    assert async_to_sync(load_token)(token) is not None  # a pull caches the token's record
     admin_client.post("/admin/containers/containerrequest/", {"action": "revoke", "_selected_action": [token]})
     assert ContainerRequest.objects.get(token=token).revoked_at is not None
     assert api.get(f"/container-token/{token}").status_code == 404
+    assert async_to_sync(load_token)(token) is None  # the pull path's record is gone at once
+
+
+def test_deleting_a_request_in_the_admin_forgets_its_token(admin_client, api, busybox):
+    from asgiref.sync import async_to_sync
+
+    from containers.tokens import load_token
+    from wave_site.redis import sync_redis
+
+    token = post(api, "/v1alpha2/container", {"containerImage": busybox}).json()["containerToken"]
+    assert async_to_sync(load_token)(token) is not None  # a pull caches the token's record
+    assert sync_redis().exists(f"wave:token:{token}")
+    admin_client.post("/admin/containers/containerrequest/", {"action": "delete_selected", "_selected_action": [token], "post": "yes"})
+    assert not ContainerRequest.objects.filter(token=token).exists()
+    assert not sync_redis().exists(f"wave:token:{token}") and async_to_sync(load_token)(token) is None
 
 
 @pytest.mark.parametrize("model", ["accounts/user", "accounts/apitoken", "accounts/workspace", "accounts/registrycredential",

@@ -6,6 +6,7 @@ import contextvars
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 
@@ -95,6 +96,7 @@ class BuildCollector:
         yield from (outcomes, seconds, depth)
 
 
+_collector_lock = threading.Lock()
 _collector_registered = False
 
 
@@ -109,7 +111,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             basic_auth_user(request)
         except ApiError as exc:
             return HttpResponse(str(exc.detail), status=exc.status_code, headers=exc.headers, content_type="text/plain")
-    if not _collector_registered:
-        REGISTRY.register(BuildCollector())
-        _collector_registered = True
+    with _collector_lock:
+        if not _collector_registered:
+            REGISTRY.register(BuildCollector())
+            _collector_registered = True
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -137,13 +137,17 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
 def _sif_from_image(manifest: Manifest, blobs: dict[str, bytes], config: dict) -> Path:
     """Unpack the image (umoci applies the layers, whiteouts included) and make a SIF of its root."""
     work = Path(tempfile.mkdtemp(dir=Path(settings.WAVE_DATA_DIR) / "builds"))
-    write_layout(work / "layout", "image", manifest, blobs)
-    subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{work / 'layout'}:image", str(work / "bundle")],
-                   check=True, capture_output=True)
-    rootfs = work / "bundle" / "rootfs"
-    add_singularity_metadata(rootfs, config["config"].get("Env") or [])
-    sif = work / "image.sif"
-    make_sif(rootfs, sif, config["architecture"])
+    try:
+        write_layout(work / "layout", "image", manifest, blobs)
+        subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{work / 'layout'}:image", str(work / "bundle")],
+                       check=True, capture_output=True)
+        rootfs = work / "bundle" / "rootfs"
+        add_singularity_metadata(rootfs, config["config"].get("Env") or [])
+        sif = work / "image.sif"
+        make_sif(rootfs, sif, config["architecture"])
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     shutil.rmtree(work / "layout")
     shutil.rmtree(work / "bundle")
     return sif

@@ -65,15 +65,20 @@ async def fetch_locked(plan: CondaPlan, directory: Path) -> list[rattler.RepoDat
     async with httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=120) as client:
         for entry in plan.specs:
             url, _, checksum = entry.partition("#")
-            response = await client.get(url)
-            if response.status_code != 200:
-                raise SolveError(f"The locked package {url} cannot be fetched: HTTP {response.status_code}")
             kind, expected = _checksum(checksum)
-            actual = hashlib.new(kind, response.content).hexdigest()
-            if actual != expected:
-                raise SolveError(f"The locked package {url} has {kind} {actual}, not {expected} as the lock says")
+            digest = hashlib.new(kind)
             path = directory / url.rsplit("/", 1)[1]
-            path.write_bytes(response.content)
+            async with client.stream("GET", url) as response:  # to disk: packages can be large
+                if response.status_code != 200:
+                    raise SolveError(f"The locked package {url} cannot be fetched: HTTP {response.status_code}")
+                with path.open("wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        digest.update(chunk)
+                        out.write(chunk)
+            if digest.hexdigest() != expected:
+                raise SolveError(
+                    f"The locked package {url} has {kind} {digest.hexdigest()}, not {expected} as the lock says"
+                )
             records.append(await rattler.RepoDataRecord.from_package_archive(path))
     return records
 

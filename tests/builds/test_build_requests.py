@@ -265,3 +265,21 @@ def test_a_lock_url_that_is_not_a_lock_is_refused(api, registry):
     response = post(api, "/v1alpha2/container", body)
     assert response.status_code == 400
     assert response.json()["message"] == f"'http://{registry}/v2/' is not an @EXPLICIT conda lock"
+
+
+def test_a_build_from_a_forbidden_registry_is_refused(api):
+    body = {"containerFile": b64("FROM localhost:5999/internal/image\nRUN true\n")}
+    response = post(api, "/v1alpha2/container", body)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Registry 'localhost:5999' cannot be used in a build: Host 'localhost' resolves to 127.0.0.1")
+
+
+def test_a_channel_named_in_a_spec_is_checked_too(api):
+    body = {"packages": {"type": "CONDA", "entries": ["http://localhost:9/ch::bwa"], "condaOpts": {"basePackages": ""}}}
+    response = post(api, "/v1alpha2/container", body)
+    assert response.status_code == 400 and "Conda channel 'http://localhost:9/ch' cannot be used" in response.json()["message"]
+
+
+def test_a_too_long_build_repository_is_400(api):
+    response = post(api, "/v1alpha2/container", {"containerFile": dockerfile("long"), "buildRepository": "localhost:5000/" + "a" * 250})
+    assert response.status_code == 400 and "must be at most 200 characters" in response.json()["message"]

@@ -29,6 +29,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="test"')
             self.send_header("Content-Length", "0")
+        elif self.path.endswith("/blobs/sha256:" + "3" * 64):
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.2:{port}/cdn/blob")
+            self.send_header("Content-Length", "0")
         elif self.path.endswith("/blobs/sha256:" + "1" * 64):
             self.send_response(307)
             self.send_header("Location", f"http://localhost:{port}/cdn/blob")
@@ -89,3 +93,9 @@ def test_a_redirect_target_on_a_forbidden_address_is_refused(port):
 def test_a_missing_blob_is_not_found(port):
     with pytest.raises(NotFound):
         fetch(port, "sha256:" + "2" * 64, ["127.0.0.1"])
+
+
+def test_a_redirect_to_a_forbidden_ip_address_is_refused(port):
+    """aiohttp connects to IP literals without its resolver; the streamer checks them itself."""
+    with pytest.raises(ForbiddenAddress, match="Host '127.0.0.2' resolves to 127.0.0.2"):
+        fetch(port, "sha256:" + "3" * 64, ["127.0.0.1"])
