@@ -64,6 +64,11 @@ class Build(models.Model):
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
     @property
+    def api_status(self) -> str:
+        """What the reference's API calls it: PENDING until the build ends, then COMPLETED."""
+        return "COMPLETED" if self.completed else "PENDING"
+
+    @property
     def succeeded(self) -> bool | None:
         return self.status == self.Status.SUCCEEDED if self.completed else None
 

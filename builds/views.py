@@ -44,7 +44,7 @@ class BuildRecordSerializer(serializers.Serializer):
     org = serializers.CharField()
 
     def get_status(self, build: Build) -> str:
-        return "COMPLETED" if build.completed else "PENDING"
+        return build.api_status
 
 
 def get_build(build_id: str) -> Build:
@@ -58,7 +58,7 @@ def get_build(build_id: str) -> Build:
 def build_status(build: Build) -> dict:
     body = {
         "id": build.id,
-        "status": "COMPLETED" if build.completed else "PENDING",
+        "status": build.api_status,
         "startTime": build.started_at,
         "duration": build.duration,
     }

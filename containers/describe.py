@@ -36,7 +36,7 @@ def describe(request: ContainerRequest) -> dict:
 def _build(build: Build) -> dict:
     return {
         "buildId": build.id,
-        "status": "COMPLETED" if build.completed else "PENDING",
+        "status": build.api_status,
         "succeeded": build.succeeded,
         "targetImage": build.target_image,
         "buildRepository": build.build_repository,

@@ -184,12 +184,7 @@ class ContainerRequestSerializer(serializers.Serializer):
     # --- single attributes ----------------------------------------------------------------
 
     def validate_containerImage(self, value: str | None) -> str | None:
-        if value:
-            try:
-                parse_reference(value)
-            except OciError as exc:
-                raise serializers.ValidationError(f"{exc}") from None
-        return value or None
+        return _image_reference(value) or None
 
     def validate_containerFile(self, value: str | None) -> str | None:
         if not value:
@@ -305,11 +300,7 @@ class InspectRequestSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate_containerImage(self, value: str) -> str:
-        try:
-            parse_reference(value)
-        except OciError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-        return value
+        return _image_reference(value)
 
 
 class ContainerResponseSerializer(serializers.Serializer):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 
 import httpx
@@ -12,7 +11,7 @@ from django.conf import settings
 from accounts.identity import Identity, credentials_for
 from oci import errors
 from oci.client import Manifest, RegistryClient
-from oci.netguard import AddressPolicy, guarded_transport
+from oci.netguard import AddressPolicy, guarded_transport, resolve_addresses
 from oci.reference import Reference
 from wave_site.errors import ApiError
 
@@ -110,12 +109,12 @@ async def _check_host(url: str, resolvable: bool) -> None:
     if policy.host_allowed(parts.host, port):
         return
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.host, port, type=socket.SOCK_STREAM)
+        addresses = await resolve_addresses(parts.host, port)
     except socket.gaierror as exc:
         if resolvable:
             raise DownloadError(f"cannot resolve '{parts.host}': {exc.strerror}") from None
         return  # nothing to connect to, nothing to refuse: the client will fail on its own
-    policy.check(parts.host, port, list(dict.fromkeys(info[4][0] for info in infos)))
+    policy.check(parts.host, port, addresses)
 
 
 def check_host(url: str, resolvable: bool = True) -> None:

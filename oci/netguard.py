@@ -52,12 +52,17 @@ class AddressPolicy:
             )
 
 
+async def resolve_addresses(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, once each; raises socket.gaierror when it does not resolve."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return await resolve_addresses(host, port)
     except socket.gaierror as exc:
         raise httpcore.ConnectError(f"cannot resolve '{host}': {exc.strerror}") from exc
-    return list(dict.fromkeys(info[4][0] for info in infos))
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

@@ -8,7 +8,6 @@ never follows a redirect to another host.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 import ssl
@@ -21,7 +20,7 @@ from aiohttp.abc import AbstractResolver
 
 from .client import RegistryClient
 from .errors import NotFound, RegistryError, RegistryUnreachable, Unauthorized
-from .netguard import AddressPolicy
+from .netguard import AddressPolicy, resolve_addresses
 
 MAX_REDIRECTS = 5
 
@@ -31,8 +30,7 @@ class GuardedResolver(AbstractResolver):
         self.policy = policy
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        addresses = await resolve_addresses(host, port)
         if not self.policy.host_allowed(host, port):
             self.policy.check(host, port, addresses)
         return [
