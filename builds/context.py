@@ -10,14 +10,18 @@ from django.conf import settings
 from accounts.identity import Identity, credentials_for
 from containers.models import StoredBlob
 from oci.client import is_loopback_host
+from oci.netguard import AddressPolicy
 from oci.errors import OciError
 from oci.reference import parse_reference
 
 from .builders import BuildSpec
 from .models import Build
+from .sandbox import SandboxSpec
 from .recipes import layer_file_name
 
 FROM_LINE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULTILINE)
+# `COPY --from=<image>` and `RUN --mount=...,from=<image>`: images too, when not a stage name.
+FROM_FLAG = re.compile(r"[-,]from=([^\s,]+)", re.IGNORECASE)
 
 
 def write_context(build: Build, work: Path) -> Path:
@@ -38,12 +42,36 @@ def registries_of(build: Build) -> set[str]:
     hosts = {parse_reference(build.target_image).registry}
     if build.cache_repository:
         hosts.add(build.cache_repository.split("/")[0])
-    for image in FROM_LINE.findall(build.container_file):
+    for image in [*FROM_LINE.findall(build.container_file), *FROM_FLAG.findall(build.container_file)]:
         try:
             hosts.add(parse_reference(image).registry)
         except OciError:
             continue  # a stage name, `scratch` or an ARG to be substituted
     return hosts
+
+
+def _port(host: str) -> int:
+    authority = host.rsplit("]", 1)[-1]
+    return int(authority.rsplit(":", 1)[1]) if ":" in authority else 80
+
+
+def sandbox_spec(hosts: set[str]) -> SandboxSpec:
+    """The sandbox of a build that names the registries `hosts`. Allow-listed loopback registries
+    are bridged into it by port; anything else is reached through the egress proxy, or not at all."""
+    policy = AddressPolicy(settings.WAVE_SSRF_ALLOWLIST)
+    forwards = {}
+    for host in sorted(hosts):
+        name = host.rsplit(":", 1)[0] if ":" in host.rsplit("]", 1)[-1] else host
+        if is_loopback_host(host) and policy.host_allowed(name, _port(host)):
+            forwards[_port(host)] = name.strip("[]")
+    return SandboxSpec(
+        network=settings.WAVE_BUILD_NETWORK,
+        allowlist=tuple(settings.WAVE_SSRF_ALLOWLIST),
+        forwards=forwards,
+        memory=settings.WAVE_BUILD_MEMORY,
+        cpus=settings.WAVE_BUILD_CPUS,
+        pids=settings.WAVE_BUILD_PIDS,
+    )
 
 
 def build_spec(build: Build, context: Path) -> BuildSpec:
@@ -57,5 +85,6 @@ def build_spec(build: Build, context: Path) -> BuildSpec:
         platform=build.platform,
         cache_repository=build.cache_repository or None,
         insecure_registries=frozenset(insecure),
+        sandbox=sandbox_spec(hosts),
         credentials=credentials,
     )

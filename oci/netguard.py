@@ -65,15 +65,22 @@ async def system_resolver(host: str, port: int) -> list[str]:
         raise httpcore.ConnectError(f"cannot resolve '{host}': {exc.strerror}") from exc
 
 
+async def checked_addresses(policy: AddressPolicy, host: str, port: int, resolver: Resolver) -> list[str]:
+    """What to connect to for `host`: the name itself when it is allowed, else its addresses once
+    resolved and checked (connecting to these, not the name, leaves no second lookup to differ)."""
+    if policy.host_allowed(host, port):
+        return [host]
+    addresses = await resolver(host, port)
+    policy.check(host, port, addresses)
+    return addresses
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, policy: AddressPolicy, inner: httpcore.AsyncNetworkBackend, resolver: Resolver = system_resolver):
         self.policy, self.inner, self.resolver = policy, inner, resolver
 
     async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        if self.policy.host_allowed(host, port):
-            return await self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        addresses = await self.resolver(host, port)
-        self.policy.check(host, port, addresses)
+        addresses = await checked_addresses(self.policy, host, port, self.resolver)
         error: Exception | None = None
         for address in addresses:
             try:

@@ -57,6 +57,25 @@ WAVE_BUILD_TIMEOUT = env.int("WAVE_BUILD_TIMEOUT", default=15 * 60)  # seconds, 
 # A running build whose worker has not beaten its heart for this long is marked failed.
 WAVE_BUILD_HEARTBEAT_TIMEOUT = env.int("WAVE_BUILD_HEARTBEAT_TIMEOUT", default=60)  # seconds
 WAVE_BUILDER = env.str("WAVE_BUILDER", default="buildah")
+# The build sandbox (README, Security): RUN steps reach public addresses through the egress proxy
+# ("egress") or nothing ("none"); each RUN step's memory (bytes; k/m/g suffixes), CPUs and processes.
+WAVE_BUILD_NETWORK = env.str("WAVE_BUILD_NETWORK", default="egress")
+if WAVE_BUILD_NETWORK not in ("egress", "none"):
+    raise environ.ImproperlyConfigured(f"WAVE_BUILD_NETWORK must be egress or none, not {WAVE_BUILD_NETWORK!r}")
+
+
+def _bytes(name: str, default: str) -> int:
+    raw = env.str(name, default=default).strip().lower()
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    try:
+        return int(float(raw[:-1]) * units[raw[-1]]) if raw[-1:] in units else int(raw)
+    except ValueError:
+        raise environ.ImproperlyConfigured(f"{name} must be a size such as 4g or 512m, not {raw!r}") from None
+
+
+WAVE_BUILD_MEMORY = _bytes("WAVE_BUILD_MEMORY", "4g")
+WAVE_BUILD_CPUS = env.float("WAVE_BUILD_CPUS", default=2.0)
+WAVE_BUILD_PIDS = env.int("WAVE_BUILD_PIDS", default=2048)
 WAVE_BUILD_LOG_FLUSH = env.float("WAVE_BUILD_LOG_FLUSH", default=0.5)  # seconds between log writes of a build
 # Whether RUN steps for a foreign platform can execute: auto (native, or a registered qemu-user), true, false.
 WAVE_FOREIGN_RUN = env.str("WAVE_FOREIGN_RUN", default="auto")

@@ -6,6 +6,8 @@ from typing import Callable, Protocol
 
 from oci.auth import Credentials
 
+from ..sandbox import SandboxSpec
+
 
 @dataclass(frozen=True)
 class BuildSpec:
@@ -14,6 +16,7 @@ class BuildSpec:
     platform: str  # e.g. linux/amd64
     cache_repository: str | None
     insecure_registries: frozenset[str]  # spoken to over plain HTTP
+    sandbox: SandboxSpec
     credentials: dict[str, Credentials] = field(default_factory=dict, repr=False)  # by registry host
 
 

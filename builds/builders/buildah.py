@@ -1,4 +1,10 @@
-"""`buildah bud --isolation chroot` with runc (crun fails on cgroup v1 hybrid hosts), then `buildah push`."""
+"""`buildah bud` in the build sandbox, then `buildah push`.
+
+Both run in network namespaces of their own (`builds/sandbox`): the builder's fetches go through the
+worker's egress proxy (or a bridge to an allow-listed loopback registry), and `RUN` steps run with
+`--isolation oci` under runc (crun fails on cgroup v1 hybrid hosts), in private PID, mount, IPC,
+UTS and network namespaces, with the default capabilities, no-new-privileges and the sandbox's limits.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..process import run_streaming
+from ..sandbox import sandboxed
+from ..sandbox.spec import RUNTIME
 from .base import BuildFailed, BuildSpec
 
 
@@ -16,10 +24,19 @@ class BuildahBuilder:
     def __init__(self, storage: Path):
         self.storage = storage
 
-    def _env(self, work: Path) -> dict[str, str]:
-        return {**os.environ, "CONTAINERS_REGISTRIES_CONF": str(work / "registries.conf"), "REGISTRY_AUTH_FILE": str(work / "auth.json")}
+    def _env(self, spec: BuildSpec, work: Path) -> dict[str, str]:
+        return {
+            **os.environ,
+            **spec.sandbox.environment(),
+            "CONTAINERS_REGISTRIES_CONF": str(work / "registries.conf"),
+            "REGISTRY_AUTH_FILE": str(work / "auth.json"),
+            # Bundles and `RUN --mount=type=cache` folders live in the build's own folder, not in a
+            # /var/tmp shared by every build (a cache mount would otherwise carry between users).
+            "TMPDIR": str(work / "tmp"),
+        }
 
     def _write_config(self, spec: BuildSpec, work: Path) -> None:
+        (work / "tmp").mkdir(mode=0o700, exist_ok=True)
         (work / "registries.conf").write_text(
             "".join(f'[[registry]]\nlocation = "{host}"\ninsecure = true\n\n' for host in sorted(spec.insecure_registries))
         )
@@ -36,19 +53,24 @@ class BuildahBuilder:
         self._write_config(spec, work)
         store = ["buildah", "--root", str(self.storage / "root"), "--runroot", str(self.storage / "runroot")]
         bud = [
-            *store, "bud", "--isolation", "chroot", "--runtime", "runc", "--platform", spec.platform,
-            "--timestamp", "0", "--layers", "-f", str(spec.context / "Dockerfile"), "-t", spec.target,
+            *store, "bud", "--isolation", "oci", "--runtime", str(RUNTIME), "--network", "@RUN_NETNS@",
+            "--platform", spec.platform, "--timestamp", "0", "--layers", "-f", str(spec.context / "Dockerfile"), "-t", spec.target,
         ]
         if spec.cache_repository:
             bud += ["--cache-from", spec.cache_repository, "--cache-to", spec.cache_repository]
-        env = self._env(work)
-        status = run_streaming([*bud, str(spec.context)], on_output=output, deadline=deadline, tick=tick, env=env, cwd=str(work))
-        if status != 0:
-            raise BuildFailed(f"buildah bud exited with status {status}", status)
+        env = self._env(spec, work)
         digest_file = work / "digest"
         push = [*store, "push", "--digestfile", str(digest_file), spec.target, f"docker://{spec.target}"]
-        output(f"Pushing {spec.target}\n")
-        status = run_streaming(push, on_output=output, deadline=deadline, tick=tick, env=env, cwd=str(work))
-        if status != 0:
-            raise BuildFailed(f"buildah push exited with status {status}", status)
+        with sandboxed(spec.sandbox) as (launch, egress):
+            try:
+                status = run_streaming([*launch, *bud, str(spec.context)], on_output=output, deadline=deadline, tick=tick, env=env, cwd=str(work))
+                if status != 0:
+                    raise BuildFailed(f"buildah bud exited with status {status}", status)
+                output(f"Pushing {spec.target}\n")
+                status = run_streaming([*launch, *push], on_output=output, deadline=deadline, tick=tick, env=env, cwd=str(work))
+                if status != 0:
+                    raise BuildFailed(f"buildah push exited with status {status}", status)
+            finally:
+                for refusal in egress.refused:
+                    output(f"Refused by the build sandbox's egress policy: {refusal}\n")
         return digest_file.read_text().strip()

@@ -1,0 +1,192 @@
+"""The only way out of a build's network namespaces: an HTTP proxy on Unix sockets, in the worker.
+
+A build runs with no route anywhere (see `netns.py`); the launcher bridges a port on the sandbox's
+own loopback to one of these sockets, and every connection through it is checked by the same SSRF
+policy as the rest of the service (`oci.netguard`): the name is resolved once, refused when any
+address is loopback, private, link-local or otherwise not global, and connected to by the checked
+address. Two policies:
+
+- `run`: what `RUN` steps reach (apt, pip, conda inside a Dockerfile); no allow-list at all, so the
+  service's own stores and registry are never reachable from a user's code.
+- `builder`: what the builder itself fetches (base images, `ADD <url>`, pushes, conda channels); the
+  allow-list applies, as it does to every other fetch of the service.
+
+Plus raw forwards to allow-listed loopback registries (`forwards`): clients written in Go never
+send `localhost` or loopback addresses through a proxy, so the builder reaches the local registry
+through a bridge of its own, and only the ports of the registries the build names.
+
+Both `CONNECT host:port` (HTTPS) and absolute-form requests (`GET http://host/path`) are served; a
+plain request is forwarded with `Connection: close`, so one client connection carries one request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from oci.errors import ForbiddenAddress
+from oci.netguard import AddressPolicy, Resolver, checked_addresses, resolve_addresses
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD = 64 * 1024  # bytes of request line and headers
+CONNECT_TIMEOUT = 20.0  # seconds
+_HOP_BY_HOP = (b"proxy-connection", b"proxy-authorization", b"connection", b"keep-alive")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        try:
+            writer.write_eof() if writer.can_write_eof() else writer.close()
+        except (OSError, RuntimeError):
+            pass
+
+
+def _split_authority(authority: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(f"//{authority}")
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise Refused(400, f"'{authority}' is not a host and port") from None
+    if not parts.hostname:
+        raise Refused(400, f"'{authority}' names no host")
+    return parts.hostname, port
+
+
+class EgressProxy:
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = resolve_addresses, name: str = "egress"):
+        self.policy, self.resolver, self.name = policy, resolver, name
+        self.refused: list[str] = []  # what was refused, for the build log
+
+    async def _open(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            addresses = await checked_addresses(self.policy, host, port, self.resolver)
+        except ForbiddenAddress as exc:
+            raise Refused(403, str(exc)) from None
+        except socket.gaierror as exc:
+            raise Refused(502, f"cannot resolve '{host}': {exc.strerror}") from None
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return await asyncio.wait_for(asyncio.open_connection(address, port), CONNECT_TIMEOUT)
+            except (OSError, asyncio.TimeoutError) as exc:
+                error = exc
+        raise Refused(502, f"cannot connect to '{host}:{port}': {error or 'no address'}")
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            writer.close()
+            return
+        upstream = None
+        try:
+            request_line, *headers = head[:-4].split(b"\r\n")
+            try:
+                method, target, version = request_line.decode("latin-1").split(" ")
+            except ValueError:
+                raise Refused(400, "malformed request line") from None
+            if method == "CONNECT":
+                host, port = _split_authority(target, 443)
+                upstream = await self._open(host, port)
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                first = b""
+            else:
+                url = urlsplit(target)
+                if url.scheme != "http" or not url.netloc:
+                    raise Refused(400, f"'{target}' is not an absolute http:// URL (use CONNECT for https)")
+                host, port = _split_authority(url.netloc, 80)
+                upstream = await self._open(host, port)
+                path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+                kept = [h for h in headers if h.split(b":", 1)[0].strip().lower() not in _HOP_BY_HOP]
+                first = b"\r\n".join([f"{method} {path} {version}".encode("latin-1"), *kept, b"Connection: close", b"", b""])
+        except Refused as exc:
+            self.refused.append(f"{self.name}: {exc}")
+            body = f"{exc}\n".encode()
+            writer.write(
+                f"HTTP/1.1 {exc.status} Refused by the build sandbox's egress policy\r\n"
+                f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+            )
+            await writer.drain()
+            writer.close()
+            return
+        up_reader, up_writer = upstream
+        up_writer.write(first)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        writer.close()
+        up_writer.close()
+
+
+async def _forward(host: str, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT)
+    except (OSError, asyncio.TimeoutError):
+        writer.close()
+        return
+    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+    writer.close()
+    up_writer.close()
+
+
+class Egress:
+    """The proxies and forwards of one build, served from a thread of the worker on Unix sockets
+    in `directory` (mode 0700): `run.sock`, `builder.sock`, and `forward-<port>.sock` each."""
+
+    def __init__(self, directory: Path, allowlist: list[str], forwards: dict[int, str], resolver: Resolver = resolve_addresses):
+        self.directory = directory
+        self.run = EgressProxy(AddressPolicy(()), resolver, "RUN step")
+        self.builder = EgressProxy(AddressPolicy(allowlist), resolver, "builder")
+        self.forwards = forwards  # local port -> host of an allow-listed loopback registry
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="egress")
+
+    def socket(self, name: str) -> Path:
+        return self.directory / f"{name}.sock"
+
+    async def _serve(self) -> list[asyncio.AbstractServer]:
+        servers = [
+            await asyncio.start_unix_server(self.run.handle, self.socket("run"), limit=MAX_HEAD),
+            await asyncio.start_unix_server(self.builder.handle, self.socket("builder"), limit=MAX_HEAD),
+        ]
+        for port, host in self.forwards.items():
+            handler = (lambda h, p: lambda r, w: _forward(h, p, r, w))(host, port)
+            servers.append(await asyncio.start_unix_server(handler, self.socket(f"forward-{port}")))
+        return servers
+
+    def __enter__(self) -> Egress:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._thread.start()
+        self._servers = asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def close() -> None:
+            for server in self._servers:
+                server.close()
+            for task in asyncio.all_tasks() - {asyncio.current_task()}:
+                task.cancel()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    @property
+    def refused(self) -> list[str]:
+        return self.builder.refused + self.run.refused

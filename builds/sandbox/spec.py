@@ -1,0 +1,55 @@
+"""How a builder command is sandboxed: its network namespaces and egress, and the limits of RUN steps."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .egress import Egress
+from .netns import PROXY_PORT
+
+HERE = Path(__file__).resolve().parent
+RUNTIME = HERE / "runtime.py"  # runc, with noNewPrivileges and the limits written into each RUN's config
+PROXY_URL = f"http://127.0.0.1:{PROXY_PORT}"
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    network: str  # "egress": RUN steps reach public addresses through the proxy; "none": nothing at all
+    allowlist: tuple[str, ...]  # hosts the builder itself may fetch from although they are not public
+    forwards: dict[int, str] = field(default_factory=dict)  # port -> host of allow-listed loopback registries
+    memory: int = 0  # bytes, per RUN step
+    cpus: float = 0.0
+    pids: int = 1024
+
+    def environment(self) -> dict[str, str]:
+        """What the builder runs with: proxies (RUN steps inherit them) and the limits for RUNTIME."""
+        proxies = {name: PROXY_URL for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
+        return {
+            **proxies, "NO_PROXY": "", "no_proxy": "",
+            "WAVE_SANDBOX_PIDS": str(self.pids), "WAVE_SANDBOX_MEMORY": str(self.memory), "WAVE_SANDBOX_CPUS": str(self.cpus),
+        }
+
+
+@contextlib.contextmanager
+def sandboxed(spec: SandboxSpec) -> Iterator[tuple[list[str], Egress]]:
+    """The argv prefix that runs a command in the sandbox's namespaces, while its egress is served.
+
+    The command's arguments may hold `@RUN_NETNS@`: the namespace RUN steps join (`none` without egress).
+    """
+    # Unix socket paths are short (108 bytes): a folder of their own in /tmp, whatever the data path.
+    directory = Path(tempfile.mkdtemp(prefix="wave-egress-"))
+    try:
+        with Egress(directory, list(spec.allowlist), spec.forwards) as egress:
+            bridges = {PROXY_PORT: str(egress.socket("builder"))}
+            bridges.update({port: str(egress.socket(f"forward-{port}")) for port in spec.forwards})
+            launch = {"bridges": bridges, "run_bridge": str(egress.socket("run")) if spec.network == "egress" else None}
+            yield [sys.executable, str(HERE / "netns.py"), json.dumps(launch), "--"], egress
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
