@@ -1,6 +1,6 @@
 """The only way out of a build's network namespaces: an HTTP proxy on Unix sockets, in the worker.
 
-A build runs with no route anywhere (see `netns.py`); the launcher bridges a port on the sandbox's
+A build runs with no route anywhere (see `launch.py`); the launcher bridges a port on the sandbox's
 own loopback to one of these sockets, and every connection through it is checked by the same SSRF
 policy as the rest of the service (`oci.netguard`): the name is resolved once, refused when any
 address is loopback, private, link-local or otherwise not global, and connected to by the checked

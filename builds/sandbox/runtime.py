@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/python3 -IS
 """The OCI runtime buildah runs RUN steps with: runc, with the sandbox's limits written into each
 container's config first (buildah 1.28 has no flag for no-new-privileges or a pids limit).
 

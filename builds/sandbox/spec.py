@@ -9,10 +9,10 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .egress import Egress
-from .netns import PROXY_PORT
+from .launch import PROXY_PORT
 
 HERE = Path(__file__).resolve().parent
 RUNTIME = HERE / "runtime.py"  # runc, with noNewPrivileges and the limits written into each RUN's config
@@ -38,10 +38,11 @@ class SandboxSpec:
 
 
 @contextlib.contextmanager
-def sandboxed(spec: SandboxSpec) -> Iterator[tuple[list[str], Egress]]:
-    """The argv prefix that runs a command in the sandbox's namespaces, while its egress is served.
+def sandboxed(spec: SandboxSpec) -> Iterator[tuple[Callable[..., list[str]], Egress]]:
+    """While the sandbox's egress is served: a function making the argv that runs commands (each
+    `{"argv": [...], "announce": "..."}`) in the sandbox's namespaces, in order, until one fails.
 
-    The command's arguments may hold `@RUN_NETNS@`: the namespace RUN steps join (`none` without egress).
+    Arguments may hold `@RUN_NETNS@`: the namespace RUN steps join (`none` without egress).
     """
     # Unix socket paths are short (108 bytes): a folder of their own in /tmp, whatever the data path.
     directory = Path(tempfile.mkdtemp(prefix="wave-egress-"))
@@ -49,7 +50,12 @@ def sandboxed(spec: SandboxSpec) -> Iterator[tuple[list[str], Egress]]:
         with Egress(directory, list(spec.allowlist), spec.forwards) as egress:
             bridges = {PROXY_PORT: str(egress.socket("builder"))}
             bridges.update({port: str(egress.socket(f"forward-{port}")) for port in spec.forwards})
-            launch = {"bridges": bridges, "run_bridge": str(egress.socket("run")) if spec.network == "egress" else None}
-            yield [sys.executable, str(HERE / "netns.py"), json.dumps(launch), "--"], egress
+            run_bridge = str(egress.socket("run")) if spec.network == "egress" else None
+
+            def launch(*commands: dict) -> list[str]:
+                plan = {"bridges": bridges, "run_bridge": run_bridge, "commands": list(commands)}
+                return [sys.executable, "-I", "-S", str(HERE / "launch.py"), json.dumps(plan)]
+
+            yield launch, egress
     finally:
         shutil.rmtree(directory, ignore_errors=True)

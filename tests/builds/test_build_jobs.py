@@ -132,7 +132,7 @@ def test_logs_can_be_read_while_the_build_runs(wave_server, build_worker, regist
 def test_a_build_past_its_timeout_is_killed_and_failed(api, build_worker, registry, settings):
     settings.WAVE_BUILD_TIMEOUT = 4
     marker = unique()
-    body = post(api, "/v1alpha2/container", {"containerFile": b64(f"FROM {registry}/library/busybox\nRUN sleep 120 # {marker}\n")}).json()
+    body = post(api, "/v1alpha2/container", {"containerFile": b64(f"FROM {registry}/library/busybox\nRUN sleep 120; echo {marker}\n")}).json()
     build = wait_until(lambda: Build.objects.filter(pk=body["buildId"], status=Build.Status.FAILED).first(), timeout=60)
     assert build.reason == "The build timed out after 4 seconds and was stopped"
     assert build.log.rstrip().endswith("Build failed: The build timed out after 4 seconds and was stopped")
@@ -147,9 +147,9 @@ def test_a_worker_killed_mid_build_leaves_its_build_failed(api, registry, settin
     worker = start_worker(tmp_path / "worker.log", queue="isolated")
     marker = unique()
     try:
-        body = post(api, "/v1alpha2/container", {"containerFile": b64(f"FROM {registry}/library/busybox\nRUN sleep 60 # {marker}\n")}).json()
+        body = post(api, "/v1alpha2/container", {"containerFile": b64(f"FROM {registry}/library/busybox\nRUN sleep 60; echo {marker}\n")}).json()
         wait_until(lambda: Build.objects.filter(pk=body["buildId"], status=Build.Status.RUNNING).exists(), timeout=60)
-        wait_until(lambda: subprocess.run(["pgrep", "-f", f"sleep 60 # {marker}"], capture_output=True).returncode == 0, timeout=60)
+        wait_until(lambda: subprocess.run(["pgrep", "-f", f"sleep 60; echo {marker}"], capture_output=True).returncode == 0, timeout=60)
         # The worker and its work horse (RQ forks one per job, in a process group of its own) die at
         # once, as when their machine goes away; the builder dies with its parent (PDEATHSIG).
         horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()

@@ -102,8 +102,8 @@ def test_malformed_requests_get_a_400(egress, request_bytes):
 
 
 def launch(spec: dict, command: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(HERE / "netns.py"), json.dumps(spec), "--", "sh", "-c", command],
-                          capture_output=True, text=True, timeout=30)
+    spec = {**spec, "commands": [{"argv": ["sh", "-c", command]}]}
+    return subprocess.run([sys.executable, str(HERE / "launch.py"), json.dumps(spec)], capture_output=True, text=True, timeout=30)
 
 
 def test_the_launcher_namespace_has_only_its_bridges(tmp_path, echo_server):
@@ -132,3 +132,11 @@ def test_without_egress_run_steps_get_no_network_namespace_of_their_own(tmp_path
     lines = result.stdout.split()
     assert lines[0].startswith("ns:/proc/") and lines[0].endswith("/ns/net")
     assert lines[1] != lines[2]  # the RUN namespace is not the builder's
+
+
+def test_the_launcher_runs_its_commands_in_order_until_one_fails():
+    spec = {"bridges": {}, "run_bridge": None, "commands": [
+        {"argv": ["echo", "one"]}, {"argv": ["sh", "-c", "exit 7"], "announce": "two"}, {"argv": ["echo", "never"]}]}
+    result = subprocess.run([sys.executable, str(HERE / "launch.py"), json.dumps(spec)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 7
+    assert result.stdout.split() == ["one", "two"]

@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Run builder commands in namespaces of their own, whose only way out is the worker's proxy.
+
+    launch.py '<spec json>'
+
+The launcher makes a PID and a mount namespace, whose first process (pid 1, with its own /proc)
+does the rest: when it dies, or the launcher does (any kill of the worker, the job or the build),
+the kernel kills every process in them, runc's RUN containers included, and their mounts go too.
+That process moves into a new network namespace holding nothing but a loopback interface,
+bridges the ports listed in `bridges` (127.0.0.1:<port> -> a Unix socket served by the worker's
+`egress.Egress`), then runs `commands` one after the other (each `{"argv": [...], "announce": "a
+line printed before it"}`) until one fails, and exits with its status. With `run_bridge`, it first forks a second, separate
+namespace for `RUN` steps, where 127.0.0.1:3128 leads to the `run` proxy and nothing else, and
+puts its path (`/proc/<pid>/ns/net`) in place of `@RUN_NETNS@`. Namespaces die with their
+processes: nothing is left behind by a killed build.
+
+Stdlib only: it runs before, and apart from, Django. Needs CAP_SYS_ADMIN (the worker is root).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import traceback
+
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x4000, 0x40000, 0x2, 0x4, 0x8
+PR_SET_PDEATHSIG = 1
+PROXY_PORT = 3128
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+# Plain threads and os.fork rather than asyncio and subprocess: this runs twice per build, and
+# importing those costs more than the rest of the launcher.
+
+
+def _unshare(flags: int) -> None:
+    if _libc.unshare(flags) != 0:
+        raise OSError(ctypes.get_errno(), f"unshare({flags:#x}) failed")
+
+
+def _mount(source: str, target: str, kind: str | None, flags: int) -> None:
+    if _libc.mount(source.encode(), target.encode(), kind.encode() if kind else None, flags, None) != 0:
+        raise OSError(ctypes.get_errno(), f"mount {target} failed")
+
+
+def _new_network_namespace() -> None:
+    _unshare(CLONE_NEWNET)
+    pid = os.fork()
+    if pid == 0:
+        os.execvp("ip", ["ip", "link", "set", "lo", "up"])
+    if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:
+        raise RuntimeError("cannot bring up the loopback interface of the sandbox")
+
+
+def _die_with_parent() -> None:
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def _connect(client: socket.socket, path: str) -> None:
+    upstream = socket.socket(socket.AF_UNIX)
+    try:
+        upstream.connect(path)
+    except OSError:
+        client.close()
+        upstream.close()
+        return
+    back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+    back.start()
+    _pump(client, upstream)
+    back.join()
+    client.close()
+    upstream.close()
+
+
+def _serve(listener: socket.socket, path: str) -> None:
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=_connect, args=(client, path), daemon=True).start()
+
+
+def _listen(bridges: dict[int, str]) -> None:
+    """127.0.0.1:<port> -> the Unix socket, for each bridge; listening when this returns."""
+    for port, path in bridges.items():
+        listener = socket.create_server(("127.0.0.1", port))
+        threading.Thread(target=_serve, args=(listener, path), daemon=True).start()
+
+
+def _run_namespace(run_socket: str) -> int:
+    """Fork the RUN steps' namespace: its pid once it listens (its netns lives as long as it does)."""
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        _die_with_parent()
+        _new_network_namespace()
+        _listen({PROXY_PORT: run_socket})
+        os.write(ready_w, b"1")
+        os.close(ready_w)
+        threading.Event().wait()
+    os.close(ready_w)
+    if os.read(ready_r, 1) != b"1":
+        raise RuntimeError("the RUN steps' network namespace did not start")
+    os.close(ready_r)
+    return pid
+
+
+def _run(argv: list[str]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        _die_with_parent()
+        os.execvp(argv[0], argv)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _sandboxed(spec: dict) -> int:
+    """pid 1 of the new PID namespace: /proc of its own, the network namespaces, the commands."""
+    _die_with_parent()
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    netns = "none"
+    if spec.get("run_bridge"):
+        netns = f"ns:/proc/{_run_namespace(spec['run_bridge'])}/ns/net"
+    _new_network_namespace()
+    _listen({int(port): path for port, path in spec.get("bridges", {}).items()})
+    for command in spec["commands"]:
+        if command.get("announce"):
+            print(command["announce"], flush=True)
+        status = _run([arg.replace("@RUN_NETNS@", netns) for arg in command["argv"]])
+        if status != 0:
+            return status if status > 0 else 128 - status
+    return 0
+
+
+def main() -> int:
+    spec = json.loads(sys.argv[1])
+    _die_with_parent()
+    _unshare(CLONE_NEWNS | CLONE_NEWPID)
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing mounted inside shows outside
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = _sandboxed(spec)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return status if status >= 0 else 128 - status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
