@@ -37,7 +37,7 @@ class BuildahBuilder:
         store = ["buildah", "--root", str(self.storage / "root"), "--runroot", str(self.storage / "runroot")]
         bud = [
             *store, "bud", "--isolation", "chroot", "--runtime", "runc", "--platform", spec.platform,
-            "--timestamp", "0", "--layers", "-f", str(spec.context / "Dockerfile"), "-t", spec.target,
+            "--timestamp", "0", "--layers", "--force-rm", "-f", str(spec.context / "Dockerfile"), "-t", spec.target,
         ]
         if spec.cache_repository:
             bud += ["--cache-from", spec.cache_repository, "--cache-to", spec.cache_repository]
