@@ -31,6 +31,12 @@ def buildah(storage: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def listed(storage: Path, what: str) -> list[dict]:
+    """`buildah containers` or `buildah images --all`, as their JSON (which says `null` for none)."""
+    result = buildah(storage, what, *(["--all"] if what == "images" else []), "--json")
+    return json.loads(result.stdout or "null") or []
+
+
 def disk_usage(path: Path) -> int:
     """Bytes allocated under `path`, each hard-linked file counted once."""
     seen, total = set(), 0
@@ -59,8 +65,7 @@ def prune(storage: Path, limit: int) -> list[str]:
     """
     if not (storage / "root").exists() or disk_usage(storage) <= limit:
         return []
-    listed = buildah(storage, "images", "--all", "--json")  # --all: the cached steps too
-    images = sorted(json.loads(listed.stdout or "[]"), key=lambda image: image.get("created", 0))
+    images = sorted(listed(storage, "images"), key=lambda image: image.get("created", 0))  # the cached steps too
     removed = []
     for image in images:
         if buildah(storage, "rmi", "--force", image["id"]).returncode == 0:
