@@ -9,7 +9,7 @@ process closes it or dies, however it dies. The janitor then:
 2. removes the build's work folder, which holds its `auth.json`, and
 3. as soon as no build runs on the builder's storage (see `storage.storage_lock`), removes the leftover
    working containers and their mounts, and prunes the layer cache to WAVE_BUILD_CACHE_SIZE bytes
-   (to nothing after a build that ran out of disk space).
+   (to nothing after a build that ran out of disk space, if the disk is still less than a quarter free).
 
 Run as `python -m builds.janitor <fd> <mark> <work> <storage> <cache-size>`; no Django here.
 """
@@ -101,7 +101,14 @@ def main(fd: int, mark: str, work: Path, storage: Path, cache_size: int) -> None
     shutil.rmtree(work, ignore_errors=True)
     with storage_lock(storage, exclusive=True):
         remove_leftovers(storage)
-        prune(storage, 0 if disk_full else cache_size)
+        prune(storage, 0 if disk_full and _nearly_full(storage) else cache_size)
+
+
+def _nearly_full(storage: Path) -> bool:
+    """Whether the disk is still short of space once the failed build is gone: then the cache is what
+    fills it. (A RUN step can print "no space left on device" on purpose; that alone empties nothing.)"""
+    stats = os.statvfs(storage)
+    return stats.f_bavail < stats.f_blocks // 4
 
 
 if __name__ == "__main__":

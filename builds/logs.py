@@ -102,7 +102,7 @@ class BuildLog:
         cut = data.rfind(b"\n", 0, self._head_left) + 1 or self._head_left
         self._head_left = 0
         self._tail.add(data[cut:])
-        notice = f"[... the log passed {cut:,} bytes: of the rest, its last {self._tail.budget:,} bytes are added when the build ends ...]\n"
+        notice = f"[... the log passed {self.limit // 2:,} bytes: of the rest, its last {self._tail.budget:,} bytes are added when the build ends ...]\n"
         return data[:cut].decode(errors="replace") + notice
 
     def _append(self, text: str) -> None:
