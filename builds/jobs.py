@@ -5,22 +5,25 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connections
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
-from .builders import get_builder
+from .builders import builder_storage, get_builder
 from .builders.base import BuildFailed
 from .conda.assemble import run_conda_build
 from .conda.solve import SolveError
 from .context import build_spec, write_context
+from .janitor import Janitor
 from .logs import BuildLog
 from .models import Build
+from .output import BuildOutput
 from .process import DeadlineExceeded
 from .reconcile import reap_stale_builds
 
@@ -47,21 +50,6 @@ class Heartbeat(threading.Thread):
         self.join()
 
 
-class ErrorTracker:
-    """Passes output on to the log and remembers the builder's last error line, for the reason."""
-
-    def __init__(self, log: BuildLog):
-        self.log, self.last_error, self._partial = log, "", ""
-
-    def __call__(self, text: str) -> None:
-        self.log.write(text)
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            if line.lower().startswith(("error", "fatal")):
-                self.last_error = line.strip()
-
-
 def run_build(build_id: str) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     now = timezone.now()
@@ -75,7 +63,6 @@ def run_build(build_id: str) -> None:
     build = Build.objects.select_related("user", "workspace").get(pk=build_id)
     build_log = BuildLog(build.id)
     build_log.line(f"Building {build.target_image} ({build.platform}) as build {build.id} on {worker}")
-    output = ErrorTracker(build_log)
     heartbeat = Heartbeat(build.id)
     heartbeat.start()
     deadline = time.monotonic() + build.timeout
@@ -85,34 +72,44 @@ def run_build(build_id: str) -> None:
         if time.monotonic() > deadline:
             raise DeadlineExceeded()
 
-    work_root = Path(settings.WAVE_DATA_DIR) / "builds"
-    work_root.mkdir(parents=True, exist_ok=True)
-    try:
-        if build.context.get("builder") == "conda":
-            digest = run_conda_build(build, output, deadline, tick)
+    storage = builder_storage()
+    janitor = Janitor(build.id, Path(settings.WAVE_DATA_DIR) / "builds", storage, settings.WAVE_BUILD_CACHE_SIZE)
+    with janitor:
+        # The worker's own paths never reach the log: the work folder reads as /build.
+        output = BuildOutput(build_log, {
+            str(janitor.work): "/build", str(storage): "<storage>",
+            str(settings.WAVE_DATA_DIR): "<data>", str(settings.BASE_DIR): "<app>",
+        })
+        try:
+            if build.context.get("builder") == "conda":
+                digest = run_conda_build(build, output, deadline, tick)
+            else:
+                spec = build_spec(build, write_context(build, janitor.work))
+                for credentials in spec.credentials.values():
+                    output.rewrite(credentials.password, "******")
+                digest = get_builder().build(spec, output, deadline, tick)
+        except DeadlineExceeded:
+            finish(build, output, reason=f"The build timed out after {build.timeout} seconds and was stopped")
+        except BuildFailed as exc:
+            if output.disk_full:
+                janitor.disk_full()
+            finish(build, output, reason=output.reason or str(exc), exit_status=exc.exit_status)
+        except SolveError as exc:
+            finish(build, output, reason=str(exc))
+        except Exception as exc:  # the build must end recorded, whatever went wrong
+            log.exception("build %s failed", build.id)
+            finish(build, output, reason=f"The build could not run: {exc}")
         else:
-            with tempfile.TemporaryDirectory(prefix=f"{build.id}-", dir=work_root) as work:
-                context = write_context(build, Path(work))
-                digest = get_builder().build(build_spec(build, context), output, deadline, tick)
-    except DeadlineExceeded:
-        finish(build, build_log, reason=f"The build timed out after {build.timeout} seconds and was stopped")
-    except BuildFailed as exc:
-        finish(build, build_log, reason=output.last_error or str(exc), exit_status=exc.exit_status)
-    except SolveError as exc:
-        finish(build, build_log, reason=str(exc))
-    except Exception as exc:  # the build must end recorded, whatever went wrong
-        log.exception("build %s failed", build.id)
-        finish(build, build_log, reason=f"The build could not run: {exc}")
-    else:
-        finish(build, build_log, digest=digest)
-    finally:
-        heartbeat.stop()
+            finish(build, output, digest=digest)
+        finally:
+            heartbeat.stop()
 
 
-def finish(build: Build, build_log: BuildLog, *, digest: str = "", reason: str = "", exit_status: int | None = None) -> None:
-    succeeded = bool(digest)
-    build_log.line(f"Pushed {build.target_image}@{digest}" if succeeded else f"Build failed: {reason}")
-    build_log.flush()
+def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str = "", exit_status: int | None = None) -> None:
+    succeeded, reason = bool(digest), output.clean(reason)
+    output.close()
+    output.log.line(f"Pushed {build.target_image}@{digest}" if succeeded else f"Build failed: {reason}")
+    output.log.close()
     Build.objects.filter(pk=build.id, status=Build.Status.RUNNING).update(
         status=Build.Status.SUCCEEDED if succeeded else Build.Status.FAILED,
         finished_at=timezone.now(),
@@ -122,10 +119,14 @@ def finish(build: Build, build_log: BuildLog, *, digest: str = "", reason: str =
     )
 
 
+def fail_build(build_id: str, reason: str) -> None:
+    """End a build that did not end itself (its job or its process died), its reason last in its log."""
+    Build.objects.filter(pk=build_id, status__in=[Build.Status.PENDING, Build.Status.RUNNING]).update(
+        status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason,
+        log=Concat(F("log"), Value(f"Build failed: {reason}\n")),
+    )
+
+
 def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ's failure callback: a job that died outside `run_build`'s own handling still ends its build."""
-    build_id = job.args[0]
-    reason = f"The build job failed: {exc_value}"
-    Build.objects.filter(pk=build_id, status__in=[Build.Status.PENDING, Build.Status.RUNNING]).update(
-        status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason
-    )
+    fail_build(job.args[0], f"The build job failed: {exc_value}")

@@ -5,6 +5,15 @@ from django.db import models
 from django.utils import timezone
 
 
+# Read only where they are shown: a log can take megabytes, and status reads are frequent.
+LARGE_FIELDS = ("log", "condalock", "condalock_yaml")
+
+
+def without_large_fields(prefix: str = "") -> list[str]:
+    """For `.defer(...)`: the large fields of a build, or of a related build with `prefix="build__"`."""
+    return [prefix + name for name in LARGE_FIELDS]
+
+
 class Build(models.Model):
     """One build of one content hash; `<hash>_<n>` counts the attempts of that hash."""
 

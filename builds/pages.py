@@ -7,16 +7,19 @@ from datetime import date
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Length, Right, Substr
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from .models import Build
+from .models import Build, without_large_fields
 from .reconcile import reap_stale_builds
+
+LOG_SHOWN = 100_000  # characters of a log a page shows (the reference's cut), or a follower gets at once
 
 
 def visible_builds(user) -> QuerySet[Build]:
     """Operators see every build; anyone else the builds of their org and their own."""
-    builds = Build.objects.select_related("user")
+    builds = Build.objects.select_related("user").defer(*without_large_fields())
     if user.is_staff:
         return builds
     return builds.filter(Q(user=user) | Q(org=user.org or "-"))
@@ -43,9 +46,9 @@ def build_list(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/build_list.html", {"page": page, "params": params, "statuses": Build.Status.values})
 
 
-def _build_for(request: HttpRequest, build_id: str) -> Build:
+def _build_for(request: HttpRequest, build_id: str, **log_parts) -> Build:
     reap_stale_builds(build_id)
-    build = visible_builds(request.user).filter(pk=build_id).first()
+    build = visible_builds(request.user).annotate(log_size=Length("log"), **log_parts).filter(pk=build_id).first()
     if build is None:
         raise Http404(f"No build {build_id}")
     return build
@@ -53,15 +56,18 @@ def _build_for(request: HttpRequest, build_id: str) -> Build:
 
 @login_required
 def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
-    return render(request, "pages/build_detail.html", {"build": _build_for(request, build_id)})
+    build = _build_for(request, build_id, log_shown=Right("log", LOG_SHOWN))
+    return render(request, "pages/build_detail.html", {"build": build, "log_cut": build.log_size > LOG_SHOWN})
 
 
 @login_required
 def build_log(request: HttpRequest, build_id: str) -> JsonResponse:
     """The log from `offset` on, for the page's follower; `completed` tells it when to stop."""
-    build = _build_for(request, build_id)
     try:
         offset = max(int(request.GET.get("offset", 0)), 0)
     except ValueError:
         offset = 0
-    return JsonResponse({"text": build.log[offset:], "offset": len(build.log), "status": build.status, "completed": build.completed})
+    build = _build_for(request, build_id, log_shown=Substr("log", offset + 1, LOG_SHOWN))
+    return JsonResponse({
+        "text": build.log_shown, "offset": offset + len(build.log_shown), "status": build.status, "completed": build.completed,
+    })

@@ -18,8 +18,8 @@ class DeadlineExceeded(Exception):
     pass
 
 
-def _die_with_parent() -> None:
-    # If the worker is killed outright, its builder must not build on unobserved.
+def die_with_parent() -> None:
+    """SIGKILL this process when the thread that started it dies: a builder must not build on unobserved."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
@@ -47,7 +47,7 @@ def run_streaming(
     """
     process = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=env, cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent,
+        env=env, cwd=cwd, start_new_session=True, preexec_fn=die_with_parent,
     )
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     fd = process.stdout.fileno()

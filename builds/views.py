@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from containers.serializers import MessageSerializer
 from wave_site.errors import ApiError
 
-from .models import Build
+from .models import Build, without_large_fields
 from .reconcile import reap_stale_builds
 
 
@@ -47,9 +47,10 @@ class BuildRecordSerializer(serializers.Serializer):
         return build.api_status
 
 
-def get_build(build_id: str) -> Build:
+def get_build(build_id: str, *fields: str) -> Build:
+    """The build, loading of its large fields only `fields`."""
     reap_stale_builds(build_id)
-    build = Build.objects.filter(pk=build_id).first()
+    build = Build.objects.defer(*(f for f in without_large_fields() if f not in fields)).filter(pk=build_id).first()
     if build is None:
         raise ApiError(f"Unknown build id '{build_id}'", status=404)
     return build
@@ -82,7 +83,7 @@ class BuildStatusView(APIView):
 class BuildLogsView(APIView):
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: MessageSerializer}, summary="A build's log")
     def get(self, request: Request, build_id: str) -> HttpResponse:
-        return HttpResponse(get_build(build_id).log, content_type="text/plain; charset=utf-8")
+        return HttpResponse(get_build(build_id, "log").log, content_type="text/plain; charset=utf-8")
 
 
 class BuildCondaLockView(APIView):
@@ -92,7 +93,7 @@ class BuildCondaLockView(APIView):
         summary="A conda build's lock: every package's URL and checksum",
     )
     def get(self, request: Request, build_id: str) -> HttpResponse:
-        build = get_build(build_id)
+        build = get_build(build_id, "condalock", "condalock_yaml")
         if not build.conda_file:
             raise ApiError(f"Build '{build_id}' is not a conda build and has no lock", status=404)
         kind = request.query_params.get("format", "explicit")

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.identity import Identity
+from builds.models import without_large_fields
 from metrics.models import PullEvent
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -20,7 +21,7 @@ from .models import ContainerRequest
 
 @login_required
 def token_detail(request: HttpRequest, token: str) -> HttpResponse:
-    container = ContainerRequest.objects.select_related("build", "user").filter(token=token).first()
+    container = ContainerRequest.objects.select_related("build", "user").defer(*without_large_fields("build__")).filter(token=token).first()
     if container is None or not (request.user.is_staff or container.user_id == request.user.pk or (container.org and container.org == request.user.org)):
         raise Http404(f"No container token {token}")
     context = {

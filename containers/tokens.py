@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from builds.models import without_large_fields
 from oci.reference import parse_reference
 from wave_site.redis import async_redis, sync_redis
 
@@ -87,7 +88,7 @@ def forget_token(token: str) -> None:
 
 
 def _load_from_database(token: str) -> TokenInfo | None:
-    request = ContainerRequest.objects.select_related("build").filter(token=token).first()
+    request = ContainerRequest.objects.select_related("build").defer(*without_large_fields("build__")).filter(token=token).first()
     if request is None or not request.is_live:
         return None
     info = token_info(request)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.authentication import ApiTokenAuthentication
 from accounts.identity import identify
 from metrics.ratelimit import client_ip
+from builds.models import without_large_fields
 from builds.reconcile import reap_stale_builds
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -69,7 +70,7 @@ class LegacyContainerTokenView(ContainerRequestView):
 
 
 def _live_request(token: str) -> ContainerRequest:
-    request = ContainerRequest.objects.select_related("build", "user").filter(token=token).first()
+    request = ContainerRequest.objects.select_related("build", "user").defer(*without_large_fields("build__")).filter(token=token).first()
     if request is not None and request.build_id and reap_stale_builds(request.build_id):
         request.build.refresh_from_db()
     if request is None or request.revoked_at is not None:

@@ -77,6 +77,10 @@ WAVE_BUILD_MEMORY = _bytes("WAVE_BUILD_MEMORY", "4g")
 WAVE_BUILD_CPUS = env.float("WAVE_BUILD_CPUS", default=2.0)
 WAVE_BUILD_PIDS = env.int("WAVE_BUILD_PIDS", default=2048)
 WAVE_BUILD_LOG_FLUSH = env.float("WAVE_BUILD_LOG_FLUSH", default=0.5)  # seconds between log writes of a build
+# A build's log keeps its first and last halves of this many bytes, with a line saying what was dropped.
+WAVE_BUILD_LOG_LIMIT = env.int("WAVE_BUILD_LOG_LIMIT", default=4 * 1024 * 1024)
+# The builder's local storage (layer cache, base images) is pruned, oldest first, to this many bytes.
+WAVE_BUILD_CACHE_SIZE = env.int("WAVE_BUILD_CACHE_SIZE", default=10 * 1024**3)
 # Whether RUN steps for a foreign platform can execute: auto (native, or a registered qemu-user), true, false.
 WAVE_FOREIGN_RUN = env.str("WAVE_FOREIGN_RUN", default="auto")
 WAVE_BUILD_QUEUE = env.str("WAVE_BUILD_QUEUE", default="default")  # the RQ queue builds go to
@@ -178,6 +182,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": WAVE_BUILD_TIMEOUT + 120} for name in {"default", WAVE_BUILD_QUEUE}
 }
+RQ = {"WORKER_CLASS": "builds.worker.BuildWorker"}  # `manage.py rqworker`: horses that die with their worker
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -53,8 +53,8 @@ class BuildahBuilder:
         self._write_config(spec, work)
         store = ["buildah", "--root", str(self.storage / "root"), "--runroot", str(self.storage / "runroot")]
         bud = [
-            *store, "bud", "--isolation", "oci", "--runtime", str(RUNTIME), "--network", "@RUN_NETNS@",
-            "--platform", spec.platform, "--timestamp", "0", "--layers", "-f", str(spec.context / "Dockerfile"), "-t", spec.target,
+            *store, "bud", "--isolation", "oci", "--runtime", str(RUNTIME), "--network", "@RUN_NETNS@", "--platform", spec.platform,
+            "--timestamp", "0", "--layers", "--force-rm", "-f", str(spec.context / "Dockerfile"), "-t", spec.target,
         ]
         if spec.cache_repository:
             bud += ["--cache-from", spec.cache_repository, "--cache-to", spec.cache_repository]

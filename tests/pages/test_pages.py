@@ -55,6 +55,16 @@ def test_the_build_page_and_its_log_follower(owner):
     assert logged_in(UserFactory(email="x@gmail.com")).get(f"/view/builds/{build.id}").status_code == 404
 
 
+def test_the_build_page_shows_the_end_of_a_long_log_and_links_the_rest(owner):
+    build = make_build("e" * 16, "seqera.io", Build.Status.RUNNING)
+    Build.objects.filter(pk=build.id).update(log="first line\n" + ("x" * 999 + "\n") * 3000 + "last line\n")
+    page = logged_in(owner).get(f"/view/builds/{build.id}").content.decode()
+    assert "last line" in page and "first line" not in page and len(page) < 120_000
+    assert f'href="/v1alpha1/builds/{build.id}/logs"' in page and "})(3000021);" in page
+    follow = logged_in(owner).get(f"/view/builds/{build.id}/log?offset=0").json()
+    assert follow["text"].startswith("first line") and follow["offset"] == 100_000
+
+
 def test_usage_dashboards_are_for_operators_and_their_org_managers(owner):
     manager = UserFactory(email="boss@seqera.io", is_org_manager=True)
     assert logged_in(manager).get("/view/usage/seqera.io").status_code == 200

@@ -1,0 +1,61 @@
+"""A builder's output on its way to the log: whole lines, with the worker's paths and the build's
+secrets rewritten, and the line that best explains a failure kept for the build's reason."""
+
+from __future__ import annotations
+
+from .logs import BuildLog
+
+LONGEST_LINE = 65536  # output with no newline is passed on in pieces of this size
+DISK_FULL = "no space left on device"
+
+
+class BuildOutput:
+    def __init__(self, log: BuildLog, rewrites: dict[str, str]):
+        self.log = log
+        self.last_error = ""  # the builder's last `error ...`/`fatal ...` line
+        self.disk_full = ""  # the first line that says the disk is full: the cause, not a consequence
+        self._rewrites: dict[str, str] = {}
+        self._partial = ""
+        for old, new in rewrites.items():
+            self.rewrite(old, new)
+
+    def rewrite(self, old: str, new: str) -> None:
+        """Show `new` wherever the output says `old` (a worker path, a password)."""
+        if old:
+            self._rewrites[old] = new
+            # Longest first, so that a path is rewritten before any folder it is in.
+            self._rewrites = dict(sorted(self._rewrites.items(), key=lambda item: -len(item[0])))
+
+    def clean(self, text: str) -> str:
+        for old, new in self._rewrites.items():
+            text = text.replace(old, new)
+        return text
+
+    def __call__(self, text: str) -> None:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        if len(self._partial) > LONGEST_LINE:
+            lines.append(self._partial)
+            self._partial = ""
+        if lines:
+            self.log.write("".join(self._track(self.clean(line)) + "\n" for line in lines))
+
+    def close(self) -> None:
+        """Pass on a last line that has no newline."""
+        if self._partial:
+            self.log.write(self._track(self.clean(self._partial)) + "\n")
+            self._partial = ""
+
+    def _track(self, line: str) -> str:
+        lowered = line.lower()
+        if lowered.startswith(("error", "fatal")):
+            self.last_error = line.strip()
+        if DISK_FULL in lowered and not self.disk_full:
+            self.disk_full = line.strip()
+        return line
+
+    @property
+    def reason(self) -> str:
+        if self.disk_full:
+            return f"The builder ran out of disk space (no space left on device): {self.disk_full}"
+        return self.last_error

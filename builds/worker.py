@@ -1,0 +1,47 @@
+"""The RQ worker class builds run under (`rqworker --worker-class builds.worker.BuildWorker`).
+
+RQ forks a work horse per job and puts it in a process group of its own, so a signal to the
+worker's group misses it, and a worker killed outright leaves it building on, unsupervised. Here the
+horse dies with its worker (PDEATHSIG), and its builder with the horse, so the whole chain goes
+together; a horse that dies (OOM, a kill) fails its build at once rather than at the heartbeat timeout.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rq import Worker
+
+from .jobs import fail_build
+from .process import die_with_parent
+
+BUILD_JOB = "builds.jobs.run_build"
+
+
+class BuildWorker(Worker):
+    def fork_work_horse(self, job, queue) -> None:
+        self._worker_pid = os.getpid()
+        super().fork_work_horse(job, queue)
+
+    def main_work_horse(self, job, queue) -> None:
+        die_with_parent()
+        if os.getppid() != self._worker_pid:  # the worker died before PDEATHSIG was set
+            os._exit(1)
+        super().main_work_horse(job, queue)
+
+    def request_force_stop(self, signum, frame) -> None:
+        """A cold shutdown (a second TERM) kills the horse: its build ends failed now, not at the heartbeat timeout."""
+        job = self.get_current_job() if self.horse_pid else None
+        try:
+            super().request_force_stop(signum, frame)
+        except SystemExit:
+            if job is not None and job.func_name == BUILD_JOB:
+                fail_build(job.args[0], "The worker running this build was stopped")
+            raise
+
+    def handle_work_horse_killed(self, job, retpid, ret_val, rusage) -> None:
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        if job.func_name != BUILD_JOB:
+            return
+        how = f"was killed by signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else f"exited with {ret_val}"
+        fail_build(job.args[0], f"The worker process running this build {how}")
