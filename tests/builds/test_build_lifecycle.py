@@ -24,8 +24,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 def running_build(api, registry, marker: str) -> str:
     """Request a build whose RUN step sleeps a minute; return its id once the step runs."""
-    body = post(api, "/v1alpha2/container", {"containerFile": b64(f"FROM {registry}/library/busybox\nRUN sleep 60 # {marker}\n")}).json()
-    wait_until(lambda: subprocess.run(["pgrep", "-f", f"sleep 60 # {marker}"], capture_output=True).returncode == 0, timeout=90)
+    body = post(api, "/v1alpha2/container", {"containerFile": b64(f"FROM {registry}/library/busybox\nRUN sleep 60; echo {marker}\n")}).json()
+    wait_until(lambda: subprocess.run(["pgrep", "-f", f"sleep 60; echo {marker}"], capture_output=True).returncode == 0, timeout=90)
     return body["buildId"]
 
 
