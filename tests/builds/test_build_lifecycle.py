@@ -38,6 +38,7 @@ def left_of(build_id: str, marker: str, storage: Path) -> list[str]:
     left = [f"process {pid}" for pid in subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()]
     left += [f"container {c['containername']}" for c in listed(storage, "containers")]
     left += [f"folder {p}" for p in (Path(django_settings.WAVE_DATA_DIR) / "builds").glob(f"{build_id}-*")]
+    left += [f"mount {line.split()[1]}" for line in Path("/proc/self/mounts").read_text().splitlines() if str(storage) in line]
     return left
 
 
