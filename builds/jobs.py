@@ -23,6 +23,7 @@ from .logs import BuildLog
 from .models import Build
 from .process import DeadlineExceeded
 from .reconcile import reap_stale_builds
+from .sandbox import SandboxError
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 5.0  # seconds
@@ -98,7 +99,7 @@ def run_build(build_id: str) -> None:
         finish(build, build_log, reason=f"The build timed out after {build.timeout} seconds and was stopped")
     except BuildFailed as exc:
         finish(build, build_log, reason=output.last_error or str(exc), exit_status=exc.exit_status)
-    except SolveError as exc:
+    except (SolveError, SandboxError) as exc:
         finish(build, build_log, reason=str(exc))
     except Exception as exc:  # the build must end recorded, whatever went wrong
         log.exception("build %s failed", build.id)
