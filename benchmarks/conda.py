@@ -86,7 +86,8 @@ def main() -> None:
         channel, server = serve(Path(work))
         names = [f"bench-pkg-{i}" for i in range(args.packages)]
         run = uuid.uuid4().hex[:8]
-        shutil.rmtree(ROOT / "data" / "conda-pkgs", ignore_errors=True)
+        # the worker's package cache (WAVE_CONDA_WORK_DIR/pkgs), emptied for the cold build
+        shutil.rmtree(Path(os.environ.get("WAVE_CONDA_WORK_DIR", "/var/tmp/wave-conda")) / "pkgs", ignore_errors=True)
         cold, _ = build(channel, names, f"localhost:5000/bench/conda-cold-{run}")
         warm, _ = build(channel, names, f"localhost:5000/bench/conda-warm-{run}")
 

@@ -26,6 +26,7 @@ from .models import Build
 from .output import BuildOutput
 from .process import DeadlineExceeded
 from .reconcile import reap_stale_builds
+from .sandbox.child import SandboxError
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 5.0  # seconds
@@ -94,7 +95,7 @@ def run_build(build_id: str) -> None:
             if output.disk_full:
                 janitor.disk_full()
             finish(build, output, reason=output.reason or str(exc), exit_status=exc.exit_status)
-        except SolveError as exc:
+        except (SolveError, SandboxError) as exc:
             finish(build, output, reason=str(exc))
         except Exception as exc:  # the build must end recorded, whatever went wrong
             log.exception("build %s failed", build.id)

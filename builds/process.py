@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import functools
 import os
+import resource
 import selectors
 import signal
 import subprocess
@@ -23,6 +25,12 @@ def die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _child_setup(limits: dict[int, int]) -> None:
+    die_with_parent()
+    for limit, value in limits.items():
+        resource.setrlimit(limit, (value, value))
+
+
 def _kill_tree(process: subprocess.Popen) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)  # its own session: the builder and everything it started
@@ -39,15 +47,17 @@ def run_streaming(
     tick: Callable[[], None] = lambda: None,
     env: dict[str, str] | None = None,
     cwd: str | None = None,
+    limits: dict[int, int] | None = None,
 ) -> int:
     """Run `argv`, passing its output (stdout and stderr) to `on_output` as it arrives.
 
     `tick` is called at least every second (a heartbeat). Past `deadline` (a `time.monotonic()`
-    value) the process tree is killed and DeadlineExceeded raised. Returns the exit status.
+    value) the process tree is killed and DeadlineExceeded raised. `limits` are `resource` limits
+    (RLIMIT_AS: bytes) for the process. Returns the exit status (negative: killed by that signal).
     """
     process = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=env, cwd=cwd, start_new_session=True, preexec_fn=die_with_parent,
+        env=env, cwd=cwd, start_new_session=True, preexec_fn=functools.partial(_child_setup, limits or {}),
     )
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     fd = process.stdout.fileno()

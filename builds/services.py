@@ -20,6 +20,7 @@ from oci.reference import parse_reference
 from wave_site.errors import ApiError
 
 from .conda.plan import CondaPlanError, explicit_entries, plan_from_environment
+from .conda.sources import remote_urls
 from .models import Build
 from .naming import content_hash, target_image
 from .context import FROM_LINE
@@ -60,15 +61,17 @@ def _lock_from_url(url: str) -> str:
     return text
 
 
-def _check_channels(plan) -> None:
-    """Channel URLs, whether listed or named in a spec (`http://host/channel::pkg`)."""
-    named = [spec.split("::")[0] for spec in plan.specs if "::" in spec]
-    for channel in [*plan.channels, *named]:
-        if "://" in channel:
-            try:
-                check_host(channel)
-            except DownloadError as exc:
-                raise ApiError(f"Conda channel '{channel}' cannot be used: {exc}") from None
+def _check_sources(plan) -> None:
+    """No local channel or package; channel and package URLs pass the SSRF policy."""
+    try:
+        sources = remote_urls(plan, settings.WAVE_CONDA_CHANNEL_ALIAS)
+    except CondaPlanError as exc:
+        raise ApiError(str(exc)) from None
+    for what, url in sources:
+        try:
+            check_host(url)
+        except DownloadError as exc:
+            raise ApiError(f"{what} cannot be used: {exc}") from None
 
 
 def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
@@ -95,7 +98,7 @@ def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
         )
     except CondaPlanError as exc:
         raise ApiError(str(exc)) from None
-    _check_channels(plan)
+    _check_sources(plan)
     return plan.recipe(), conda_file, plan.context()
 
 

@@ -25,8 +25,10 @@ PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 
 
 def package(directory: Path, name: str, version: str, subdir: str, files: dict[str, tuple[bytes, int]],
-             depends: list[str] = (), placeholders: tuple[str, ...] = ()) -> None:
-    build = "0"
+             depends: list[str] = (), placeholders: tuple[str, ...] = (), symlinks: dict[str, str] | None = None,
+             listed: tuple[str, ...] = ()) -> Path:
+    """A package of `files`, plus `symlinks` (path -> target) and `listed` paths that only paths.json names."""
+    build, symlinks = "0", symlinks or {}
     index = {
         "name": name, "version": version, "build": build, "build_number": 0, "depends": list(depends),
         "subdir": subdir, "license": "MIT", "timestamp": 1700000000000,
@@ -38,10 +40,12 @@ def package(directory: Path, name: str, version: str, subdir: str, files: dict[s
         if path in placeholders:
             entry.update(file_mode="text", prefix_placeholder=PLACEHOLDER)
         paths.append(entry)
+    paths += [{"_path": path, "path_type": "softlink", "size_in_bytes": 0} for path in sorted(symlinks)]
+    paths += [{"_path": path, "path_type": "hardlink", "sha256": hashlib.sha256(b"x").hexdigest(), "size_in_bytes": 1} for path in listed]
     info = {
         "info/index.json": json.dumps(index, indent=2).encode(),
         "info/paths.json": json.dumps({"paths": paths, "paths_version": 1}, indent=2).encode(),
-        "info/files": "".join(f"{p}\n" for p in sorted(files)).encode(),
+        "info/files": "".join(f"{p}\n" for p in sorted(files) + sorted(symlinks)).encode(),
         "info/has_prefix": "".join(f"{PLACEHOLDER} text {p}\n" for p in placeholders).encode(),
     }
     out = directory / subdir
@@ -52,6 +56,11 @@ def package(directory: Path, name: str, version: str, subdir: str, files: dict[s
             member.size, member.mtime = len(data), 1700000000
             member.mode = files.get(path, (b"", 0o644))[1]
             tar.addfile(member, io.BytesIO(data))
+        for path, target in sorted(symlinks.items()):
+            member = tarfile.TarInfo(path)
+            member.type, member.linkname, member.mtime = tarfile.SYMTYPE, target, 1700000000
+            tar.addfile(member)
+    return out / f"{name}-{version}-{build}.tar.bz2"
 
 
 def build_channel(directory: Path) -> Path:

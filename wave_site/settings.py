@@ -6,6 +6,7 @@ present, and variables already set in the environment win over it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,6 +33,15 @@ def _bool(name: str, default: bool) -> bool:
     if raw not in ("true", "false", "1", "0", "yes", "no"):
         raise environ.ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
     return raw in ("true", "1", "yes")
+
+
+def _size(name: str, default: str) -> int:
+    """Bytes from `4g`, `512m`, `64k` or a plain number."""
+    raw = env.str(name, default=default).strip().lower()
+    match = re.fullmatch(r"(\d+)([kmg]?)", raw)
+    if not match:
+        raise environ.ImproperlyConfigured(f"{name} must be a size like 4g, 512m or a number of bytes, not {raw!r}")
+    return int(match[1]) << {"": 0, "k": 10, "m": 20, "g": 30}[match[2]]
 
 
 DEBUG = _bool("DEBUG", False)
@@ -95,6 +105,11 @@ WAVE_CONDA_MAMBA_IMAGE = env.str("WAVE_CONDA_MAMBA_IMAGE", default="mambaorg/mic
 # The image conda environments are laid on (glibc-based), and where named channels live.
 WAVE_CONDA_BASE_IMAGE = env.str("WAVE_CONDA_BASE_IMAGE", default="localhost:5000/library/debian:bookworm-slim")
 WAVE_CONDA_CHANNEL_ALIAS = env.str("WAVE_CONDA_CHANNEL_ALIAS", default="https://conda.anaconda.org/")
+# Conda packages are solved, installed and packed by a child process as this unprivileged user,
+# with at most this much memory (address space), in this folder (owned by the user, outside data/).
+WAVE_BUILD_USER = env.str("WAVE_BUILD_USER", default="wave-build")
+WAVE_BUILD_MEMORY = _size("WAVE_BUILD_MEMORY", "4g")
+WAVE_CONDA_WORK_DIR = Path(env.str("WAVE_CONDA_WORK_DIR", default="/var/tmp/wave-conda"))
 WAVE_UPSTREAM_TIMEOUT = env.float("WAVE_UPSTREAM_TIMEOUT", default=20.0)  # seconds
 # Seconds a pooled upstream client, with the registry credentials it was made with, is reused.
 WAVE_UPSTREAM_CLIENT_TTL = env.float("WAVE_UPSTREAM_CLIENT_TTL", default=60.0)

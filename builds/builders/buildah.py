@@ -61,13 +61,9 @@ class BuildahBuilder:
         env = self._env(spec, work)
         digest_file = work / "digest"
         push = [*store, "push", "--digestfile", str(digest_file), spec.target, f"docker://{spec.target}"]
-        with sandboxed(spec.sandbox) as (launch, egress):
+        with sandboxed(spec.sandbox, output) as launch:
             command = launch({"argv": [*bud, str(spec.context)]}, {"argv": push, "announce": f"Pushing {spec.target}"})
-            try:
-                status = run_streaming(command, on_output=output, deadline=deadline, tick=tick, env=env, cwd=str(work))
-            finally:
-                for refusal in egress.refused:
-                    output(f"Refused by the build sandbox's egress policy: {refusal}\n")
+            status = run_streaming(command, on_output=output, deadline=deadline, tick=tick, env=env, cwd=str(work))
         if status != 0 or not digest_file.exists():
             raise BuildFailed(f"buildah exited with status {status}", status)
         return digest_file.read_text().strip()

@@ -1,7 +1,8 @@
 """A conda build from plan to pushed image, with no container runtime involved.
 
-Solve with py-rattler for the image's platform, store the lock, install into a staging prefix with
-`/opt/conda` written into the files, pack a layer per package, then push the base image's layers
+The unprivileged child (builds/conda/child.py) solves with py-rattler for the image's platform,
+checks every package's paths, installs into a staging prefix with `/opt/conda` written into the
+files and packs a layer per package; the worker stores the lock and pushes the base image's layers
 (mounted or copied, never rebuilt), the package layers (skipped when the registry has them), a config
 and a manifest, through the project's own OCI client.
 """
@@ -35,10 +36,8 @@ from ..builders import get_builder
 from ..context import build_spec
 from ..models import Build
 from ..sif import add_singularity_metadata, make_sif, push_sif
-from .layers import package_layers
-from .lock import conda_lock_yaml, explicit_lock
 from .plan import PREFIX, CondaPlan
-from .solve import fetch_locked, install, solve
+from .runner import assemble
 
 CREATED = "1970-01-01T00:00:00Z"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -166,37 +165,13 @@ def _run_commands(build: Build, plan: CondaPlan, digest: str, output, deadline: 
 
 def run_conda_build(build: Build, output: Callable[[str], None], deadline: float, tick: Callable[[], None]) -> str:
     plan = CondaPlan.from_context(build.context, build.platform)
-    downloads = Path(tempfile.mkdtemp(dir=Path(settings.WAVE_DATA_DIR) / "builds"))
-    try:
-        if plan.locked:
-            output(f"Installing the {len(plan.specs)} packages of the given lock, as they are\n")
-            records = async_to_sync(fetch_locked)(plan, downloads)
-            explicit = "@EXPLICIT\n" + "".join(f"{entry}\n" for entry in plan.specs)
-        else:
-            output(f"Solving {' '.join(plan.specs)} for {plan.subdir} from {', '.join(plan.channels)}\n")
-            records = async_to_sync(solve)(plan, settings.WAVE_CONDA_CHANNEL_ALIAS)
-            explicit = explicit_lock(records, plan.subdir)
-        Build.objects.filter(pk=build.pk).update(
-            condalock=explicit, condalock_yaml=conda_lock_yaml(records, plan.subdir, list(plan.channels))
-        )
-        return _install_and_publish(build, plan, records, output, deadline, tick)
-    finally:
-        shutil.rmtree(downloads, ignore_errors=True)
 
+    def store_lock(explicit: str, conda_lock: str) -> None:
+        Build.objects.filter(pk=build.pk).update(condalock=explicit, condalock_yaml=conda_lock)
 
-def _install_and_publish(build: Build, plan: CondaPlan, records, output, deadline: float, tick) -> str:
-    for record in sorted(records, key=lambda r: r.name.normalized):
-        output(f"  {record.name.normalized} {record.version} {record.build} ({record.subdir})\n")
+    layers = assemble(plan, output, deadline, tick, store_lock)
     tick()
-    cache = Path(settings.WAVE_DATA_DIR) / "conda-pkgs"
     identity = Identity(build.user, build.workspace)
-    with tempfile.TemporaryDirectory(dir=Path(settings.WAVE_DATA_DIR) / "builds") as staging:
-        prefix = async_to_sync(install)(records, Path(staging), plan.subdir, cache)
-        output(f"Installed {len(records)} packages into {PREFIX}\n")
-        tick()
-        packages, metadata = package_layers(prefix)
-    tick()
-    layers = [("+".join(p.names), p.layer) for p in packages] + [("conda-meta", metadata)]
     base_client = client_for(identity, parse_reference(plan.base_image).registry)
     client = client_for(identity, parse_reference(build.target_image).registry)
     digest, summary = async_to_sync(_publish)(build, plan, base_client, client, layers)

@@ -13,6 +13,7 @@ import rattler
 
 from oci.layer import Layer, LayerBuilder
 
+from .paths import UnsafePackage, path_problem
 from .plan import PREFIX
 
 LAYER_BUDGET = 90  # package layers at most; with the base image's, images stay under ~100 layers
@@ -26,7 +27,12 @@ class PackageLayer:
 
 
 def _add(builder: LayerBuilder, prefix: Path, relative: str) -> None:
+    """Add `prefix/relative`, which must resolve inside the (resolved) prefix: the package checks
+    see one package at a time, and links from several could still lead out together."""
     path = prefix / relative
+    resolved = os.path.realpath(path)
+    if path_problem(relative) or not resolved.startswith(f"{prefix}/"):
+        raise UnsafePackage(f"The installed path '{relative}' resolves to '{resolved}', outside the prefix")
     inside = f"{PREFIX.lstrip('/')}/{relative}"
     info = path.lstat()
     if stat.S_ISLNK(info.st_mode):
@@ -42,13 +48,16 @@ def _prefix_records(prefix: Path) -> list[rattler.PrefixRecord]:
     return sorted(records, key=lambda r: r.name.normalized)
 
 
-def _metadata_layer(prefix: Path, owned: set[str]) -> Layer:
-    """conda-meta without the worker's own paths, and anything no package owns."""
+def _metadata_layer(prefix: Path, owned: set[str], urls: dict[str, str]) -> Layer:
+    """conda-meta without the worker's own paths (each package's URL is where it came from, not
+    the file it was installed from), and anything no package owns."""
     builder = LayerBuilder()
     for meta in sorted((prefix / "conda-meta").glob("*.json")):
         doc = json.loads(meta.read_text())
         for key in ("extracted_package_dir", "package_tarball_full_path"):
             doc.pop(key, None)
+        if doc.get("fn") in urls:
+            doc["url"] = urls[doc["fn"]]
         if isinstance(doc.get("link"), dict):
             doc["link"].pop("source", None)
         builder.add_file(f"{PREFIX.lstrip('/')}/conda-meta/{meta.name}", json.dumps(doc, indent=2, sort_keys=True).encode())
@@ -61,8 +70,10 @@ def _metadata_layer(prefix: Path, owned: set[str]) -> Layer:
     return builder.build()
 
 
-def package_layers(prefix: Path) -> tuple[list[PackageLayer], Layer]:
-    """A layer per installed package (merging the smallest past LAYER_BUDGET), and the metadata layer."""
+def package_layers(prefix: Path, urls: dict[str, str] | None = None) -> tuple[list[PackageLayer], Layer]:
+    """A layer per installed package (merging the smallest past LAYER_BUDGET), and the metadata layer.
+    `urls` maps package file names to the URLs the lock names."""
+    prefix = prefix.resolve()
     groups: list[tuple[tuple[str, ...], list[str]]] = [
         ((r.name.normalized,), sorted(str(f) for f in r.files)) for r in _prefix_records(prefix)
     ]
@@ -78,4 +89,4 @@ def package_layers(prefix: Path) -> tuple[list[PackageLayer], Layer]:
             _add(builder, prefix, relative)
         layers.append(PackageLayer(names, builder.build()))
     owned = {f for _, files in groups for f in files}
-    return layers, _metadata_layer(prefix, owned)
+    return layers, _metadata_layer(prefix, owned, urls or {})

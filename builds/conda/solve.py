@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import urllib.request
 from pathlib import Path
 
 import httpx
 import rattler
-from django.conf import settings
 from rattler.platform import Subdir
 
+from oci.errors import OciError
 from oci.netguard import AddressPolicy, guarded_transport
 
 from .plan import PREFIX, CondaPlan
@@ -17,6 +18,7 @@ from .plan import PREFIX, CondaPlan
 # What a glibc-based base image (Debian bookworm) offers; the solver needs it to pick linux builds.
 GLIBC = "2.36"
 LINUX = "6.1"
+DOWNLOAD_TIMEOUT = 120  # seconds without progress; the build's deadline bounds the whole download
 
 
 class SolveError(Exception):
@@ -58,29 +60,38 @@ def _checksum(value: str) -> tuple[str, str]:
     return ("md5" if len(value) == 32 else "sha256"), value
 
 
-async def fetch_locked(plan: CondaPlan, directory: Path) -> list[rattler.RepoDataRecord]:
-    """The packages of a lock, downloaded (through the SSRF guard) and checked against their checksums."""
-    records = []
-    transport = guarded_transport(AddressPolicy(settings.WAVE_SSRF_ALLOWLIST))
-    async with httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=120) as client:
-        for entry in plan.specs:
-            url, _, checksum = entry.partition("#")
-            kind, expected = _checksum(checksum)
-            digest = hashlib.new(kind)
-            path = directory / url.rsplit("/", 1)[1]
-            async with client.stream("GET", url) as response:  # to disk: packages can be large
-                if response.status_code != 200:
-                    raise SolveError(f"The locked package {url} cannot be fetched: HTTP {response.status_code}")
-                with path.open("wb") as out:
-                    async for chunk in response.aiter_bytes():
-                        digest.update(chunk)
-                        out.write(chunk)
-            if digest.hexdigest() != expected:
-                raise SolveError(
-                    f"The locked package {url} has {kind} {digest.hexdigest()}, not {expected} as the lock says"
-                )
-            records.append(await rattler.RepoDataRecord.from_package_archive(path))
-    return records
+def download_client(allowlist: list[str]) -> httpx.AsyncClient:
+    """The client for package downloads. With a proxy in the environment (HTTPS_PROXY...) the proxy
+    is the egress guard; without one each connection goes through the SSRF guard."""
+    transport = None if urllib.request.getproxies() else guarded_transport(AddressPolicy(allowlist))
+    return httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=DOWNLOAD_TIMEOUT)
+
+
+async def fetch_package(client: httpx.AsyncClient, url: str, checksum: str, path: Path) -> None:
+    """A package archive downloaded to `path` and checked against its `sha256:`/md5 checksum."""
+    kind, expected = _checksum(checksum)
+    digest = hashlib.new(kind)
+    try:
+        async with client.stream("GET", url) as response:  # to disk: packages can be large
+            if response.status_code != 200:
+                raise SolveError(f"The package {url} cannot be fetched: HTTP {response.status_code}")
+            with path.open("wb") as out:
+                async for chunk in response.aiter_bytes():
+                    digest.update(chunk)
+                    out.write(chunk)
+    except (httpx.HTTPError, OciError) as exc:
+        raise SolveError(f"The package {url} cannot be fetched: {exc}") from None
+    if digest.hexdigest() != expected:
+        raise SolveError(f"The package {url} has {kind} {digest.hexdigest()}, not {expected} as its record says")
+    return path
+
+
+def record_checksum(record: rattler.RepoDataRecord) -> str:
+    if record.sha256:
+        return f"sha256:{record.sha256.hex()}"
+    if record.md5:
+        return record.md5.hex()
+    raise SolveError(f"The package {record.url} has no checksum in its channel's index")
 
 
 async def install(records: list[rattler.RepoDataRecord], staging: Path, subdir: str, cache: Path) -> Path:

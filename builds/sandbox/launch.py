@@ -20,10 +20,12 @@ Stdlib only: it runs before, and apart from, Django. Needs CAP_SYS_ADMIN (the wo
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 import traceback
@@ -31,6 +33,7 @@ import traceback
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x4000, 0x40000, 0x2, 0x4, 0x8
 PR_SET_PDEATHSIG = 1
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 PROXY_PORT = 3128
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 # Plain threads and os.fork rather than asyncio and subprocess: this runs twice per build, and
@@ -48,12 +51,11 @@ def _mount(source: str, target: str, kind: str | None, flags: int) -> None:
 
 
 def _new_network_namespace() -> None:
+    """A network namespace with its loopback interface up (`ip link set lo up`, without `ip`)."""
     _unshare(CLONE_NEWNET)
-    pid = os.fork()
-    if pid == 0:
-        os.execvp("ip", ["ip", "link", "set", "lo", "up"])
-    if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:
-        raise RuntimeError("cannot bring up the loopback interface of the sandbox")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        name, flags = struct.unpack("16sH", fcntl.ioctl(sock, SIOCGIFFLAGS, struct.pack("16sH", b"lo", 0))[:18])
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", name, flags | IFF_UP))
 
 
 def _die_with_parent() -> None:

@@ -38,9 +38,10 @@ class SandboxSpec:
 
 
 @contextlib.contextmanager
-def sandboxed(spec: SandboxSpec) -> Iterator[tuple[Callable[..., list[str]], Egress]]:
+def sandboxed(spec: SandboxSpec, output: Callable[[str], None]) -> Iterator[Callable[..., list[str]]]:
     """While the sandbox's egress is served: a function making the argv that runs commands (each
     `{"argv": [...], "announce": "..."}`) in the sandbox's namespaces, in order, until one fails.
+    What the egress refused goes to `output` at the end.
 
     Arguments may hold `@RUN_NETNS@`: the namespace RUN steps join (`none` without egress).
     """
@@ -56,6 +57,10 @@ def sandboxed(spec: SandboxSpec) -> Iterator[tuple[Callable[..., list[str]], Egr
                 plan = {"bridges": bridges, "run_bridge": run_bridge, "commands": list(commands)}
                 return [sys.executable, "-I", "-S", str(HERE / "launch.py"), json.dumps(plan)]
 
-            yield launch, egress
+            try:
+                yield launch
+            finally:
+                for refusal in egress.refused:
+                    output(f"Refused by the build sandbox's egress policy: {refusal}\n")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
