@@ -3,7 +3,7 @@
 from wave_site.settings import *  # noqa: F401,F403
 import os
 
-from wave_site.settings import REDIS_URL, RQ_QUEUES
+from wave_site.settings import REDIS_URL, RQ_QUEUES, WAVE_DEFAULT_REGISTRY
 
 REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/15"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -11,7 +11,7 @@ RQ_QUEUES = {name: {**queue, "URL": REDIS_URL} for name, queue in RQ_QUEUES.item
 WAVE_CREDENTIALS_KEYS = ["VGhpc0lzQVRlc3RLZXlGb3JXYXZlVGVzdHNPbmx5ISE="]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Test registries listen on 127.0.0.1 with random ports; SSRF tests use other names and override this.
-WAVE_SSRF_ALLOWLIST = ["localhost:5000", "127.0.0.1"]
+WAVE_SSRF_ALLOWLIST = [WAVE_DEFAULT_REGISTRY, "127.0.0.1"]
 # A queue no shared worker listens to, for tests that need a worker of their own.
 RQ_QUEUES["isolated"] = {**RQ_QUEUES["default"]}
 # Generous limits for the suite (everything comes from 127.0.0.1); the rate-limit tests set their own,
