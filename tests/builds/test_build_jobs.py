@@ -173,16 +173,16 @@ def test_a_worker_killed_mid_build_leaves_its_build_failed(api, registry, settin
         subprocess.run(["pkill", "-9", "-f", marker])
 
 
-def test_freeze_bakes_the_config_into_a_pushed_image(wave_server, build_worker, registry, tmp_path):
+def test_freeze_bakes_the_config_into_a_pushed_image(wave_server, build_worker, registry, registry_authfile, tmp_path):
     repo = f"{registry}/frozen/{unique()}"
     config = {"env": ["FROZEN=yes"], "entrypoint": ["/bin/sh", "-c"], "cmd": ["cat /opt/added/hello.txt"], "workingDir": "/opt", "layers": [data_layer()]}
     body = wave_server.request_container({"containerImage": f"{registry}/library/busybox:latest", "containerConfig": config, "freeze": True, "buildRepository": repo})
     assert body["targetImage"].startswith(f"{repo}:") and "containerToken" not in body
     assert completed(wave_server, body["buildId"])["succeeded"] is True
-    inspect = json.loads(run("skopeo", "inspect", "--config", "--tls-verify=false", f"docker://{body['targetImage']}").stdout)
+    inspect = json.loads(run("skopeo", "inspect", "--config", "--tls-verify=false", "--authfile", registry_authfile, f"docker://{body['targetImage']}").stdout)
     assert "FROZEN=yes" in inspect["config"]["Env"]
     assert inspect["config"]["Entrypoint"] == ["/bin/sh", "-c"] and inspect["config"]["WorkingDir"] == "/opt"
-    run("skopeo", "copy", "--src-tls-verify=false", f"docker://{body['targetImage']}", f"oci:{tmp_path / 'frozen'}:latest")
+    run("skopeo", "copy", "--src-tls-verify=false", "--src-authfile", registry_authfile, f"docker://{body['targetImage']}", f"oci:{tmp_path / 'frozen'}:latest")
     run("umoci", "unpack", "--rootless", "--image", f"{tmp_path / 'frozen'}:latest", str(tmp_path / "bundle"))
     assert (tmp_path / "bundle" / "rootfs" / "opt" / "added" / "hello.txt").read_text() == "hello from the added layer\n"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.conf import settings
 
 from builds.models import Build
 from tests.builds.test_build_jobs import completed
@@ -23,7 +24,7 @@ def conda_request(channel: str, busybox: str, entries: list[str], **extra) -> di
     # A fresh build repository per call: each test builds for real, whatever earlier runs left behind.
     return {
         "packages": {"type": "CONDA", "entries": entries, "channels": [channel], "condaOpts": {"basePackages": "", "baseImage": busybox}},
-        "buildRepository": f"localhost:5000/conda/{uuid.uuid4().hex[:10]}",
+        "buildRepository": f"{settings.WAVE_DEFAULT_REGISTRY}/conda/{uuid.uuid4().hex[:10]}",
         **extra,
     }
 
@@ -136,7 +137,7 @@ def test_conda_commands_run_in_one_more_step_on_top(wave_server, build_worker, c
 
 def sif_request(channel: str, base: str, entries: list[str], platform: str) -> dict:
     request = conda_request(channel, base, entries, format="sif", containerPlatform=platform, freeze=True)
-    request["buildRepository"] = f"localhost:5000/sif/{uuid.uuid4().hex[:10]}"
+    request["buildRepository"] = f"{settings.WAVE_DEFAULT_REGISTRY}/sif/{uuid.uuid4().hex[:10]}"
     return request
 
 
@@ -144,7 +145,10 @@ def pull_sif(target: str, dest) -> "Path":
     """Pull an oras:// SIF with oras-py, as a client would."""
     import oras.client
 
-    client = oras.client.OrasClient(insecure=True)
+    auth = registry_auth(target.removeprefix("oras://"))  # the local registry asks for Basic auth
+    client = oras.client.OrasClient(insecure=True, auth_backend="basic" if auth else "token")
+    if auth:
+        client.auth.set_basic_auth(*auth)
     files = client.pull(target=target.removeprefix("oras://"), outdir=str(dest))
     return next(Path(f) for f in files if str(f).endswith(".sif"))
 
