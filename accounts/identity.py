@@ -70,7 +70,13 @@ def _registry_keys(registry: str) -> list[str]:
 
 
 def credentials_for(identity: Identity, registry: str) -> Credentials | None:
-    """The stored credentials for `registry`: the workspace's when one is selected, else the user's."""
+    """The credentials for `registry`: the caller's stored ones, else the service's own for a registry
+    it runs (`WAVE_REGISTRY_CREDENTIALS`)."""
+    return _stored_credentials(identity, registry) or settings.WAVE_REGISTRY_CREDENTIALS.get(registry)
+
+
+def _stored_credentials(identity: Identity, registry: str) -> Credentials | None:
+    """The workspace's stored credentials when one is selected, else the user's."""
     if identity.user is None:
         return None
     owner = {"workspace": identity.workspace} if identity.workspace else {"user": identity.user}

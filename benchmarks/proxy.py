@@ -36,9 +36,16 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def latencies(url: str, count: int) -> list[float]:
+def registry_credentials(registry: str):
+    """The service's own credentials for the local registry, which refuses anonymous requests."""
+    from django.conf import settings
+
+    return settings.WAVE_REGISTRY_CREDENTIALS.get(registry)
+
+
+async def latencies(url: str, count: int, auth=None) -> list[float]:
     out = []
-    async with httpx.AsyncClient(headers=ACCEPT) as client:
+    async with httpx.AsyncClient(headers=ACCEPT, auth=auth) as client:
         for _ in range(20):
             (await client.get(url)).raise_for_status()
         for _ in range(count):
@@ -49,9 +56,9 @@ async def latencies(url: str, count: int) -> list[float]:
     return out
 
 
-async def throughput(url: str, count: int, concurrency: int) -> float:
+async def throughput(url: str, count: int, concurrency: int, auth=None) -> float:
     limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(headers=ACCEPT, limits=limits) as client:
+    async with httpx.AsyncClient(headers=ACCEPT, limits=limits, auth=auth) as client:
         queue = iter(range(count))
 
         async def worker():
@@ -63,20 +70,20 @@ async def throughput(url: str, count: int, concurrency: int) -> float:
         return count / (time.perf_counter() - start)
 
 
-def download_mib_s(url: str) -> float:
+def download_mib_s(url: str, auth=None) -> float:
     size, start = 0, time.perf_counter()
-    with httpx.stream("GET", url, timeout=600) as response:
+    with httpx.stream("GET", url, timeout=600, auth=auth) as response:
         response.raise_for_status()
         for chunk in response.iter_raw(1 << 20):
             size += len(chunk)
     return size / (1024 * 1024) / (time.perf_counter() - start)
 
 
-def median_rates(direct: str, proxied: str, runs: int) -> tuple[float, float]:
-    """Alternating runs, so that both see the same page cache and machine load."""
-    for url in (direct, proxied):
-        httpx.get(url, headers={"Range": "bytes=0-0"}).raise_for_status()  # warm: token, client, connection
-    pairs = [(download_mib_s(direct), download_mib_s(proxied)) for _ in range(runs)]
+def median_rates(direct: str, proxied: str, runs: int, auth) -> tuple[float, float]:
+    """Alternating runs, so that both see the same page cache and machine load; `auth` is the direct one's."""
+    for url, url_auth in ((direct, auth), (proxied, None)):
+        httpx.get(url, headers={"Range": "bytes=0-0"}, auth=url_auth).raise_for_status()  # warm: token, client, connection
+    pairs = [(download_mib_s(direct, auth), download_mib_s(proxied)) for _ in range(runs)]
     return statistics.median(d for d, _ in pairs), statistics.median(p for _, p in pairs)
 
 
@@ -93,6 +100,8 @@ def main() -> None:
     parser.add_argument("--skip-1g", action="store_true")
     args = parser.parse_args()
     web_pid = int((ROOT / "data" / "run" / "web.pid").read_text())
+    credentials = registry_credentials(args.registry)
+    auth = (credentials.username, credentials.password) if credentials else None
 
     def token_for(image: str, **extra) -> str:
         response = httpx.post(f"{args.server}/v1alpha2/container", json={"containerImage": image, **extra}, timeout=60)
@@ -104,8 +113,8 @@ def main() -> None:
     for label, extra in (("manifest GET (plain token)", {}), ("manifest GET (augmented)", {"containerConfig": {"env": ["A=1"]}})):
         token = token_for(f"{args.registry}/library/busybox:latest", **extra)
         proxied = f"{args.server}/v2/wt/{token}/library/busybox/manifests/latest"
-        d, w = asyncio.run(latencies(direct, args.requests)), asyncio.run(latencies(proxied, args.requests))
-        d_rps = asyncio.run(throughput(direct, args.requests, args.concurrency))
+        d, w = asyncio.run(latencies(direct, args.requests, auth)), asyncio.run(latencies(proxied, args.requests))
+        d_rps = asyncio.run(throughput(direct, args.requests, args.concurrency, auth))
         w_rps = asyncio.run(throughput(proxied, args.requests, args.concurrency))
         rows.append((f"{label}: p50 ms", p(d, 50), p(w, 50), f"+{p(w, 50) - p(d, 50):.2f} ms"))
         rows.append((f"{label}: p99 ms", p(d, 99), p(w, 99), f"+{p(w, 99) - p(d, 99):.2f} ms"))
@@ -114,12 +123,12 @@ def main() -> None:
     sizes = [("100 MB", 100 * 1000 * 1000, 5)] + ([] if args.skip_1g else [("1 GB", 1000**3, 3)])
     for label, size, runs in sizes:
         path = f"bench/blob{size}"
-        digest = push_big_image(args.registry, path, size, seed=size)
+        digest = push_big_image(args.registry, path, size, seed=size, credentials=credentials)
         token = token_for(f"{args.registry}/{path}:latest")
         proxied = f"{args.server}/v2/wt/{token}/{path}/blobs/{digest}"
         httpx.get(proxied, headers={"Range": "bytes=0-0"}).raise_for_status()
         before = peak_rss_mib(web_pid)
-        direct_rate, proxy_rate = median_rates(f"http://{args.registry}/v2/{path}/blobs/{digest}", proxied, runs)
+        direct_rate, proxy_rate = median_rates(f"http://{args.registry}/v2/{path}/blobs/{digest}", proxied, runs, auth)
         after = peak_rss_mib(web_pid)
         rows.append((f"blob {label}: MiB/s (median of {runs})", direct_rate, proxy_rate, f"{proxy_rate / direct_rate:.2f}x"))
         rows.append((f"blob {label}: server peak RSS MiB", before, after, f"+{after - before:.1f} MiB"))

@@ -7,6 +7,7 @@ import hashlib
 import random
 
 from oci import mediatypes
+from oci.auth import Credentials
 from oci.client import Manifest, RegistryClient
 from oci.image import canonical_json
 
@@ -29,7 +30,7 @@ def blob_digest(size: int, seed: int) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def push_big_image(registry: str, path: str, size: int, seed: int = 1) -> str:
+def push_big_image(registry: str, path: str, size: int, seed: int = 1, credentials: Credentials | None = None) -> str:
     """Push an image whose one layer is `size` pseudo-random bytes; returns the layer digest.
 
     The layer is not a real tarball: it is for moving bytes, not for running.
@@ -41,7 +42,7 @@ def push_big_image(registry: str, path: str, size: int, seed: int = 1) -> str:
             yield chunk
 
     async def run() -> None:
-        async with RegistryClient(registry, timeout=600) as client:
+        async with RegistryClient(registry, credentials, timeout=600) as client:
             if not await client.blob_exists(path, digest):
                 await client.upload_blob(path, digest, stream())
             config = canonical_json({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [digest]}})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import re
 import socket
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import bcrypt
 import httpx
@@ -43,9 +46,20 @@ def wait_for_http(url: str, timeout: float = 15.0) -> None:
     raise RuntimeError(f"{url} did not come up in {timeout}s")
 
 
+def own_registry_credentials(host: str) -> Credentials | None:
+    """The service's credentials for a registry it runs: what tests need to read or write it directly."""
+    return settings.WAVE_REGISTRY_CREDENTIALS.get(host)
+
+
+def registry_auth(image: str) -> tuple[str, str] | None:
+    """httpx `auth` for a direct request to the registry of `image` (or of a `host[:port]`)."""
+    credentials = own_registry_credentials(image.split("/")[0])
+    return (credentials.username, credentials.password) if credentials else None
+
+
 def push(registry: str, path: str, tag: str, image, credentials: Credentials | None = None) -> str:
     async def run() -> str:
-        async with RegistryClient(registry, credentials) as client:
+        async with RegistryClient(registry, credentials or own_registry_credentials(registry)) as client:
             return await push_image(client, path, tag, image)
 
     return asyncio.run(run())
@@ -61,6 +75,20 @@ def registry() -> str:
     """The local stack's registry (host:port), with busybox seeded."""
     push(settings.WAVE_DEFAULT_REGISTRY, BUSYBOX_PATH, "latest", busybox_image())
     return settings.WAVE_DEFAULT_REGISTRY
+
+
+@pytest.fixture(scope="session")
+def registry_authfile(tmp_path_factory) -> str:
+    """An auth.json with the service's own registry credentials, for skopeo's `--authfile`
+    (a file rather than `--creds`, which every process could read in /proc)."""
+    auths = {
+        host: {"auth": base64.b64encode(f"{c.username}:{c.password}".encode()).decode()}
+        for host, c in settings.WAVE_REGISTRY_CREDENTIALS.items()
+    }
+    path = tmp_path_factory.mktemp("registry-auth") / "auth.json"
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"auths": auths}))
+    return str(path)
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +189,7 @@ def multiarch(registry) -> str:
     index = new_index([(amd64, Platform("linux", "amd64")), (arm64, Platform("linux", "arm64"))])
 
     async def run() -> None:
-        async with RegistryClient(registry) as client:
+        async with RegistryClient(registry, own_registry_credentials(registry)) as client:
             for image in (amd64, arm64):
                 await push_image(client, "library/multiarch", image.manifest.digest, image)
             await client.push_manifest("library/multiarch", "latest", index)
@@ -198,7 +226,7 @@ def server_env(**extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": f"postgres://{db['USER']}:{quote(db['PASSWORD'], safe='')}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         **extra,
     }
 
@@ -264,7 +292,7 @@ def start_worker(log: Path, queue: str = "default", **env: str) -> subprocess.Po
     """
     with log.open("a") as out:
         return subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", queue],
+            [sys.executable, "manage.py", "rqworker", "--serializer", settings.RQ_SERIALIZER, queue],
             cwd=settings.BASE_DIR, env=server_env(WAVE_BUILD_LOG_FLUSH="0", **env), stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import environ
 
+from oci.auth import Credentials
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -26,6 +28,19 @@ def _secret(name: str, default: str | None = None) -> str | None:
     if path:
         return Path(path).read_text().strip()
     return env.str(name, default=default)
+
+
+def _registry_credentials(raw: str) -> dict[str, Credentials]:
+    """`host=user:password` entries separated by commas or newlines (a password holds no comma)."""
+    found = {}
+    for entry in filter(None, (part.strip() for part in raw.replace("\n", ",").split(","))):
+        host, equals, pair = entry.partition("=")
+        username, colon, password = pair.partition(":")
+        if not (equals and colon and host and username):
+            # The entry is not quoted: it may hold a password.
+            raise environ.ImproperlyConfigured("WAVE_REGISTRY_CREDENTIALS entries must look like host=user:password")
+        found[host] = Credentials(username, password)
+    return found
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -60,6 +75,9 @@ WAVE_SSRF_ALLOWLIST = env.list(
     "WAVE_SSRF_ALLOWLIST",
     default=sorted({WAVE_DEFAULT_REGISTRY, WAVE_BUILD_REPOSITORY.split("/")[0], WAVE_CACHE_REPOSITORY.split("/")[0]}),
 )
+# The service's own credentials for registries it runs (`host=user:password`, comma-separated), used
+# when a caller has none stored for that host: its pulls, build and cache pushes, seeding.
+WAVE_REGISTRY_CREDENTIALS = _registry_credentials(_secret("WAVE_REGISTRY_CREDENTIALS", default="") or "")
 # Registries spoken to over plain HTTP besides loopback ones (host[:port]).
 WAVE_INSECURE_REGISTRIES = env.list("WAVE_INSECURE_REGISTRIES", default=[])
 WAVE_TOKEN_LIFETIME = env.int("WAVE_TOKEN_LIFETIME", default=36 * 3600)  # seconds
@@ -183,7 +201,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "wave_site.wsgi.application"
 ASGI_APPLICATION = "wave_site.asgi.application"
 
-DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://wave@127.0.0.1:5433/wave")}
+DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://wave_app@127.0.0.1:5433/wave")}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # Under ASGI each request's sync code runs in its own thread, so persistent per-thread connections
 # pile up; a process-wide psycopg pool bounds them instead.
@@ -194,8 +212,12 @@ DATABASES["default"]["OPTIONS"] = {
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6380/0")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Jobs are JSON: a pickle in Redis is code the worker runs when it loads the job. Workers are started
+# with the same `--serializer`.
+RQ_SERIALIZER = "rq.serializers.JSONSerializer"
 RQ_QUEUES = {
-    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": WAVE_BUILD_TIMEOUT + 120} for name in {"default", WAVE_BUILD_QUEUE}
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": WAVE_BUILD_TIMEOUT + 120, "SERIALIZER": RQ_SERIALIZER}
+    for name in {"default", WAVE_BUILD_QUEUE}
 }
 RQ = {"WORKER_CLASS": "builds.worker.BuildWorker"}  # `manage.py rqworker`: horses that die with their worker
 

@@ -17,7 +17,7 @@ from builds.jobs import run_build
 from builds.logs import strip_ansi
 from builds.models import Build
 from builds.reconcile import reap_stale_builds
-from tests.conftest import post, run, start_worker, wait_until
+from tests.conftest import post, registry_auth, run, start_worker, wait_until
 from tests.containers.test_pull_path import data_layer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -53,7 +53,9 @@ def test_a_dockerfile_is_built_pushed_and_pulled_through_the_proxy(wave_server, 
     build = Build.objects.get(pk=body["buildId"])
     repository, tag = build.target_image.rsplit(":", 1)
     host, path = repository.split("/", 1)
-    in_registry = httpx.get(f"http://{host}/v2/{path}/manifests/{tag}", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    in_registry = httpx.get(
+        f"http://{host}/v2/{path}/manifests/{tag}", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, auth=registry_auth(host)
+    )
     assert in_registry.status_code == 200 and in_registry.headers["Docker-Content-Digest"] == build.digest
 
     run("skopeo", "copy", "--src-tls-verify=false", f"docker://{body['targetImage']}", f"oci:{tmp_path / 'built'}:latest")
@@ -171,16 +173,16 @@ def test_a_worker_killed_mid_build_leaves_its_build_failed(api, registry, settin
         subprocess.run(["pkill", "-9", "-f", marker])
 
 
-def test_freeze_bakes_the_config_into_a_pushed_image(wave_server, build_worker, registry, tmp_path):
+def test_freeze_bakes_the_config_into_a_pushed_image(wave_server, build_worker, registry, registry_authfile, tmp_path):
     repo = f"{registry}/frozen/{unique()}"
     config = {"env": ["FROZEN=yes"], "entrypoint": ["/bin/sh", "-c"], "cmd": ["cat /opt/added/hello.txt"], "workingDir": "/opt", "layers": [data_layer()]}
     body = wave_server.request_container({"containerImage": f"{registry}/library/busybox:latest", "containerConfig": config, "freeze": True, "buildRepository": repo})
     assert body["targetImage"].startswith(f"{repo}:") and "containerToken" not in body
     assert completed(wave_server, body["buildId"])["succeeded"] is True
-    inspect = json.loads(run("skopeo", "inspect", "--config", "--tls-verify=false", f"docker://{body['targetImage']}").stdout)
+    inspect = json.loads(run("skopeo", "inspect", "--config", "--tls-verify=false", "--authfile", registry_authfile, f"docker://{body['targetImage']}").stdout)
     assert "FROZEN=yes" in inspect["config"]["Env"]
     assert inspect["config"]["Entrypoint"] == ["/bin/sh", "-c"] and inspect["config"]["WorkingDir"] == "/opt"
-    run("skopeo", "copy", "--src-tls-verify=false", f"docker://{body['targetImage']}", f"oci:{tmp_path / 'frozen'}:latest")
+    run("skopeo", "copy", "--src-tls-verify=false", "--src-authfile", registry_authfile, f"docker://{body['targetImage']}", f"oci:{tmp_path / 'frozen'}:latest")
     run("umoci", "unpack", "--rootless", "--image", f"{tmp_path / 'frozen'}:latest", str(tmp_path / "bundle"))
     assert (tmp_path / "bundle" / "rootfs" / "opt" / "added" / "hello.txt").read_text() == "hello from the added layer\n"
 
@@ -230,5 +232,5 @@ def test_a_cache_repository_receives_the_build_layers(wave_server, build_worker,
     body = wave_server.request_container({"containerFile": b64(dockerfile), "cacheRepository": cache})
     assert completed(wave_server, body["buildId"])["succeeded"] is True
     host, path = cache.split("/", 1)
-    tags = httpx.get(f"http://{host}/v2/{path}/tags/list").json()
+    tags = httpx.get(f"http://{host}/v2/{path}/tags/list", auth=registry_auth(host)).json()
     assert tags.get("tags"), f"nothing was pushed to the cache repository {cache}"

@@ -260,11 +260,11 @@ def test_a_conda_channel_on_a_forbidden_address_is_refused(api):
     assert response.json()["message"].startswith("Conda channel 'http://localhost:9/private' cannot be used: Host 'localhost' resolves to 127.0.0.1")
 
 
-def test_a_lock_url_that_is_not_a_lock_is_refused(api, registry):
-    body = {"packages": {"type": "CONDA", "entries": [f"http://{registry}/v2/"]}}
-    response = post(api, "/v1alpha2/container", body)
+def test_a_lock_url_that_is_not_a_lock_is_refused(api, conda_channel):
+    url = f"{conda_channel}/noarch/repodata.json"
+    response = post(api, "/v1alpha2/container", {"packages": {"type": "CONDA", "entries": [url]}})
     assert response.status_code == 400
-    assert response.json()["message"] == f"'http://{registry}/v2/' is not an @EXPLICIT conda lock"
+    assert response.json()["message"] == f"'{url}' is not an @EXPLICIT conda lock"
 
 
 def test_a_build_from_a_forbidden_registry_is_refused(api):

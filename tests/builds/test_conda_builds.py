@@ -15,7 +15,7 @@ from django.conf import settings
 
 from builds.models import Build
 from tests.builds.test_build_jobs import completed
-from tests.conftest import run
+from tests.conftest import registry_auth, run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -32,7 +32,9 @@ def conda_request(channel: str, busybox: str, entries: list[str], **extra) -> di
 def layer_digests(image: str) -> list[str]:
     repository, tag = image.rsplit(":", 1)
     host, path = repository.split("/", 1)
-    manifest = httpx.get(f"http://{host}/v2/{path}/manifests/{tag}", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+    manifest = httpx.get(
+        f"http://{host}/v2/{path}/manifests/{tag}", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, auth=registry_auth(host)
+    ).json()
     return [layer["digest"] for layer in manifest["layers"]]
 
 
@@ -102,15 +104,15 @@ def test_an_unsolvable_spec_fails_with_the_solvers_message(wave_server, build_wo
     assert build.reason in build.log
 
 
-def test_arm64_is_solved_and_installed_for_aarch64_without_emulation(wave_server, build_worker, conda_channel, multiarch, tmp_path):
+def test_arm64_is_solved_and_installed_for_aarch64_without_emulation(wave_server, build_worker, conda_channel, multiarch, registry_authfile, tmp_path):
     body = wave_server.request_container(conda_request(conda_channel, multiarch, ["wavetest-arch"], containerPlatform="linux/arm64"))
     assert completed(wave_server, body["buildId"])["succeeded"] is True
     image = Build.objects.get(pk=body["buildId"]).target_image
-    config = json.loads(run("skopeo", "inspect", "--config", "--tls-verify=false", f"docker://{image}").stdout)
+    config = json.loads(run("skopeo", "inspect", "--config", "--tls-verify=false", "--authfile", registry_authfile, f"docker://{image}").stdout)
     assert config["architecture"] == "arm64"
     lock = Build.objects.get(pk=body["buildId"]).condalock
     assert "/linux-aarch64/wavetest-arch-1.0-0.tar.bz2" in lock
-    run("skopeo", "copy", "--src-tls-verify=false", f"docker://{image}", f"oci:{tmp_path / 'arm'}:latest")
+    run("skopeo", "copy", "--src-tls-verify=false", "--src-authfile", registry_authfile, f"docker://{image}", f"oci:{tmp_path / 'arm'}:latest")
     run("umoci", "unpack", "--rootless", "--image", f"{tmp_path / 'arm'}:latest", str(tmp_path / "bundle"))
     rootfs = tmp_path / "bundle" / "rootfs"
     assert (rootfs / "etc/arch").read_text() == "arm64\n"  # the arm64 entry of the base index
@@ -143,7 +145,10 @@ def pull_sif(target: str, dest) -> "Path":
     """Pull an oras:// SIF with oras-py, as a client would."""
     import oras.client
 
-    client = oras.client.OrasClient(insecure=True)
+    auth = registry_auth(target.removeprefix("oras://"))  # the local registry asks for Basic auth
+    client = oras.client.OrasClient(insecure=True, auth_backend="basic" if auth else "token")
+    if auth:
+        client.auth.set_basic_auth(*auth)
     files = client.pull(target=target.removeprefix("oras://"), outdir=str(dest))
     return next(Path(f) for f in files if str(f).endswith(".sif"))
 

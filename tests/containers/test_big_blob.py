@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.bigblob import push_big_image
+from tests.conftest import own_registry_credentials
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -13,7 +14,7 @@ SIZE = 1024**3
 
 
 def test_a_1gb_blob_streams_with_flat_server_memory(wave_server, registry):
-    digest = push_big_image(registry, "bench/big", SIZE)
+    digest = push_big_image(registry, "bench/big", SIZE, credentials=own_registry_credentials(registry))
     token = wave_server.request_container({"containerImage": f"{registry}/bench/big:latest"})["containerToken"]
     url = f"{wave_server.url}/v2/wt/{token}/bench/big/blobs/{digest}"
     httpx.get(url, headers={"Range": "bytes=0-0"})  # warm the path: imports, pools, caches

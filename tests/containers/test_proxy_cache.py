@@ -11,7 +11,7 @@ from django.db import connections
 from containers import proxy
 from containers.tokens import load_token
 from oci.client import RegistryClient
-from tests.conftest import post
+from tests.conftest import own_registry_credentials, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +37,7 @@ def test_repeated_pulls_of_a_tag_make_no_upstream_request(api, busybox, config):
     async def pulls():
         info = await load_token(token)
         proxy._clients[(info.registry, info.user_id, info.workspace_id)] = (
-            RegistryClient(info.registry, transport=counting),
+            RegistryClient(info.registry, own_registry_credentials(info.registry), transport=counting),
             time.monotonic() + 600,
         )
         first = await proxy.resolve_manifest(info, "latest")

@@ -23,7 +23,7 @@ from oci.digest import sha256_digest
 from oci.image import new_image, new_index
 from oci.layer import LayerBuilder
 from oci.platform import Platform
-from tests.conftest import push, run
+from tests.conftest import own_registry_credentials, push, registry_auth, run
 from tests.factories import UserFactory, api_token, registry_credential
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -167,7 +167,10 @@ def test_an_index_is_augmented_for_the_requested_platform_only(wave_server, mult
     base = f"{wave_server.url}/v2/wt/{body['containerToken']}/library/multiarch"
     index = httpx.get(f"{base}/manifests/latest")
     assert index.headers["Docker-Content-Digest"] == sha256_digest(index.content)
-    upstream = httpx.get(f"http://{multiarch.split('/')[0]}/v2/library/multiarch/manifests/latest", headers={"Accept": "application/vnd.oci.image.index.v1+json"}).json()
+    host = multiarch.split("/")[0]
+    upstream = httpx.get(
+        f"http://{host}/v2/library/multiarch/manifests/latest", headers={"Accept": "application/vnd.oci.image.index.v1+json"}, auth=registry_auth(host)
+    ).json()
     served = {m["platform"]["architecture"]: m for m in index.json()["manifests"]}
     original = {m["platform"]["architecture"]: m for m in upstream["manifests"]}
     assert served["amd64"] == original["amd64"]
@@ -187,7 +190,7 @@ def test_a_platform_missing_from_the_index_is_an_error_naming_it(wave_server, re
     index = new_index([(amd64, Platform("linux", "amd64"))])
 
     async def push_index():
-        async with RegistryClient(registry) as client:
+        async with RegistryClient(registry, own_registry_credentials(registry)) as client:
             await client.push_manifest("library/amd64only", "latest", index)
 
     push(registry, "library/amd64only", amd64.manifest.digest, amd64)

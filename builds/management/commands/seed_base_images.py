@@ -18,7 +18,9 @@ class Command(BaseCommand):
         registry = settings.WAVE_DEFAULT_REGISTRY
 
         def client() -> RegistryClient:
-            return RegistryClient(registry, insecure=frozenset(settings.WAVE_INSECURE_REGISTRIES))
+            return RegistryClient(
+                registry, settings.WAVE_REGISTRY_CREDENTIALS.get(registry), insecure=frozenset(settings.WAVE_INSECURE_REGISTRIES)
+            )
 
         async def push(path: str, tag: str, image) -> str:
             async with client() as c:
