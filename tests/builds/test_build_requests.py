@@ -38,7 +38,7 @@ def test_a_dockerfile_gives_a_pending_build_and_a_proxied_target(api, django_cap
     assert build.container_file == "FROM localhost:5000/library/busybox\nRUN echo one > /marker\n"
     assert ContainerRequest.objects.get(token=token).build == build
     job = django_rq.get_queue("default").fetch_job(f"build-{build.id}")
-    assert job is not None and job.func_name == "builds.jobs.run_build" and job.args == (build.id,)
+    assert job is not None and job.func_name == "builds.jobs.run_build" and list(job.args) == [build.id]
 
 
 def test_the_same_request_shares_one_build(api):
