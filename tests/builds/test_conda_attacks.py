@@ -23,7 +23,7 @@ from builds.sandbox.child import build_user, owned_dir, run_unprivileged
 from tests.builds.test_build_jobs import completed
 from tests.builds.test_conda_builds import conda_request
 from tests.conda_channel import QuietHandler, package
-from tests.conftest import post, wait_until
+from tests.conftest import post, registry_auth, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -66,7 +66,7 @@ def failed_build(server, request: dict) -> Build:
     build = Build.objects.get(pk=body["buildId"])
     repository, tag = build.target_image.rsplit(":", 1)
     host, path = repository.split("/", 1)
-    assert httpx.get(f"http://{host}/v2/{path}/manifests/{tag}").status_code == 404  # nothing was pushed
+    assert httpx.get(f"http://{host}/v2/{path}/manifests/{tag}", auth=registry_auth(host)).status_code == 404  # nothing was pushed
     return build
 
 
