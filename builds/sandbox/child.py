@@ -88,7 +88,8 @@ def run_unprivileged(module: str, args: list[str], *, work: Path, user: tuple[in
     included), the only way out. Returns its exit status."""
     argv = [sys.executable, "-P", "-m", "builds.unprivileged", str(user[0]), str(user[1]), module, *args]
     limits = {resource.RLIMIT_AS: settings.WAVE_BUILD_MEMORY, resource.RLIMIT_CORE: 0}
-    sandbox = SandboxSpec(network="none", allowlist=tuple(settings.WAVE_SSRF_ALLOWLIST))
+    sandbox = SandboxSpec(network="none", allowlist=tuple(settings.WAVE_SSRF_ALLOWLIST),
+                          expose=str(settings.BASE_DIR), hide=(str(settings.WAVE_DATA_DIR),))
     with sandboxed(sandbox, output) as launch:
         return run_streaming(launch({"argv": argv}), on_output=output, deadline=deadline, tick=tick,
                              env={**_env(work), **sandbox.environment()}, cwd=str(work), limits=limits)

@@ -31,7 +31,7 @@ import threading
 import traceback
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
-MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x4000, 0x40000, 0x2, 0x4, 0x8
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x8, 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG = 1
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 PROXY_PORT = 3128
@@ -45,9 +45,32 @@ def _unshare(flags: int) -> None:
         raise OSError(ctypes.get_errno(), f"unshare({flags:#x}) failed")
 
 
-def _mount(source: str, target: str, kind: str | None, flags: int) -> None:
-    if _libc.mount(source.encode(), target.encode(), kind.encode() if kind else None, flags, None) != 0:
+def _mount(source: str, target: str, kind: str | None, flags: int, options: str | None = None) -> None:
+    data = options.encode() if options else None
+    if _libc.mount(source.encode(), target.encode(), kind.encode() if kind else None, flags, data) != 0:
         raise OSError(ctypes.get_errno(), f"mount {target} failed")
+
+
+def _expose(path: str) -> None:
+    """Make `path` reachable by any user in this mount namespace: a checkout under a private folder
+    (/root, 0700) is otherwise out of an unprivileged child's reach. The highest ancestor others
+    cannot enter is covered with an empty tmpfs, and `path` bound back in its place."""
+    parts = path.rstrip("/").split("/")
+    ancestors = ["/".join(parts[:i]) or "/" for i in range(2, len(parts))]
+    blocked = [a for a in ancestors if not os.stat(a).st_mode & 0o001]
+    if not blocked:
+        return
+    held = os.open(path, os.O_PATH | os.O_DIRECTORY)  # the original, still reachable once covered
+    _mount("tmpfs", blocked[0], "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+    os.makedirs(path, mode=0o755, exist_ok=True)
+    _mount(f"/proc/self/fd/{held}", path, None, MS_BIND | MS_REC)
+    os.close(held)
+
+
+def _hide(path: str) -> None:
+    """An empty, read-only folder where `path` was (the data folder and its secrets)."""
+    if os.path.isdir(path):
+        _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0000,size=4k")
 
 
 def _new_network_namespace() -> None:
@@ -135,6 +158,10 @@ def _sandboxed(spec: dict) -> int:
     """pid 1 of the new PID namespace: /proc of its own, the network namespaces, the commands."""
     _die_with_parent()
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if spec.get("expose"):
+        _expose(spec["expose"])
+    for path in spec.get("hide", []):
+        _hide(path)
     netns = "none"
     if spec.get("run_bridge"):
         netns = f"ns:/proc/{_run_namespace(spec['run_bridge'])}/ns/net"

@@ -27,6 +27,8 @@ class SandboxSpec:
     memory: int = 0  # bytes, per RUN step
     cpus: float = 0.0
     pids: int = 1024
+    expose: str = ""  # a folder made reachable by unprivileged users inside (the app, for the conda child)
+    hide: tuple[str, ...] = ()  # folders replaced by an empty one inside (the data folder)
 
     def environment(self) -> dict[str, str]:
         """What the builder runs with: proxies (RUN steps inherit them) and the limits for RUNTIME."""
@@ -54,7 +56,8 @@ def sandboxed(spec: SandboxSpec, output: Callable[[str], None]) -> Iterator[Call
             run_bridge = str(egress.socket("run")) if spec.network == "egress" else None
 
             def launch(*commands: dict) -> list[str]:
-                plan = {"bridges": bridges, "run_bridge": run_bridge, "commands": list(commands)}
+                plan = {"bridges": bridges, "run_bridge": run_bridge, "expose": spec.expose, "hide": list(spec.hide),
+                        "commands": list(commands)}
                 return [sys.executable, "-I", "-S", str(HERE / "launch.py"), json.dumps(plan)]
 
             try:

@@ -140,3 +140,21 @@ def test_the_launcher_runs_its_commands_in_order_until_one_fails():
     result = subprocess.run([sys.executable, str(HERE / "launch.py"), json.dumps(spec)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 7
     assert result.stdout.split() == ["one", "two"]
+
+
+def test_the_launcher_exposes_a_folder_under_a_private_one_and_hides_another(tmp_path):
+    """The conda child's view: the app reachable by an unprivileged user though it lives in a 0700
+    folder (a checkout under /root), the data folder empty."""
+    private = tmp_path / "private"
+    app = private / "app"
+    (app / "data").mkdir(parents=True)
+    (app / "code.py").write_text("print('code')\n")
+    (app / "data" / "secret").write_text("s3cret\n")
+    private.chmod(0o700)
+    spec = {"bridges": {}, "run_bridge": None, "expose": str(app), "hide": [str(app / "data")], "commands": [
+        {"argv": ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c",
+                  f"cat {app}/code.py; ls -A {app}/data | wc -l; cat {app}/data/secret || echo no-secret"]}]}
+    result = subprocess.run([sys.executable, str(HERE / "launch.py"), json.dumps(spec)], capture_output=True, text=True, timeout=30)
+    assert result.stdout.split() == ["print('code')", "0", "no-secret"], result.stderr
+    # Outside the sandbox nothing changed.
+    assert (app / "data" / "secret").read_text() == "s3cret\n" and oct(private.stat().st_mode & 0o777) == "0o700"
