@@ -165,6 +165,7 @@ def _sandboxed(spec: dict) -> int:
     netns = "none"
     if spec.get("run_bridge"):
         netns = f"ns:/proc/{_run_namespace(spec['run_bridge'])}/ns/net"
+    os.environ["WAVE_SANDBOX_RUN_NETNS"] = netns  # what runtime.py holds every RUN step to
     _new_network_namespace()
     _listen({int(port): path for port, path in spec.get("bridges", {}).items()})
     for command in spec["commands"]:

@@ -180,3 +180,21 @@ def test_a_fork_bomb_is_stopped_by_the_pids_limit(wave_server, build_worker, bus
     assert status["succeeded"] is False
     assert "can't fork" in logs or "Resource temporarily unavailable" in logs, logs
     assert Build.objects.get(pk=body["buildId"]).duration < 25  # not left to sleep out
+
+
+@pytest.mark.parametrize("mount", [
+    "--mount=type=cache,id=../../../../../../../../..,target=/h",  # CVE-2024-9675
+    "--mount=type=bind,from={busybox},source=/,target=/h",  # a link in an image: CVE-2024-1753
+    "--mount=type=bind,source=.,target=/h,bind-propagation=rshared",  # CVE-2024-9407
+    "--mount=type=cache,target=/h",
+], ids=["cache-id-escape", "bind-from-image", "propagation", "plain-cache"])
+def test_run_mounts_are_refused_by_the_runtime(wave_server, build_worker, busybox, mount):
+    # Line continuations and a comment split the flag: a textual check would not see "--mount".
+    flag = mount.format(busybox=busybox)
+    dockerfile = f"FROM {busybox}\nRUN {flag[:4]}\\\n# {uuid.uuid4().hex}\n{flag[4:]} cat /h{settings.WAVE_DATA_DIR}/secrets.env /h/etc/hostname\n"
+    body = wave_server.request_container({"containerFile": b64(dockerfile)})
+    status = completed(wave_server, body["buildId"])
+    logs = httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/logs").text
+    assert status["succeeded"] is False
+    assert "the build sandbox refused a RUN step: RUN --mount" in logs or "propagation" in logs, logs
+    assert settings.SECRET_KEY not in logs
