@@ -10,7 +10,6 @@ from django.conf import settings
 from accounts.identity import Identity, credentials_for
 from containers.models import StoredBlob
 from oci.client import is_loopback_host
-from oci.netguard import AddressPolicy
 from oci.errors import OciError
 from oci.reference import parse_reference
 
@@ -56,14 +55,15 @@ def _port(host: str) -> int:
 
 
 def sandbox_spec(hosts: set[str]) -> SandboxSpec:
-    """The sandbox of a build that names the registries `hosts`. Allow-listed loopback registries
-    are bridged into it by port; anything else is reached through the egress proxy, or not at all."""
-    policy = AddressPolicy(settings.WAVE_SSRF_ALLOWLIST)
+    """The sandbox of a build that names the registries `hosts`. A loopback registry is bridged into
+    it by port only when the allow-list names that very `host:port` (an entry without a port allows
+    the builder's proxy to the host, never a bridge to all its ports); anything else is reached
+    through the egress proxy, or not at all."""
+    entries = {entry.strip().lower() for entry in settings.WAVE_SSRF_ALLOWLIST}
     forwards = {}
     for host in sorted(hosts):
-        name = host.rsplit(":", 1)[0] if ":" in host.rsplit("]", 1)[-1] else host
-        if is_loopback_host(host) and policy.host_allowed(name, _port(host)):
-            forwards[_port(host)] = name.strip("[]")
+        if is_loopback_host(host) and host.lower() in entries and ":" in host.rsplit("]", 1)[-1]:
+            forwards[_port(host)] = host.rsplit(":", 1)[0].strip("[]")
     return SandboxSpec(
         network=settings.WAVE_BUILD_NETWORK,
         allowlist=tuple(settings.WAVE_SSRF_ALLOWLIST),
@@ -71,6 +71,7 @@ def sandbox_spec(hosts: set[str]) -> SandboxSpec:
         memory=settings.WAVE_BUILD_MEMORY,
         cpus=settings.WAVE_BUILD_CPUS,
         pids=settings.WAVE_BUILD_PIDS,
+        run_ports=frozenset(settings.WAVE_BUILD_EGRESS_PORTS),
     )
 
 

@@ -128,7 +128,8 @@ def _check_emulation(recipe: str, context: dict, platform: str) -> None:
 
 def _check_build_registries(recipe: str, context: dict, attrs: dict) -> None:
     """The registries the builder will contact (FROM images, the mamba and base images, the cache)
-    must not resolve to forbidden addresses. buildah resolves them again itself: a best effort."""
+    must not resolve to forbidden addresses: an early, clear 400. The build sandbox is what enforces
+    it (README, Security); this reads the recipe as text and misses what an ARG hides."""
     images = [*FROM_LINE.findall(recipe), *filter(None, [context.get("base_image")])]
     hosts = {attrs["cacheRepository"].split("/")[0]} if attrs.get("cacheRepository") else set()
     for image in images:

@@ -24,10 +24,30 @@ from .errors import ForbiddenAddress
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
+# IPv6 forms that carry an IPv4 address a gateway may forward to: NAT64 (RFC 6052, and RFC 8215's
+# local-use prefix), IPv4-compatible (::a.b.c.d) and SIIT (::ffff:0:a.b.c.d). Python calls them global.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_LOW_32 = (0, 0xFFFF0000)  # what sits above the IPv4 address in ::a.b.c.d and ::ffff:0:a.b.c.d
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    if ip.ipv4_mapped:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour:
+        return [ip.sixtofour]
+    if ip.teredo:
+        return list(ip.teredo)  # its server and (de-obfuscated) client
+    if any(ip in network for network in _NAT64) or int(ip) >> 32 in _LOW_32:
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
 def is_forbidden_address(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return any(is_forbidden_address(str(v4)) for v4 in embedded) or ip in _NAT64[1]
     return not ip.is_global or ip.is_multicast
 
 

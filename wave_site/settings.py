@@ -86,24 +86,17 @@ WAVE_BUILD_TIMEOUT = env.int("WAVE_BUILD_TIMEOUT", default=15 * 60)  # seconds, 
 WAVE_BUILD_HEARTBEAT_TIMEOUT = env.int("WAVE_BUILD_HEARTBEAT_TIMEOUT", default=60)  # seconds
 WAVE_BUILDER = env.str("WAVE_BUILDER", default="buildah")
 # The build sandbox (README, Security): RUN steps reach public addresses through the egress proxy
-# ("egress") or nothing ("none"); each RUN step's memory (bytes; k/m/g suffixes), CPUs and processes.
+# ("egress") or nothing ("none"); each RUN step's memory, CPUs and processes.
 WAVE_BUILD_NETWORK = env.str("WAVE_BUILD_NETWORK", default="egress")
 if WAVE_BUILD_NETWORK not in ("egress", "none"):
     raise environ.ImproperlyConfigured(f"WAVE_BUILD_NETWORK must be egress or none, not {WAVE_BUILD_NETWORK!r}")
 
-
-def _bytes(name: str, default: str) -> int:
-    raw = env.str(name, default=default).strip().lower()
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    try:
-        return int(float(raw[:-1]) * units[raw[-1]]) if raw[-1:] in units else int(raw)
-    except ValueError:
-        raise environ.ImproperlyConfigured(f"{name} must be a size such as 4g or 512m, not {raw!r}") from None
-
-
-WAVE_BUILD_MEMORY = _bytes("WAVE_BUILD_MEMORY", "4g")
+# Memory of each RUN step (its cgroup) and of the conda child (its address space), as `_size` reads it.
+WAVE_BUILD_MEMORY = _size("WAVE_BUILD_MEMORY", "4g")
 WAVE_BUILD_CPUS = env.float("WAVE_BUILD_CPUS", default=2.0)
 WAVE_BUILD_PIDS = env.int("WAVE_BUILD_PIDS", default=2048)
+# The ports RUN steps may reach through the egress proxy (HTTP and HTTPS: apt, pip, conda, git).
+WAVE_BUILD_EGRESS_PORTS = [int(p) for p in env.list("WAVE_BUILD_EGRESS_PORTS", default=["80", "443"])]
 WAVE_BUILD_LOG_FLUSH = env.float("WAVE_BUILD_LOG_FLUSH", default=0.5)  # seconds between log writes of a build
 # A build's log keeps its first and last halves of this many bytes, with a line saying what was dropped.
 WAVE_BUILD_LOG_LIMIT = env.int("WAVE_BUILD_LOG_LIMIT", default=4 * 1024 * 1024)
@@ -124,9 +117,8 @@ WAVE_CONDA_MAMBA_IMAGE = env.str("WAVE_CONDA_MAMBA_IMAGE", default="mambaorg/mic
 WAVE_CONDA_BASE_IMAGE = env.str("WAVE_CONDA_BASE_IMAGE", default="localhost:5000/library/debian:bookworm-slim")
 WAVE_CONDA_CHANNEL_ALIAS = env.str("WAVE_CONDA_CHANNEL_ALIAS", default="https://conda.anaconda.org/")
 # Conda packages are solved, installed and packed by a child process as this unprivileged user,
-# with at most this much memory (address space), in this folder (owned by the user, outside data/).
+# with at most WAVE_BUILD_MEMORY, in this folder (outside data/).
 WAVE_BUILD_USER = env.str("WAVE_BUILD_USER", default="wave-build")
-WAVE_BUILD_MEMORY = _size("WAVE_BUILD_MEMORY", "4g")
 WAVE_CONDA_WORK_DIR = Path(env.str("WAVE_CONDA_WORK_DIR", default="/var/tmp/wave-conda"))
 WAVE_UPSTREAM_TIMEOUT = env.float("WAVE_UPSTREAM_TIMEOUT", default=20.0)  # seconds
 # Seconds a pooled upstream client, with the registry credentials it was made with, is reused.

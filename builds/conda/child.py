@@ -63,7 +63,7 @@ async def assemble(job: dict, result: dict) -> None:
     work = Path(job["work"])
     downloads, out = work / "downloads", work / "out"
     downloads.mkdir()
-    async with download_client(job["allowlist"]) as client:
+    async with download_client() as client:
         records, archives, result["lock"] = await _records(plan, job, client, downloads)
     result["lock_yaml"] = conda_lock_yaml(records, plan.subdir, list(plan.channels))
     for record in sorted(records, key=lambda r: r.name.normalized):

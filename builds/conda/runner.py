@@ -16,7 +16,7 @@ from django.conf import settings
 from oci.digest import sha256_digest
 from oci.layer import Layer
 
-from ..sandbox.child import build_user, exit_description, owned_dir, read_child_file, run_unprivileged
+from ..sandbox.child import build_user, exit_description, owned_dir, read_child_file, root_dir, run_unprivileged
 from .plan import CondaPlan
 from .solve import SolveError
 
@@ -56,11 +56,11 @@ def assemble(plan: CondaPlan, output: Callable[[str], None], deadline: float, ti
              on_lock: Callable[[str, str], None]) -> list[tuple[str, Layer]]:
     """The image's conda layers (name, layer); `on_lock(explicit, conda_lock_yaml)` once solved."""
     user = build_user()
-    root = owned_dir(Path(settings.WAVE_CONDA_WORK_DIR), user)
-    work = Path(tempfile.mkdtemp(dir=owned_dir(root / "builds", user)))
+    root = root_dir(Path(settings.WAVE_CONDA_WORK_DIR))
+    work = Path(tempfile.mkdtemp(dir=root_dir(root / "builds")))
     try:
         job = {"context": plan.context(), "platform": plan.platform, "work": str(work), "cache": str(owned_dir(root / "pkgs", user)),
-               "channel_alias": settings.WAVE_CONDA_CHANNEL_ALIAS, "allowlist": list(settings.WAVE_SSRF_ALLOWLIST)}
+               "channel_alias": settings.WAVE_CONDA_CHANNEL_ALIAS}
         (work / "job.json").write_text(json.dumps(job))
         owned_dir(work, user)
         tail = OutputTail(output)

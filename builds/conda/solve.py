@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import urllib.request
 from pathlib import Path
 
 import httpx
@@ -11,7 +10,6 @@ import rattler
 from rattler.platform import Subdir
 
 from oci.errors import OciError
-from oci.netguard import AddressPolicy, guarded_transport
 
 from .plan import PREFIX, CondaPlan
 
@@ -60,11 +58,10 @@ def _checksum(value: str) -> tuple[str, str]:
     return ("md5" if len(value) == 32 else "sha256"), value
 
 
-def download_client(allowlist: list[str]) -> httpx.AsyncClient:
-    """The client for package downloads. With a proxy in the environment (HTTPS_PROXY...) the proxy
-    is the egress guard; without one each connection goes through the SSRF guard."""
-    transport = None if urllib.request.getproxies() else guarded_transport(AddressPolicy(allowlist))
-    return httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=DOWNLOAD_TIMEOUT)
+def download_client() -> httpx.AsyncClient:
+    """The client for package downloads: through the build sandbox's egress proxy (HTTPS_PROXY...),
+    the child's only way out, which applies the SSRF policy to every connection."""
+    return httpx.AsyncClient(follow_redirects=True, timeout=DOWNLOAD_TIMEOUT)
 
 
 async def fetch_package(client: httpx.AsyncClient, url: str, checksum: str, path: Path) -> None:

@@ -45,17 +45,31 @@ def build_user() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def owned_dir(path: Path, user: tuple[int, int]) -> Path:
-    """`path` as a real folder of the build user, mode 0700; refused when it is a link or another user's."""
+def _folder(path: Path, uid: int, gid: int, mode: int) -> Path:
+    """`path` as a real folder (never a link), given to uid:gid with `mode` through its descriptor,
+    so that nothing can swap a link in between the check and the change."""
     path.mkdir(parents=True, exist_ok=True)
-    info = path.lstat()
-    if not stat.S_ISDIR(info.st_mode):
-        raise SandboxError(f"{path} is not a folder (a link?); remove it")
-    if info.st_uid not in (0, user[0], os.getuid()):
-        raise SandboxError(f"{path} belongs to uid {info.st_uid}, not to the build user; remove it")
-    os.chown(path, *user)
-    os.chmod(path, 0o700)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        raise SandboxError(f"{path} is not a folder (a link?); remove it") from None
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
     return path
+
+
+def owned_dir(path: Path, user: tuple[int, int]) -> Path:
+    """`path` as a folder of the build user, mode 0700. Its parent must be root's (see root_dir)."""
+    return _folder(path, *user, 0o700)
+
+
+def root_dir(path: Path) -> Path:
+    """`path` as root's folder that others may enter but not change (0711): the build user cannot
+    put links among the entries root then works on."""
+    return _folder(path, 0, 0, 0o711) if os.geteuid() == 0 else _folder(path, os.getuid(), os.getgid(), 0o711)
 
 
 def read_child_file(directory: Path, name: str, user: tuple[int, int]) -> bytes:

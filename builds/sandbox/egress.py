@@ -34,7 +34,10 @@ from oci.netguard import AddressPolicy, Resolver, checked_addresses, resolve_add
 log = logging.getLogger(__name__)
 
 MAX_HEAD = 64 * 1024  # bytes of request line and headers
+HEAD_TIMEOUT = 30.0  # seconds for a client to send them
 CONNECT_TIMEOUT = 20.0  # seconds
+MAX_CONNECTIONS = 64  # at once, per proxy (the launcher's bridges hold as many)
+KEPT_REFUSALS = 20  # distinct refusals kept for the build log; the rest are counted
 _HOP_BY_HOP = (b"proxy-connection", b"proxy-authorization", b"connection", b"keep-alive")
 
 
@@ -70,11 +73,29 @@ def _split_authority(authority: str, default_port: int) -> tuple[str, int]:
 
 
 class EgressProxy:
-    def __init__(self, policy: AddressPolicy, resolver: Resolver = resolve_addresses, name: str = "egress"):
-        self.policy, self.resolver, self.name = policy, resolver, name
-        self.refused: list[str] = []  # what was refused, for the build log
+    """`ports`: the only ports it connects to (None: any)."""
+
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = resolve_addresses, name: str = "egress",
+                 ports: frozenset[int] | None = None):
+        self.policy, self.resolver, self.name, self.ports = policy, resolver, name, ports
+        self.refusals: dict[str, None] = {}  # the first KEPT_REFUSALS distinct ones, in order
+        self.refused_count = 0
+        self.active = 0
+
+    def _refuse(self, exc: Refused) -> None:
+        self.refused_count += 1
+        if len(self.refusals) < KEPT_REFUSALS:
+            self.refusals[f"{self.name}: {exc}"] = None
+
+    @property
+    def refused(self) -> list[str]:
+        dropped = self.refused_count - sum(1 for _ in self.refusals)
+        return list(self.refusals) + ([f"{self.name}: ... and {dropped} more"] if dropped > 0 else [])
 
     async def _open(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.ports is not None and port not in self.ports:
+            allowed = ", ".join(str(p) for p in sorted(self.ports))
+            raise Refused(403, f"port {port} of '{host}' is not open to RUN steps (only {allowed}: WAVE_BUILD_EGRESS_PORTS)")
         try:
             addresses = await checked_addresses(self.policy, host, port, self.resolver)
         except ForbiddenAddress as exc:
@@ -90,9 +111,19 @@ class EgressProxy:
         raise Refused(502, f"cannot connect to '{host}:{port}': {error or 'no address'}")
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.active >= MAX_CONNECTIONS:
+            writer.close()
+            return
+        self.active += 1
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            await self._handle(reader, writer)
+        finally:
+            self.active -= 1
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionError):
             writer.close()
             return
         upstream = None
@@ -117,7 +148,7 @@ class EgressProxy:
                 kept = [h for h in headers if h.split(b":", 1)[0].strip().lower() not in _HOP_BY_HOP]
                 first = b"\r\n".join([f"{method} {path} {version}".encode("latin-1"), *kept, b"Connection: close", b"", b""])
         except Refused as exc:
-            self.refused.append(f"{self.name}: {exc}")
+            self._refuse(exc)
             body = f"{exc}\n".encode()
             writer.write(
                 f"HTTP/1.1 {exc.status} Refused by the build sandbox's egress policy\r\n"
@@ -148,9 +179,10 @@ class Egress:
     """The proxies and forwards of one build, served from a thread of the worker on Unix sockets
     in `directory` (mode 0700): `run.sock`, `builder.sock`, and `forward-<port>.sock` each."""
 
-    def __init__(self, directory: Path, allowlist: list[str], forwards: dict[int, str], resolver: Resolver = resolve_addresses):
+    def __init__(self, directory: Path, allowlist: list[str], forwards: dict[int, str], resolver: Resolver = resolve_addresses,
+                 run_ports: frozenset[int] | None = None):
         self.directory = directory
-        self.run = EgressProxy(AddressPolicy(()), resolver, "RUN step")
+        self.run = EgressProxy(AddressPolicy(()), resolver, "RUN step", run_ports)
         self.builder = EgressProxy(AddressPolicy(allowlist), resolver, "builder")
         self.forwards = forwards  # local port -> host of an allow-listed loopback registry
         self._loop = asyncio.new_event_loop()

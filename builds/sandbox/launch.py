@@ -28,6 +28,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
@@ -35,6 +36,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x
 PR_SET_PDEATHSIG = 1
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 PROXY_PORT = 3128
+MAX_CONNECTIONS = 64  # at once, per bridge
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 # Plain threads and os.fork rather than asyncio and subprocess: this runs twice per build, and
 # importing those costs more than the rest of the launcher.
@@ -98,26 +100,40 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
             pass
 
 
-def _connect(client: socket.socket, path: str) -> None:
+def _connect(client: socket.socket, path: str, slots: threading.BoundedSemaphore) -> None:
     upstream = socket.socket(socket.AF_UNIX)
     try:
         upstream.connect(path)
-    except OSError:
+        back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+        back.start()
+        _pump(client, upstream)
+        back.join()
+    except (OSError, RuntimeError):  # RuntimeError: no thread could be started
+        pass
+    finally:
         client.close()
         upstream.close()
-        return
-    back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-    back.start()
-    _pump(client, upstream)
-    back.join()
-    client.close()
-    upstream.close()
+        slots.release()
 
 
 def _serve(listener: socket.socket, path: str) -> None:
+    # Two threads a connection, outside the RUN step's pids limit: a step opening connections by
+    # the thousand must not exhaust the host's processes. Past MAX_CONNECTIONS, it is hung up on.
+    slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
     while True:
-        client, _ = listener.accept()
-        threading.Thread(target=_connect, args=(client, path), daemon=True).start()
+        try:
+            client, _ = listener.accept()
+        except OSError:  # out of descriptors: wait for some to close
+            time.sleep(0.1)
+            continue
+        if not slots.acquire(blocking=False):
+            client.close()
+            continue
+        try:
+            threading.Thread(target=_connect, args=(client, path, slots), daemon=True).start()
+        except RuntimeError:
+            client.close()
+            slots.release()
 
 
 def _listen(bridges: dict[int, str]) -> None:

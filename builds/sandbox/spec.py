@@ -27,6 +27,7 @@ class SandboxSpec:
     memory: int = 0  # bytes, per RUN step
     cpus: float = 0.0
     pids: int = 1024
+    run_ports: frozenset[int] = frozenset({80, 443})  # the ports RUN steps may connect to
     expose: str = ""  # a folder made reachable by unprivileged users inside (the app, for the conda child)
     hide: tuple[str, ...] = ()  # folders replaced by an empty one inside (the data folder)
 
@@ -50,7 +51,7 @@ def sandboxed(spec: SandboxSpec, output: Callable[[str], None]) -> Iterator[Call
     # Unix socket paths are short (108 bytes): a folder of their own in /tmp, whatever the data path.
     directory = Path(tempfile.mkdtemp(prefix="wave-egress-"))
     try:
-        with Egress(directory, list(spec.allowlist), spec.forwards) as egress:
+        with Egress(directory, list(spec.allowlist), spec.forwards, run_ports=spec.run_ports) as egress:
             bridges = {PROXY_PORT: str(egress.socket("builder"))}
             bridges.update({port: str(egress.socket(f"forward-{port}")) for port in spec.forwards})
             run_bridge = str(egress.socket("run")) if spec.network == "egress" else None

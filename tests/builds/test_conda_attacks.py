@@ -19,7 +19,7 @@ from django.conf import settings
 from rattler.index import index_fs
 
 from builds.models import Build
-from builds.sandbox.child import build_user, owned_dir, run_unprivileged
+from builds.sandbox.child import build_user, owned_dir, root_dir, run_unprivileged
 from tests.builds.test_build_jobs import completed
 from tests.builds.test_conda_builds import conda_request
 from tests.conda_channel import QuietHandler, package
@@ -110,7 +110,7 @@ def test_a_conda_step_past_the_timeout_is_stopped(api, build_worker, evil_channe
 
 def run_probe(*args: str) -> tuple[int, str]:
     user = build_user()
-    work = Path(tempfile.mkdtemp(dir=owned_dir(Path(settings.WAVE_CONDA_WORK_DIR), user)))
+    work = Path(tempfile.mkdtemp(dir=root_dir(Path(settings.WAVE_CONDA_WORK_DIR) / "builds")))
     owned_dir(work, user)
     output: list[str] = []
     status = run_unprivileged("tests.builds.sandbox_probe", list(args), work=work, user=user,

@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from builds.sandbox.egress import Egress
 from builds.sandbox.spec import HERE
 from oci.netguard import resolve_addresses
 from tests.builds.test_sandbox import CountingListener
+from tests.conftest import wait_until
 
 
 def exchange(path: Path, request: bytes) -> bytes:
@@ -158,3 +160,48 @@ def test_the_launcher_exposes_a_folder_under_a_private_one_and_hides_another(tmp
     assert result.stdout.split() == ["print('code')", "0", "no-secret"], result.stderr
     # Outside the sandbox nothing changed.
     assert (app / "data" / "secret").read_text() == "s3cret\n" and oct(private.stat().st_mode & 0o777) == "0o700"
+
+
+def test_run_steps_reach_only_the_web_ports(tmp_path):
+    resolver = fake_resolver({"public.example": ["93.184.216.34"]})
+    with Egress(tmp_path / "egress", allowlist=[], forwards={}, resolver=resolver, run_ports=frozenset({80, 443})) as egress:
+        answer = exchange(egress.socket("run"), b"CONNECT public.example:25 HTTP/1.1\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 403 ")
+    assert b"port 25 of 'public.example' is not open to RUN steps (only 80, 443" in answer
+
+
+def test_refusals_kept_for_the_log_are_bounded(egress):
+    for number in range(50):
+        exchange(egress.socket("run"), f"CONNECT 10.0.0.{number}:443 HTTP/1.1\r\n\r\n".encode())
+    assert len(egress.refused) == 21
+    assert egress.refused[-1] == "RUN step: ... and 30 more"
+
+
+def test_a_bridge_holds_a_bounded_number_of_connections(tmp_path):
+    """A RUN step opening connections by the thousand gets MAX_CONNECTIONS of them, not a thread pair each."""
+    import threading
+
+    from builds.sandbox import launch as launcher
+
+    path = str(tmp_path / "upstream.sock")
+    upstream = socket.socket(socket.AF_UNIX)
+    upstream.bind(path)
+    upstream.listen(1024)
+    accepted = []
+    threading.Thread(target=lambda: [accepted.append(upstream.accept()[0]) for _ in iter(int, 1)], daemon=True).start()
+    launcher_socket = socket.create_server(("127.0.0.1", 0))
+    port = launcher_socket.getsockname()[1]
+    launcher_socket.close()
+    threads_before = threading.active_count()
+    launcher._listen({port: path})
+    clients = []
+    for _ in range(launcher.MAX_CONNECTIONS + 40):
+        client = socket.create_connection(("127.0.0.1", port))
+        clients.append(client)
+    wait_until(lambda: len(accepted) >= launcher.MAX_CONNECTIONS, timeout=10)
+    time.sleep(0.5)
+    assert len(accepted) == launcher.MAX_CONNECTIONS
+    assert threading.active_count() - threads_before <= 2 * launcher.MAX_CONNECTIONS + 1
+    for client in clients:
+        client.close()
+    upstream.close()

@@ -16,13 +16,16 @@ from oci.netguard import AddressPolicy, guarded_transport, is_forbidden_address
 @pytest.mark.parametrize(
     "address",
     ["127.0.0.1", "127.5.5.5", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-     "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "100.64.0.1", "224.0.0.1"],
+     "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "100.64.0.1", "224.0.0.1",
+     # IPv4 inside IPv6: NAT64 (metadata, private), local-use NAT64, 6to4, IPv4-compatible, SIIT, Teredo
+     "64:ff9b::a9fe:a9fe", "64:ff9b::a00:1", "64:ff9b:1::808:808", "2002:a9fe:a9fe::1", "2002:7f00:1::",
+     "::a9fe:a9fe", "::7f00:1", "::ffff:0:a9fe:a9fe", "2001:0:a00:1::1"],
 )
 def test_non_global_addresses_are_forbidden(address):
     assert is_forbidden_address(address)
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "151.101.1.1", "2606:4700::1111"])
+@pytest.mark.parametrize("address", ["8.8.8.8", "151.101.1.1", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1"])
 def test_global_addresses_are_allowed(address):
     assert not is_forbidden_address(address)
 
