@@ -12,6 +12,8 @@ the median of each and their ratio, measured in the same run.
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import os
 import statistics
 import subprocess
@@ -43,10 +45,18 @@ def context(work: Path) -> Path:
     return ctx
 
 
+def credentials() -> dict:
+    """The service's own credentials for its registry (the stack's registry demands them)."""
+    found = settings.WAVE_REGISTRY_CREDENTIALS.get(settings.WAVE_DEFAULT_REGISTRY)
+    return {settings.WAVE_DEFAULT_REGISTRY: found} if found else {}
+
+
 def unsandboxed(storage: Path, work: Path, target: str) -> None:
     """The builder before the sandbox: chroot isolation, the host's network and PID namespace."""
     (work / "registries.conf").write_text(f'[[registry]]\nlocation = "{settings.WAVE_DEFAULT_REGISTRY}"\ninsecure = true\n')
-    env = {**os.environ, "CONTAINERS_REGISTRIES_CONF": str(work / "registries.conf")}
+    auths = {host: {"auth": base64.b64encode(f"{c.username}:{c.password}".encode()).decode()} for host, c in credentials().items()}
+    (work / "auth.json").write_text(json.dumps({"auths": auths}))
+    env = {**os.environ, "CONTAINERS_REGISTRIES_CONF": str(work / "registries.conf"), "REGISTRY_AUTH_FILE": str(work / "auth.json")}
     store = ["buildah", "--root", str(storage / "root"), "--runroot", str(storage / "runroot")]
     ctx = context(work)
     subprocess.run([*store, "bud", "--isolation", "chroot", "--runtime", "runc", "--timestamp", "0", "--layers",
@@ -57,7 +67,7 @@ def unsandboxed(storage: Path, work: Path, target: str) -> None:
 def sandboxed(storage: Path, work: Path, target: str) -> None:
     registry = settings.WAVE_DEFAULT_REGISTRY
     spec = BuildSpec(context=context(work), target=target, platform=settings.WAVE_DEFAULT_PLATFORM, cache_repository=None,
-                     insecure_registries=frozenset({registry}), sandbox=sandbox_spec({registry}))
+                     insecure_registries=frozenset({registry}), sandbox=sandbox_spec({registry}), credentials=credentials())
     BuildahBuilder(storage).build(spec, output=lambda text: None, deadline=time.monotonic() + 300, tick=lambda: None)
 
 
