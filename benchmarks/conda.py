@@ -1,6 +1,8 @@
 """Conda build benchmark: cold and warm build time, and layer reuse between images sharing packages.
 
-Needs the local stack (`scripts/stack up`). Makes a channel of N synthetic packages (each with
+Needs the local stack, with the benchmark's channel port allow-listed (the service refuses loopback
+channels otherwise): `scripts/stack down; WAVE_SSRF_ALLOWLIST=localhost:5000,127.0.0.1:5000,127.0.0.1:18830
+scripts/stack up`. Makes a channel of N synthetic packages (each with
 `--size` bytes of incompressible data) served on loopback, then through the API:
 - builds all N cold (the worker's package cache emptied first) and warm (same packages, new repository);
 - builds A+B, then A+C into one repository, and reads how many bytes the second push uploaded
@@ -27,8 +29,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wave_site.settings")
 
 from tests.conda_channel import package, serve  # noqa: E402
+from benchmarks.registry import registry_auth  # noqa: E402
 
 SERVER = "http://localhost:9090"
 
@@ -67,7 +71,8 @@ def build(channel: str, entries: list[str], repository: str) -> tuple[float, dic
 def layers(image: str) -> dict[str, int]:
     repository, tag = image.rsplit(":", 1)
     host, path = repository.split("/", 1)
-    manifest = httpx.get(f"http://{host}/v2/{path}/manifests/{tag}", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+    manifest = httpx.get(f"http://{host}/v2/{path}/manifests/{tag}", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+                         auth=registry_auth(host)).json()
     return {layer["digest"]: layer["size"] for layer in manifest["layers"]}
 
 
@@ -80,10 +85,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--packages", type=int, default=20)
     parser.add_argument("--size", type=int, default=2_000_000)
+    parser.add_argument("--channel-port", type=int, default=18830)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         make_channel(Path(work), args.packages, args.size)
-        channel, server = serve(Path(work))
+        channel, server = serve(Path(work), args.channel_port)
         names = [f"bench-pkg-{i}" for i in range(args.packages)]
         run = uuid.uuid4().hex[:8]
         # the worker's package cache (WAVE_CONDA_WORK_DIR/pkgs), emptied for the cold build
@@ -115,5 +121,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wave_site.settings")
     main()

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wave_site.settings")
 
+from benchmarks.registry import registry_auth  # noqa: E402
 from tests.bigblob import push_big_image  # noqa: E402
 
 ACCEPT = {"Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"}
@@ -34,13 +35,6 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def registry_credentials(registry: str):
-    """The service's own credentials for the local registry, which refuses anonymous requests."""
-    from django.conf import settings
-
-    return settings.WAVE_REGISTRY_CREDENTIALS.get(registry)
 
 
 async def latencies(url: str, count: int, auth=None) -> list[float]:
@@ -100,8 +94,7 @@ def main() -> None:
     parser.add_argument("--skip-1g", action="store_true")
     args = parser.parse_args()
     web_pid = int((ROOT / "data" / "run" / "web.pid").read_text())
-    credentials = registry_credentials(args.registry)
-    auth = (credentials.username, credentials.password) if credentials else None
+    auth = registry_auth(args.registry)
 
     def token_for(image: str, **extra) -> str:
         response = httpx.post(f"{args.server}/v1alpha2/container", json={"containerImage": image, **extra}, timeout=60)

@@ -9,7 +9,7 @@ No Django here: the child never sees the worker's settings, which hold secrets.
 from __future__ import annotations
 
 import asyncio
-import encodings.idna  # noqa: F401  (imported lazily by httpx; after the privilege drop it cannot be read)
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -58,6 +58,17 @@ async def _records(plan: CondaPlan, job: dict, client, downloads: Path) -> tuple
     return records, archives, explicit_lock(records, plan.subdir)
 
 
+async def _checked(archive: Path, markers: Path) -> None:
+    """`check_archive`, once per archive content: a package that passed is marked by its sha256
+    beside the package cache, so that warm builds do not read every archive again."""
+    marker = markers / hashlib.sha256(archive.read_bytes()).hexdigest()
+    if marker.exists():
+        return
+    await check_archive(archive)
+    markers.mkdir(exist_ok=True)
+    marker.touch()
+
+
 async def assemble(job: dict, result: dict) -> None:
     plan = CondaPlan.from_context(job["context"], job["platform"])
     work = Path(job["work"])
@@ -68,8 +79,7 @@ async def assemble(job: dict, result: dict) -> None:
     result["lock_yaml"] = conda_lock_yaml(records, plan.subdir, list(plan.channels))
     for record in sorted(records, key=lambda r: r.name.normalized):
         say(f"  {record.name.normalized} {record.version} {record.build} ({record.subdir})")
-    for archive in archives:
-        await check_archive(archive)
+    await asyncio.gather(*(_checked(archive, Path(job["cache"]) / "checked") for archive in archives))
     urls = {record.file_name: record.url for record in records}
     for record, archive in zip(records, archives):
         record.url = archive.as_uri()  # install the very file that was checked

@@ -10,9 +10,11 @@ conda-build itself makes absolute links inside the prefix relative, so nothing l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import posixpath
 import shlex
+import tarfile
 from pathlib import Path
 
 from rattler.package_streaming import PackageArchive
@@ -63,6 +65,40 @@ def _listed_paths(name: str, data: bytes) -> list[str]:
         raise ValueError(f"has a line that cannot be read ({exc})") from None
 
 
+def _member_problem(name: str, symlink: str | None, hardlink: str | None) -> str | None:
+    problem = path_problem(name)
+    if not problem and symlink is not None:
+        problem = link_problem(name, symlink)
+    if not problem and hardlink is not None:
+        problem = path_problem(hardlink)
+        problem = problem and f"is a hard link to '{hardlink}', which {problem}"
+    return problem
+
+
+def _tar_bz2_members(archive: Path) -> tuple[list[tuple[str, str | None, str | None]], dict[str, bytes]]:
+    """Every member (name, symlink target, hard link target) and the path lists, in one pass: a
+    `.tar.bz2` has no index, and bzip2 is slow enough that each pass shows (0.35 s for 2 MB)."""
+    members, lists = [], {}
+    with tarfile.open(archive, "r|bz2") as tar:
+        for member in tar:
+            members.append((member.name, member.linkname if member.issym() else None,
+                            member.linkname if member.islnk() else None))
+            if member.name in LISTS and member.isfile():
+                lists[member.name] = tar.extractfile(member).read()
+    return members, lists
+
+
+async def _conda_members(archive: Path) -> tuple[list[tuple[str, str | None, str | None]], dict[str, bytes]]:
+    opened = await PackageArchive.from_path(archive)
+    members = []
+    for section in ("info", "pkg"):  # two zstd tars of their own: each read once
+        async for entry in opened.stream(section):
+            target = entry.link_target or ""
+            members.append((entry.name, target if entry.is_symlink else None, target if entry.is_hardlink else None))
+    lists = {name: data for name, data in (await opened.read_files(LISTS)).items() if data is not None}
+    return members, lists
+
+
 async def check_archive(archive: Path) -> None:
     """Raise UnsafePackage naming the package and the path when `archive` could write or read
     outside the prefix (or rattler could not link it)."""
@@ -71,22 +107,18 @@ async def check_archive(archive: Path) -> None:
     def refuse(where: str, path: str, problem: str) -> UnsafePackage:
         return UnsafePackage(f"Package {package} is refused: {where} '{path}' {problem}")
 
-    opened = await PackageArchive.from_path(archive)
-    for section in ("info", "pkg"):
-        async for entry in opened.stream(section):
-            problem = path_problem(entry.name)
-            if problem:
-                raise refuse("its archive member", entry.name, problem)
-            if entry.is_symlink:
-                problem = link_problem(entry.name, entry.link_target or "")
-            elif entry.is_hardlink:
-                problem = path_problem(entry.link_target or "")
-                problem = problem and f"is a hard link to '{entry.link_target}', which {problem}"
-            if problem:
-                raise refuse("its archive member", entry.name, problem)
-    for name, data in (await opened.read_files(LISTS)).items():
-        if data is None:
-            continue
+    try:
+        if package.endswith(".tar.bz2"):
+            members, lists = await asyncio.to_thread(_tar_bz2_members, archive)
+        else:
+            members, lists = await _conda_members(archive)
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise UnsafePackage(f"Package {package} is refused: it cannot be read as a package ({exc})") from None
+    for name, symlink, hardlink in members:
+        problem = _member_problem(name, symlink, hardlink)
+        if problem:
+            raise refuse("its archive member", name, problem)
+    for name, data in lists.items():
         try:
             paths = _listed_paths(name, data)
         except ValueError as exc:
