@@ -6,13 +6,14 @@
 The launcher makes a PID and a mount namespace, whose first process (pid 1, with its own /proc)
 does the rest: when it dies, or the launcher does (any kill of the worker, the job or the build),
 the kernel kills every process in them, runc's RUN containers included, and their mounts go too.
-That process moves into a new network namespace holding nothing but a loopback interface,
-bridges the ports listed in `bridges` (127.0.0.1:<port> -> a Unix socket served by the worker's
+That process optionally makes `expose` reachable by unprivileged users and empties the folders of
+`hide`, moves into a new network namespace holding nothing but a loopback interface, bridges the
+ports listed in `bridges` (127.0.0.1:<port> -> a Unix socket served by the worker's
 `egress.Egress`), then runs `commands` one after the other (each `{"argv": [...], "announce": "a
-line printed before it"}`) until one fails, and exits with its status. With `run_bridge`, it first forks a second, separate
-namespace for `RUN` steps, where 127.0.0.1:3128 leads to the `run` proxy and nothing else, and
-puts its path (`/proc/<pid>/ns/net`) in place of `@RUN_NETNS@`. Namespaces die with their
-processes: nothing is left behind by a killed build.
+line printed before it"}`) until one fails, and exits with its status. With `run_bridge`, it first
+forks a second, separate namespace for `RUN` steps, where 127.0.0.1:3128 leads to the `run` proxy
+and nothing else, and puts its path (`ns:/proc/<pid>/ns/net`) in place of `@RUN_NETNS@` (`none`
+without it). Namespaces die with their processes: nothing is left behind by a killed build.
 
 Stdlib only: it runs before, and apart from, Django. Needs CAP_SYS_ADMIN (the worker is root).
 """
@@ -38,7 +39,7 @@ SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 PROXY_PORT = 3128
 MAX_CONNECTIONS = 64  # at once, per bridge
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
-# Plain threads and os.fork rather than asyncio and subprocess: this runs twice per build, and
+# Plain threads and os.fork rather than asyncio and subprocess: this runs for every build, and
 # importing those costs more than the rest of the launcher.
 
 
