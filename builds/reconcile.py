@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, Value
-from django.db.models.functions import Concat
 from django.utils import timezone
 
+from .logs import appended
 from .models import Build
 
 
@@ -26,5 +25,5 @@ def reap_stale_builds(build_id: str | None = None) -> int:
         status=Build.Status.FAILED,
         finished_at=now,
         reason=reason,
-        log=Concat(F("log"), Value(f"Build failed: {reason}\n")),
+        log=appended(f"Build failed: {reason}\n"),
     )
