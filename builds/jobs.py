@@ -20,6 +20,7 @@ from .builders.base import BuildFailed
 from .conda.assemble import run_conda_build
 from .conda.solve import SolveError
 from .context import build_spec, write_context
+from .ended import announce_end
 from .janitor import Janitor
 from .logs import BuildLog
 from .models import Build
@@ -111,21 +112,22 @@ def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str =
     output.close()
     output.log.line(f"Pushed {build.target_image}@{digest}" if succeeded else f"Build failed: {reason}")
     output.log.close()
-    Build.objects.filter(pk=build.id, status=Build.Status.RUNNING).update(
-        status=Build.Status.SUCCEEDED if succeeded else Build.Status.FAILED,
-        finished_at=timezone.now(),
-        digest=digest,
-        reason=reason,
-        exit_status=0 if succeeded else exit_status,
+    status = Build.Status.SUCCEEDED if succeeded else Build.Status.FAILED
+    ended = Build.objects.filter(pk=build.id, status=Build.Status.RUNNING).update(
+        status=status, finished_at=timezone.now(), digest=digest, reason=reason, exit_status=0 if succeeded else exit_status,
     )
+    if ended:  # otherwise the reaper ended it first, and announced it
+        announce_end(build.id, status, reason)
 
 
 def fail_build(build_id: str, reason: str) -> None:
     """End a build that did not end itself (its job or its process died), its reason last in its log."""
-    Build.objects.filter(pk=build_id, status__in=[Build.Status.PENDING, Build.Status.RUNNING]).update(
+    ended = Build.objects.filter(pk=build_id, status__in=[Build.Status.PENDING, Build.Status.RUNNING]).update(
         status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason,
         log=Concat(F("log"), Value(f"Build failed: {reason}\n")),
     )
+    if ended:
+        announce_end(build_id, Build.Status.FAILED, reason)
 
 
 def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
