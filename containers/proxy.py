@@ -147,16 +147,12 @@ async def _resolve_upstream(info: TokenInfo) -> dict[str, Manifest]:
     return resolved
 
 
-def _give_back_connection() -> None:
-    connections.close_all()
-
-
 async def wait_for_build(info: TokenInfo) -> None:
     """Wait, holding no thread and no database connection, until the token's build has ended; a
     failure is the pull's error. Bounded as the build is: its timeout, then its heartbeat's."""
     logs = f"{settings.WAVE_SERVER_URL}/v1alpha1/builds/{info.build_id}/logs"
     # The request's thread may hold a connection (its token was read from Postgres): not for the wait.
-    await sync_to_async(_give_back_connection)()
+    await sync_to_async(connections.close_all)()
     deadline = time.monotonic() + settings.WAVE_BUILD_TIMEOUT + settings.WAVE_BUILD_HEARTBEAT_TIMEOUT
     state = await wait_for_end(info.build_id, deadline)
     if state is None:
