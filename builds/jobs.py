@@ -18,6 +18,7 @@ from .builders.base import BuildFailed
 from .conda.assemble import run_conda_build
 from .conda.solve import SolveError
 from .context import build_spec, write_context
+from .ended import announce_end
 from .janitor import Janitor
 from .logs import BuildLog, appended
 from .models import Build
@@ -123,25 +124,31 @@ def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str =
     output.close()
     output.log.line(f"Pushed {build.target_image}@{digest}" if succeeded else f"Build failed: {reason}")
     rest = output.log.drain()
+    status = Build.Status.SUCCEEDED if succeeded else Build.Status.FAILED
+
+    ended: list[int] = []  # rows the write ended: 0 when the reaper ended the build first
 
     def record() -> None:
-        Build.objects.filter(pk=build.id, status=Build.Status.RUNNING).update(
-            status=Build.Status.SUCCEEDED if succeeded else Build.Status.FAILED,
+        ended[:] = [Build.objects.filter(pk=build.id, status=Build.Status.RUNNING).update(
+            status=status,
             finished_at=timezone.now(),
             digest=digest,
             reason=reason,
             exit_status=0 if succeeded else exit_status,
             log=appended(rest),
-        )
+        )]
 
-    retry_lost(record, FINISH_WITHIN, f"recording the end of build {build.id}")
+    if retry_lost(record, FINISH_WITHIN, f"recording the end of build {build.id}") and ended[0]:
+        announce_end(build.id, status, reason)  # otherwise the reaper ended it first, and announced it
 
 
 def fail_build(build_id: str, reason: str) -> None:
     """End a build that did not end itself (its job or its process died), its reason last in its log."""
-    Build.objects.filter(pk=build_id, status__in=[Build.Status.PENDING, Build.Status.RUNNING]).update(
+    ended = Build.objects.filter(pk=build_id, status__in=[Build.Status.PENDING, Build.Status.RUNNING]).update(
         status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason, log=appended(f"Build failed: {reason}\n"),
     )
+    if ended:
+        announce_end(build_id, Build.Status.FAILED, reason)
 
 
 def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from .ended import announce_end
 from .logs import appended
 from .models import Build
 
@@ -21,9 +23,17 @@ def reap_stale_builds(build_id: str | None = None) -> int:
     reason = (
         f"The worker running this build stopped: no heartbeat for {settings.WAVE_BUILD_HEARTBEAT_TIMEOUT} seconds"
     )
-    return stale.update(
-        status=Build.Status.FAILED,
-        finished_at=now,
-        reason=reason,
-        log=appended(f"Build failed: {reason}\n"),
-    )
+    with transaction.atomic():
+        # Locked, so the ids announced are exactly the rows this UPDATE ends (not one a worker ends meanwhile).
+        ids = list(stale.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        if not ids:
+            return 0
+        Build.objects.filter(pk__in=ids).update(
+            status=Build.Status.FAILED,
+            finished_at=now,
+            reason=reason,
+            log=appended(f"Build failed: {reason}\n"),
+        )
+    for stale_id in ids:
+        announce_end(stale_id, Build.Status.FAILED, reason)
+    return len(ids)

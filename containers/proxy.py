@@ -14,11 +14,11 @@ import weakref
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connections
 
 from accounts.identity import Identity
 from accounts.models import User, Workspace
 from builds.models import Build
-from builds.reconcile import reap_stale_builds
 from oci import mediatypes
 from oci.client import Manifest, RegistryClient
 from oci.digest import is_digest, sha256_digest
@@ -29,12 +29,12 @@ from oci.stream import BlobResponse, BlobStreamer
 from wave_site.observability import MANIFEST_CACHE
 from wave_site.redis import async_redis
 
+from .build_wait import wait_for_end
 from .models import ContainerRequest, StoredBlob
 from .tokens import TokenInfo
 from .upstream import address_policy, client_for
 
 MANIFEST_TTL = 3600  # seconds a resolved manifest stays cached
-BUILD_POLL = 1.0  # seconds between looks at a build a pull is waiting for
 
 
 class ProxyError(Exception):
@@ -147,26 +147,19 @@ async def _resolve_upstream(info: TokenInfo) -> dict[str, Manifest]:
     return resolved
 
 
-def _build_state(build_id: str) -> tuple[str, str, float]:
-    reap_stale_builds(build_id)
-    build = Build.objects.only("status", "reason", "timeout").get(pk=build_id)
-    return build.status, build.reason, build.timeout
-
-
 async def wait_for_build(info: TokenInfo) -> None:
-    """Wait, holding no thread, until the token's build has ended; a failure is the pull's error."""
+    """Wait, holding no thread and no database connection, until the token's build has ended; a
+    failure is the pull's error. Bounded as the build is: its timeout, then its heartbeat's."""
     logs = f"{settings.WAVE_SERVER_URL}/v1alpha1/builds/{info.build_id}/logs"
-    deadline = None
-    while True:
-        status, reason, timeout = await sync_to_async(_build_state)(info.build_id)
-        if status == Build.Status.SUCCEEDED:
-            return
-        if status == Build.Status.FAILED:
-            raise ProxyError(404, "MANIFEST_UNKNOWN", f"The build of this image failed ({reason}); its log: {logs}")
-        deadline = deadline or time.monotonic() + timeout + settings.WAVE_BUILD_HEARTBEAT_TIMEOUT
-        if time.monotonic() > deadline:
-            raise ProxyError(404, "MANIFEST_UNKNOWN", f"The build of this image has not finished in time; its log: {logs}")
-        await asyncio.sleep(BUILD_POLL)
+    # The request's thread may hold a connection (its token was read from Postgres): not for the wait.
+    await sync_to_async(connections.close_all)()
+    deadline = time.monotonic() + settings.WAVE_BUILD_TIMEOUT + settings.WAVE_BUILD_HEARTBEAT_TIMEOUT
+    state = await wait_for_end(info.build_id, deadline)
+    if state is None:
+        raise ProxyError(404, "MANIFEST_UNKNOWN", f"The build of this image has not finished in time; its log: {logs}")
+    status, reason = state
+    if status == Build.Status.FAILED:
+        raise ProxyError(404, "MANIFEST_UNKNOWN", f"The build of this image failed ({reason}); its log: {logs}")
 
 
 async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:

@@ -11,7 +11,7 @@ import time
 import uuid
 
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -20,6 +20,7 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 REQUEST_SECONDS = Histogram("wave_request_duration_seconds", "Request latency by route", ["route", "method", "status"])
 MANIFEST_CACHE = Counter("wave_proxy_manifest_cache_total", "Manifest lookups of the pull path", ["result"])
 BYTES_STREAMED = Counter("wave_proxy_bytes_streamed_total", "Blob bytes streamed from upstream registries")
+WAITING_PULLS = Gauge("wave_pulls_waiting_for_builds", "Pulls waiting for a build to end, in this process")
 
 
 def start_request(header: str | None) -> str:

@@ -11,6 +11,10 @@ import redis.asyncio
 from django.conf import settings
 
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# A burst (a thousand pulls woken at once by their build's end) queues for a connection instead of
+# failing with "Too many connections", as redis-py's default pool does past 100.
+ASYNC_CONNECTIONS = 100
+ASYNC_CONNECTION_WAIT = 10  # seconds
 
 
 @functools.cache
@@ -23,5 +27,8 @@ def async_redis() -> redis.asyncio.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = _async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=ASYNC_CONNECTIONS, timeout=ASYNC_CONNECTION_WAIT
+        )
+        client = _async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
     return client

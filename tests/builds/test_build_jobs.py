@@ -8,17 +8,20 @@ import os
 import signal
 import subprocess
 import threading
+import time
 import uuid
 
 import httpx
 import pytest
 
-from builds.jobs import run_build
+from builds.ended import channel, ended_key
+from builds.jobs import fail_build, run_build
 from builds.logs import strip_ansi
 from builds.models import Build
 from builds.reconcile import reap_stale_builds
 from tests.conftest import post, registry_auth, run, start_worker, wait_until
 from tests.containers.test_pull_path import data_layer
+from wave_site.redis import sync_redis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -234,3 +237,47 @@ def test_a_cache_repository_receives_the_build_layers(wave_server, build_worker,
     host, path = cache.split("/", 1)
     tags = httpx.get(f"http://{host}/v2/{path}/tags/list", auth=registry_auth(host)).json()
     assert tags.get("tags"), f"nothing was pushed to the cache repository {cache}"
+
+
+def ended(build_id: str) -> dict | None:
+    raw = sync_redis().get(ended_key(build_id))
+    return json.loads(raw) if raw else None
+
+
+def heard(pubsub, seconds: float = 1.0) -> list[dict]:
+    """The announcements published within `seconds` (a subscribe confirmation reads as None)."""
+    deadline, out = time.monotonic() + seconds, []
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=0.1)
+        if message:
+            out.append(json.loads(message["data"]))
+    return out
+
+
+def test_every_way_a_build_ends_is_announced_to_waiting_pulls(db_build):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    pubsub = sync_redis().pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel())
+    failed, stale, fresh = (db_build(unique() + "0000") for _ in range(3))
+    fail_build(failed.id, "The worker running this build was stopped")
+    Build.objects.filter(pk=stale.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    assert reap_stale_builds() >= 1
+    first, second = heard(pubsub)
+    assert first == ended(failed.id) == {"id": failed.id, "status": "FAILED", "reason": "The worker running this build was stopped"}
+    assert second == ended(stale.id) and second["reason"].startswith("The worker running this build stopped: no heartbeat")
+    assert ended(fresh.id) is None
+    fail_build(failed.id, "again")  # already ended: no second announcement
+    assert heard(pubsub, 0.5) == [] and ended(failed.id)["reason"] == "The worker running this build was stopped"
+    pubsub.close()
+
+
+def test_a_build_ended_unannounced_is_read_from_postgres_and_announced(db_build):
+    from containers.build_wait import _recorded
+
+    build = db_build(unique() + "0000")
+    assert _recorded(build.id) is None
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.SUCCEEDED, digest="sha256:" + "0" * 64)
+    assert _recorded(build.id) == ("SUCCEEDED", "") and ended(build.id)["status"] == "SUCCEEDED"

@@ -1,0 +1,123 @@
+"""Pulls waiting for a build cost nothing: no thread, no database connection, woken when it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import psycopg
+import pytest
+import redis
+from django.conf import settings
+
+from builds.ended import channel
+from builds.models import Build
+from tests.builds.test_build_jobs import b64, completed, unique
+from tests.conftest import start_server, stop_server, wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+POOL = 10
+APP_NAME = "wave-waiting-pulls-test"
+ACCEPT = {"Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"}
+
+
+@pytest.fixture(scope="module")
+def named_server(django_db_setup, tmp_path_factory):
+    """A server whose database sessions carry a name of their own (libpq's PGAPPNAME), to count them."""
+    server = start_server(tmp_path_factory.mktemp("waiting") / "server.log", PGAPPNAME=APP_NAME, DATABASE_POOL_SIZE=str(POOL))
+    yield server
+    stop_server(server)
+
+
+def server_connections() -> int:
+    db = settings.DATABASES["default"]
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=db["NAME"]) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s", (db["NAME"], APP_NAME)
+        ).fetchone()[0]
+
+
+def manifest_url(server, target_image: str) -> str:
+    name, tag = target_image.split("/", 1)[1].rsplit(":", 1)
+    return f"{server.url}/v2/{name}/manifests/{tag}"
+
+
+def start_build(server, registry, script: str) -> dict:
+    body = server.request_container({"containerFile": b64(f"FROM {registry}/library/busybox\nRUN echo {unique()} && {script}\n")})
+    wait_until(lambda: Build.objects.get(pk=body["buildId"]).status == Build.Status.RUNNING, timeout=60, every=0.1)
+    return body
+
+
+def subscribers() -> int:
+    return redis.Redis.from_url(settings.REDIS_URL).pubsub_numsub(channel())[0][1]
+
+
+def test_fifty_waiting_pulls_hold_no_connection_and_other_requests_go_on(named_server, build_worker, registry, busybox):
+    body = start_build(named_server, registry, "sleep 20")
+    url = manifest_url(named_server, body["targetImage"])
+    peak = [server_connections()]
+
+    async def scenario():
+        async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=200)) as client:
+            pulls = [asyncio.create_task(client.get(url, headers=ACCEPT)) for _ in range(50)]
+            await asyncio.sleep(2)  # the pulls are waiting now
+
+            async def request():
+                started = time.monotonic()
+                answer = await client.post(f"{named_server.url}/v1alpha2/container", json={"containerImage": busybox})
+                peak.append(await asyncio.to_thread(server_connections))
+                return answer.status_code, time.monotonic() - started
+
+            others = await asyncio.gather(*(request() for _ in range(30)))
+            early = sum(pull.done() for pull in pulls)
+            return others, early, await asyncio.wait_for(asyncio.gather(*pulls, return_exceptions=True), 120)
+
+    others, early, pulls = asyncio.run(scenario())
+    assert [status for status, _ in others] == [200] * 30
+    assert early == 0, "pulls answered before the build ended"
+    assert max(seconds for _, seconds in others) < 5, others
+    assert max(peak) <= POOL, peak
+    build = Build.objects.get(pk=body["buildId"])
+    assert build.status == Build.Status.SUCCEEDED
+    assert {(p.status_code, p.headers["Docker-Content-Digest"]) for p in pulls} == {(200, build.digest)}
+
+
+def test_a_failed_build_wakes_its_waiters_at_once_with_the_reason(wave_server, build_worker, registry):
+    body = start_build(wave_server, registry, "sleep 3 && exit 3")
+    url = manifest_url(wave_server, body["targetImage"])
+
+    async def pulls():
+        async with httpx.AsyncClient(timeout=60) as client:
+            answers = await asyncio.gather(*(client.get(url, headers=ACCEPT) for _ in range(5)))
+            return answers, time.time()
+
+    answers, answered_at = asyncio.run(pulls())
+    build = Build.objects.get(pk=body["buildId"])
+    assert build.status == Build.Status.FAILED
+    # Woken by the message, not by the 5 s re-read of the key.
+    assert answered_at - build.finished_at.timestamp() < 2
+    logs = f"{wave_server.url}/v1alpha1/builds/{build.id}/logs"
+    expected = f"The build of this image failed ({build.reason}); its log: {logs}"
+    for answer in answers:
+        assert answer.status_code == 404
+        assert answer.json()["errors"] == [{"code": "MANIFEST_UNKNOWN", "message": expected, "detail": None}]
+
+
+def test_a_client_that_goes_away_frees_its_waiter(wave_server, build_worker, registry):
+    body = start_build(wave_server, registry, "sleep 15")
+    url = manifest_url(wave_server, body["targetImage"])
+
+    async def give_up():
+        async with httpx.AsyncClient(timeout=60) as client:
+            pulls = [asyncio.create_task(client.get(url, headers=ACCEPT)) for _ in range(10)]
+            await asyncio.to_thread(wait_until, lambda: subscribers() >= 1, 10, 0.1)
+            for pull in pulls:
+                pull.cancel()
+            await asyncio.gather(*pulls, return_exceptions=True)
+
+    asyncio.run(give_up())
+    # The subscription ends once its last waiter is gone (it looks every 5 s), long before the build does.
+    wait_until(lambda: subscribers() == 0, timeout=8, every=0.2)
+    assert Build.objects.get(pk=body["buildId"]).status == Build.Status.RUNNING
