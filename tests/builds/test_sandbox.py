@@ -64,6 +64,13 @@ def loopback_listener():
     listener.close()
 
 
+def built(wave_server, request: dict) -> tuple[str, dict, str]:
+    """Request a build, wait for it to end: its id, final status and log."""
+    build_id = wave_server.request_container(request)["buildId"]
+    status = completed(wave_server, build_id)
+    return build_id, status, httpx.get(f"{wave_server.url}/v1alpha1/builds/{build_id}/logs").text
+
+
 def store_ports(wave_server, loopback_listener) -> dict[str, int]:
     db = settings.DATABASES["default"]
     return {
@@ -102,9 +109,7 @@ def assert_sealed(logs: str, ports: dict[str, int]) -> None:
 def test_a_run_step_reaches_no_store_no_host_process_and_no_host_file(wave_server, build_worker, busybox, loopback_listener):
     ports = store_ports(wave_server, loopback_listener)
     dockerfile = f"FROM {busybox}\nRUN echo {uuid.uuid4().hex}; {probe_script(ports)}\n"
-    body = wave_server.request_container({"containerFile": b64(dockerfile)})
-    status = completed(wave_server, body["buildId"])
-    logs = httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/logs").text
+    _, status, logs = built(wave_server, {"containerFile": b64(dockerfile)})
     assert status["succeeded"] is True, logs
     assert_sealed(logs, ports)
     assert loopback_listener.connections == 0
@@ -112,14 +117,12 @@ def test_a_run_step_reaches_no_store_no_host_process_and_no_host_file(wave_serve
 
 def test_conda_commands_run_in_the_same_sandbox(wave_server, build_worker, busybox, conda_channel, loopback_listener):
     ports = store_ports(wave_server, loopback_listener)
-    body = wave_server.request_container({
+    _, status, logs = built(wave_server, {
         "packages": {
             "type": "CONDA", "entries": ["wavetest-extra"], "channels": [conda_channel],
             "condaOpts": {"basePackages": "", "baseImage": busybox, "commands": [f"RUN echo {uuid.uuid4().hex}; {probe_script(ports)}"]},
         },
     })
-    status = completed(wave_server, body["buildId"])
-    logs = httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/logs").text
     assert status["succeeded"] is True, logs
     assert_sealed(logs, ports)
     assert loopback_listener.connections == 0
@@ -131,9 +134,7 @@ def test_a_run_step_gets_egress_only_through_the_guarded_proxy(wave_server, buil
                f"http://localhost:{settings.WAVE_DEFAULT_REGISTRY.rsplit(':', 1)[1]}/v2/_catalog"]
     fetches = "; ".join(f"wget -q -O- {url} || echo fetch-refused" for url in targets)
     dockerfile = f"FROM {busybox}\nRUN echo {uuid.uuid4().hex}; echo proxy-$http_proxy; {fetches}\n"
-    body = wave_server.request_container({"containerFile": b64(dockerfile)})
-    completed(wave_server, body["buildId"])
-    logs = httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/logs").text
+    _, status, logs = built(wave_server, {"containerFile": b64(dockerfile)})
     assert "proxy-http://127.0.0.1:3128" in logs.splitlines()
     assert logs.splitlines().count("fetch-refused") == len(targets), logs
     assert "Refused by the build sandbox's egress policy: RUN step: Host '169.254.169.254'" in logs
@@ -160,26 +161,23 @@ def test_the_builder_never_connects_to_a_loopback_address_a_dockerfile_names(wav
 
 
 def test_conda_commands_cannot_pull_from_a_loopback_address(wave_server, build_worker, busybox, conda_channel, listener):
-    body = wave_server.request_container({
+    _, status, _ = built(wave_server, {
         "packages": {
             "type": "CONDA", "entries": ["wavetest-extra"], "channels": [conda_channel],
             "condaOpts": {"basePackages": "", "baseImage": busybox,
                           "commands": [f"# {uuid.uuid4().hex}", f"COPY --from={LISTENER_HOST}:{listener.port}/x:1 /etc/passwd /p"]},
         },
     })
-    status = completed(wave_server, body["buildId"])
     assert status["succeeded"] is False
     assert listener.connections == 0
 
 
 def test_a_fork_bomb_is_stopped_by_the_pids_limit(wave_server, build_worker, busybox):
     dockerfile = f"FROM {busybox}\nRUN echo {uuid.uuid4().hex}; i=0; while [ $i -lt {settings.WAVE_BUILD_PIDS + 50} ]; do sleep 30 & i=$((i+1)); done\n"
-    body = wave_server.request_container({"containerFile": b64(dockerfile)})
-    status = completed(wave_server, body["buildId"])
-    logs = httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/logs").text
+    build_id, status, logs = built(wave_server, {"containerFile": b64(dockerfile)})
     assert status["succeeded"] is False
     assert "can't fork" in logs or "Resource temporarily unavailable" in logs, logs
-    assert Build.objects.get(pk=body["buildId"]).duration < 25  # not left to sleep out
+    assert Build.objects.get(pk=build_id).duration < 25  # not left to sleep out
 
 
 @pytest.mark.parametrize("mount", [
@@ -192,9 +190,7 @@ def test_run_mounts_are_refused_by_the_runtime(wave_server, build_worker, busybo
     # Line continuations and a comment split the flag: a textual check would not see "--mount".
     flag = mount.format(busybox=busybox)
     dockerfile = f"FROM {busybox}\nRUN {flag[:4]}\\\n# {uuid.uuid4().hex}\n{flag[4:]} cat /h{settings.WAVE_DATA_DIR}/secrets.env /h/etc/hostname\n"
-    body = wave_server.request_container({"containerFile": b64(dockerfile)})
-    status = completed(wave_server, body["buildId"])
-    logs = httpx.get(f"{wave_server.url}/v1alpha1/builds/{body['buildId']}/logs").text
+    _, status, logs = built(wave_server, {"containerFile": b64(dockerfile)})
     assert status["succeeded"] is False
-    assert "the build sandbox refused a RUN step: RUN --mount" in logs or "propagation" in logs, logs
+    assert "the build sandbox refused a RUN step: RUN --mount" in logs, logs
     assert settings.SECRET_KEY not in logs
