@@ -61,7 +61,8 @@ async def _records(plan: CondaPlan, job: dict, client, downloads: Path) -> tuple
 async def _checked(archive: Path, markers: Path) -> None:
     """`check_archive`, once per archive content: a package that passed is marked by its sha256
     beside the package cache, so that warm builds do not read every archive again."""
-    marker = markers / hashlib.sha256(archive.read_bytes()).hexdigest()
+    with archive.open("rb") as file:  # packages can be hundreds of MB: hashed as a stream
+        marker = markers / hashlib.file_digest(file, "sha256").hexdigest()
     if marker.exists():
         return
     await check_archive(archive)

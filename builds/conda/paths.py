@@ -20,6 +20,7 @@ from pathlib import Path
 from rattler.package_streaming import PackageArchive
 
 LISTS = ("info/paths.json", "info/files", "info/has_prefix", "info/no_link")
+MAX_LIST = 64 * 1024 * 1024  # bytes of one path list read into memory (the largest real ones are a few MB)
 
 
 class UnsafePackage(Exception):
@@ -84,6 +85,8 @@ def _tar_bz2_members(archive: Path) -> tuple[list[tuple[str, str | None, str | N
             members.append((member.name, member.linkname if member.issym() else None,
                             member.linkname if member.islnk() else None))
             if member.name in LISTS and member.isfile():
+                if member.size > MAX_LIST:
+                    raise UnsafePackage(f"Package {archive.name} is refused: its {member.name} is {member.size} bytes, over {MAX_LIST}")
                 lists[member.name] = tar.extractfile(member).read()
     return members, lists
 
