@@ -55,18 +55,33 @@ def _mount(source: str, target: str, kind: str | None, flags: int, options: str 
 
 
 def _expose(path: str) -> None:
-    """Make `path` reachable by any user in this mount namespace: a checkout under a private folder
-    (/root, 0700) is otherwise out of an unprivileged child's reach. The highest ancestor others
-    cannot enter is covered with an empty tmpfs, and `path` bound back in its place."""
-    parts = path.rstrip("/").split("/")
-    ancestors = ["/".join(parts[:i]) or "/" for i in range(2, len(parts))]
-    blocked = [a for a in ancestors if not os.stat(a).st_mode & 0o001]
+    """Make `path` reachable by any user in this mount namespace: a checkout in a private folder
+    (under /root, or a 0700 folder of its own) is otherwise out of an unprivileged child's reach.
+    The highest folder others cannot enter is covered with an empty tmpfs and the way down to `path`
+    made again; `path` is bound back in its place, or, when it is private itself (a bind keeps its
+    mode), each of its entries."""
+    path = path.rstrip("/")
+    parts = path.split("/")
+    chain = ["/".join(parts[:i]) for i in range(2, len(parts) + 1)]  # every folder from the top down to path
+    blocked = [folder for folder in chain if not os.stat(folder).st_mode & 0o001]
     if not blocked:
         return
     held = os.open(path, os.O_PATH | os.O_DIRECTORY)  # the original, still reachable once covered
+    entries = os.listdir(f"/proc/self/fd/{held}") if blocked[-1] == path else None
     _mount("tmpfs", blocked[0], "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
     os.makedirs(path, mode=0o755, exist_ok=True)
-    _mount(f"/proc/self/fd/{held}", path, None, MS_BIND | MS_REC)
+    if entries is None:
+        _mount(f"/proc/self/fd/{held}", path, None, MS_BIND | MS_REC)
+    for name in entries or []:
+        source, target = f"/proc/self/fd/{held}/{name}", f"{path}/{name}"
+        if os.path.isdir(source) and not os.path.islink(source):
+            os.mkdir(target)
+        elif os.path.islink(source):
+            os.symlink(os.readlink(source), target)
+            continue
+        else:
+            open(target, "w").close()
+        _mount(source, target, None, MS_BIND | MS_REC)
     os.close(held)
 
 

@@ -144,15 +144,18 @@ def test_the_launcher_runs_its_commands_in_order_until_one_fails():
     assert result.stdout.split() == ["one", "two"]
 
 
-def test_the_launcher_exposes_a_folder_under_a_private_one_and_hides_another(tmp_path):
+@pytest.mark.parametrize("private_app", [False, True], ids=["under-a-private-folder", "private-itself"])
+def test_the_launcher_exposes_a_folder_under_a_private_one_and_hides_another(tmp_path, private_app):
     """The conda child's view: the app reachable by an unprivileged user though it lives in a 0700
-    folder (a checkout under /root), the data folder empty."""
+    folder (a checkout under /root) or is one (a clone into `mktemp -d`), the data folder empty."""
     private = tmp_path / "private"
     app = private / "app"
     (app / "data").mkdir(parents=True)
     (app / "code.py").write_text("print('code')\n")
     (app / "data" / "secret").write_text("s3cret\n")
     private.chmod(0o700)
+    if private_app:
+        app.chmod(0o700)
     spec = {"bridges": {}, "run_bridge": None, "expose": str(app), "hide": [str(app / "data")], "commands": [
         {"argv": ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c",
                   f"cat {app}/code.py; ls -A {app}/data | wc -l; cat {app}/data/secret || echo no-secret"]}]}
