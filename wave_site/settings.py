@@ -105,6 +105,11 @@ WAVE_BUILD_CACHE_SIZE = env.int("WAVE_BUILD_CACHE_SIZE", default=10 * 1024**3)
 # Whether RUN steps for a foreign platform can execute: auto (native, or a registered qemu-user), true, false.
 WAVE_FOREIGN_RUN = env.str("WAVE_FOREIGN_RUN", default="auto")
 WAVE_BUILD_QUEUE = env.str("WAVE_BUILD_QUEUE", default="default")  # the RQ queue builds go to
+# Upkeep run by `manage.py housekeep` (the stack starts one): each task every WAVE_HOUSEKEEPING_EVERY seconds.
+WAVE_HOUSEKEEPING_EVERY = env.float("WAVE_HOUSEKEEPING_EVERY", default=15.0)
+WAVE_HOUSEKEEPING_TASKS = [
+    "builds.reconcile.reap_stale_builds",
+]
 WAVE_DEFAULT_PLATFORM = env.str("WAVE_DEFAULT_PLATFORM", default="linux/amd64")
 WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # bytes, decoded
 WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
