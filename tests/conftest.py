@@ -65,6 +65,11 @@ def push(registry: str, path: str, tag: str, image, credentials: Credentials | N
     return asyncio.run(run())
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fault tests restart the stack's stores: they run after everything else."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/faults/"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def clean_redis():
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
