@@ -5,6 +5,8 @@ These restart the stack's own stores, so they run last (see `pytest_collection_m
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import timedelta
 
 import pytest
@@ -13,7 +15,7 @@ from django.utils import timezone
 from builds.models import Build
 from builds.retry import LOST, reconnect
 from tests.builds.test_build_jobs import b64, unique
-from tests.builds.test_build_lifecycle import isolated_worker  # noqa: F401 (a fixture)
+from tests.builds.test_build_lifecycle import horses_of, isolated_worker, running_build  # noqa: F401 (a fixture)
 from tests.conftest import post, wait_until
 
 from .stores import restart_postgres, restart_redis
@@ -59,6 +61,21 @@ def test_a_build_carries_on_through_a_postgres_restart(api, registry, isolated_w
     assert_succeeded_with_every_line(build, marker, 25, tmp_path / "worker.log")
     assert build.heartbeat_at > back, "the heartbeat stopped at the restart"
     assert build.log.rstrip().endswith(f"@{build.digest}")
+
+
+def test_a_horse_forked_after_the_worker_used_the_database_reconnects_after_a_restart(api, registry, isolated_worker, tmp_path):  # noqa: F811
+    """The worker's own queries (here: failing the build of a killed horse) open its connection pool;
+    a horse forked after that used to inherit the pool without the threads that refill it, so after a
+    restart it never got a connection again and its build failed for want of a heartbeat."""
+    worker = isolated_worker()
+    killed = running_build(api, registry, unique())
+    for horse in horses_of(worker):
+        os.kill(horse, signal.SIGKILL)
+    wait_until(lambda: (b := stored(killed)) and b.status == Build.Status.FAILED, timeout=30)
+
+    build_id, marker = ticking_build(api, registry, ticks=25)
+    restart_postgres(down=5)
+    assert_succeeded_with_every_line(finished(build_id), marker, 25, tmp_path / "worker.log")
 
 
 def test_a_build_carries_on_through_a_redis_restart(api, registry, isolated_worker, tmp_path):  # noqa: F811
