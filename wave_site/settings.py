@@ -203,8 +203,11 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # Under ASGI each request's sync code runs in its own thread, so persistent per-thread connections
 # pile up; a process-wide psycopg pool bounds them instead.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# The pool's attempts to reconnect back off without bound (1, 2, 4 ... 64 s), so after a 40 s outage it
+# sat 27 s more without a connection, past a build's heartbeat timeout; an attempt that gives up after
+# `reconnect_timeout` is started again from 1 s by the next query that needs a connection.
 DATABASES["default"]["OPTIONS"] = {
-    "pool": {"min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=10), "timeout": 10}
+    "pool": {"min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=10), "timeout": 10, "reconnect_timeout": 10}
 }
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6380/0")
