@@ -66,7 +66,7 @@ def run_build(build_id: str) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     now = timezone.now()
     claimed = Build.objects.filter(pk=build_id, status=Build.Status.PENDING).update(
-        status=Build.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+        status=Build.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker, reason="",  # "no worker" no more
     )
     if not claimed:
         log.info("build %s is not pending; nothing to do", build_id)
