@@ -18,7 +18,6 @@ after a Postgres restart it never got a connection again. The worker closes its 
 from __future__ import annotations
 
 import os
-
 from contextlib import suppress
 
 from django.db import DatabaseError, connections
