@@ -11,8 +11,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import F, Value
-from django.db.models.functions import Concat
 from django.utils import timezone
 
 from .builders import builder_storage, get_builder
@@ -22,28 +20,40 @@ from .conda.solve import SolveError
 from .context import build_spec, write_context
 from .ended import announce_end
 from .janitor import Janitor
-from .logs import BuildLog
+from .logs import BuildLog, appended
 from .models import Build
 from .output import BuildOutput
 from .process import DeadlineExceeded
 from .reconcile import reap_stale_builds
+from .retry import LOST, Backoff, reconnect, retry_lost
 from .sandbox.child import SandboxError
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 5.0  # seconds
+FINISH_WITHIN = 120.0  # seconds to wait for the database to record a build's end; then the reaper does
 
 
 class Heartbeat(threading.Thread):
-    """Beats for the whole build, whatever step it is in (a solve or a push can take minutes)."""
+    """Beats for the whole build, whatever step it is in (a solve or a push can take minutes), and
+    through a database restart: a failed beat drops its connection and is tried again sooner."""
 
     def __init__(self, build_id: str):
         super().__init__(daemon=True, name=f"heartbeat-{build_id}")
         self.build_id, self._stop_event = build_id, threading.Event()
 
     def run(self) -> None:
+        backoff, wait = Backoff(cap=HEARTBEAT_EVERY), HEARTBEAT_EVERY
         try:
-            while not self._stop_event.wait(HEARTBEAT_EVERY):
-                Build.objects.filter(pk=self.build_id, status=Build.Status.RUNNING).update(heartbeat_at=timezone.now())
+            while not self._stop_event.wait(wait):
+                try:
+                    Build.objects.filter(pk=self.build_id, status=Build.Status.RUNNING).update(heartbeat_at=timezone.now())
+                except LOST as exc:
+                    reconnect()
+                    wait = backoff.failed()
+                    log.warning("build %s: heartbeat failed (%s); retrying in %.1f s", self.build_id, exc, wait)
+                else:
+                    backoff.succeeded()
+                    wait = HEARTBEAT_EVERY
         finally:
             connections.close_all()
 
@@ -56,7 +66,7 @@ def run_build(build_id: str) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     now = timezone.now()
     claimed = Build.objects.filter(pk=build_id, status=Build.Status.PENDING).update(
-        status=Build.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+        status=Build.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker, reason="",  # "no worker" no more
     )
     if not claimed:
         log.info("build %s is not pending; nothing to do", build_id)
@@ -108,14 +118,21 @@ def run_build(build_id: str) -> None:
 
 
 def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str = "", exit_status: int | None = None) -> None:
+    """Record the build's end and the rest of its log in one write, retried while the database is away
+    (one write: a retry after a lost answer cannot append the log twice, the status no longer RUNNING)."""
     succeeded, reason = bool(digest), output.clean(reason)
     output.close()
     output.log.line(f"Pushed {build.target_image}@{digest}" if succeeded else f"Build failed: {reason}")
-    output.log.close()
+    rest = output.log.drain()
     status = Build.Status.SUCCEEDED if succeeded else Build.Status.FAILED
-    ended = Build.objects.filter(pk=build.id, status=Build.Status.RUNNING).update(
-        status=status, finished_at=timezone.now(), digest=digest, reason=reason, exit_status=0 if succeeded else exit_status,
-    )
+
+    def record() -> int:
+        return Build.objects.filter(pk=build.id, status=Build.Status.RUNNING).update(
+            status=status, finished_at=timezone.now(), digest=digest, reason=reason,
+            exit_status=0 if succeeded else exit_status, log=appended(rest),
+        )
+
+    ended = retry_lost(record, FINISH_WITHIN, f"recording the end of build {build.id}")
     if ended:  # otherwise the reaper ended it first, and announced it
         announce_end(build.id, status, reason)
 
@@ -123,8 +140,7 @@ def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str =
 def fail_build(build_id: str, reason: str) -> None:
     """End a build that did not end itself (its job or its process died), its reason last in its log."""
     ended = Build.objects.filter(pk=build_id, status__in=[Build.Status.PENDING, Build.Status.RUNNING]).update(
-        status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason,
-        log=Concat(F("log"), Value(f"Build failed: {reason}\n")),
+        status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason, log=appended(f"Build failed: {reason}\n"),
     )
     if ended:
         announce_end(build_id, Build.Status.FAILED, reason)

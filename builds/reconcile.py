@@ -6,11 +6,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Concat
 from django.utils import timezone
 
 from .ended import announce_end
+from .logs import appended
 from .models import Build
 
 
@@ -33,7 +32,7 @@ def reap_stale_builds(build_id: str | None = None) -> int:
             status=Build.Status.FAILED,
             finished_at=now,
             reason=reason,
-            log=Concat(F("log"), Value(f"Build failed: {reason}\n")),
+            log=appended(f"Build failed: {reason}\n"),
         )
     for stale_id in ids:
         announce_end(stale_id, Build.Status.FAILED, reason)

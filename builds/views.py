@@ -21,6 +21,7 @@ class BuildStatusSerializer(serializers.Serializer):
     startTime = serializers.DateTimeField(allow_null=True)
     duration = serializers.FloatField(allow_null=True, help_text="seconds")
     succeeded = serializers.BooleanField(required=False)
+    reason = serializers.CharField(required=False, help_text="Not in the reference: why a pending build waits")
 
 
 class BuildRecordSerializer(serializers.Serializer):
@@ -65,6 +66,8 @@ def build_status(build: Build) -> dict:
     }
     if build.completed:
         body["succeeded"] = bool(build.succeeded)
+    elif build.reason:  # e.g. that no worker is alive to run it
+        body["reason"] = build.reason
     return body
 
 

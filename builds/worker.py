@@ -4,23 +4,37 @@ RQ forks a work horse per job and puts it in a process group of its own, so a si
 worker's group misses it, and a worker killed outright leaves it building on, unsupervised. Here the
 horse dies with its worker (PDEATHSIG), and its builder with the horse, so the whole chain goes
 together; a horse that dies (OOM, a kill) fails its build at once rather than at the heartbeat timeout.
+
+So a worker must not quit on a Redis restart either: RQ quits at any error from its own heartbeat
+(sent every 30 s while a job runs), which would take the horse and a healthy build with it. A lost beat
+is skipped instead; the worker's key lives 90 s, and redis-py reconnects on the next command.
+
+And a horse must start with no database connection of its worker's. Once the worker itself has
+queried (failing a killed horse's build, an abandoned job's callback), Django's process-wide psycopg
+pool is open in it; a horse forked then inherited that pool without the threads that refill it, so
+after a Postgres restart it never got a connection again. The worker closes its pool before each fork.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 
+from django.db import DatabaseError, connections
+from redis import exceptions as redis_errors
 from rq import Worker
 
 from .jobs import fail_build
 from .process import die_with_parent
 
 BUILD_JOB = "builds.jobs.run_build"
+REDIS_LOST = (redis_errors.ConnectionError, redis_errors.TimeoutError)
 
 
 class BuildWorker(Worker):
     def fork_work_horse(self, job, queue) -> None:
         self._worker_pid = os.getpid()
+        close_database_pools()
         super().fork_work_horse(job, queue)
 
     def main_work_horse(self, job, queue) -> None:
@@ -28,6 +42,18 @@ class BuildWorker(Worker):
         if os.getppid() != self._worker_pid:  # the worker died before PDEATHSIG was set
             os._exit(1)
         super().main_work_horse(job, queue)
+
+    def heartbeat(self, *args, **kwargs) -> None:
+        try:
+            super().heartbeat(*args, **kwargs)
+        except REDIS_LOST as exc:
+            self.log.warning("Worker %s: heartbeat skipped, Redis is unreachable: %s", self.name, exc)
+
+    def maintain_heartbeats(self, *args, **kwargs) -> None:
+        try:
+            super().maintain_heartbeats(*args, **kwargs)
+        except REDIS_LOST as exc:
+            self.log.warning("Worker %s: job heartbeat skipped, Redis is unreachable: %s", self.name, exc)
 
     def request_force_stop(self, signum, frame) -> None:
         """A cold shutdown (a second TERM) kills the horse: its build ends failed now, not at the heartbeat timeout."""
@@ -45,3 +71,12 @@ class BuildWorker(Worker):
             return
         how = f"was killed by signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else f"exited with {ret_val}"
         fail_build(job.args[0], f"The worker process running this build {how}")
+
+
+def close_database_pools() -> None:
+    """Close this process's connections and pools; the next query opens a fresh pool."""
+    with suppress(DatabaseError):  # a broken connection is forgotten all the same
+        connections.close_all()
+    for alias in connections:
+        if hasattr(connections[alias], "close_pool"):  # PostgreSQL's wrapper; a pool is made and closed if none
+            connections[alias].close_pool()

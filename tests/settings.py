@@ -15,6 +15,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WAVE_SSRF_ALLOWLIST = sorted({WAVE_DEFAULT_REGISTRY, "localhost:5000", "127.0.0.1"})  # noqa: F405
 # A queue no shared worker listens to, for tests that need a worker of their own.
 RQ_QUEUES["isolated"] = {**RQ_QUEUES["default"]}
+# A queue no worker ever listens to: builds that wait for one.
+RQ_QUEUES["idle"] = {**RQ_QUEUES["default"]}
 # Generous limits for the suite (everything comes from 127.0.0.1); the rate-limit tests set their own,
 # in-process with `settings`, or through the environment of a server they start.
 for _limit in ("BUILDS_USER", "BUILDS_ANONYMOUS", "PULLS_USER", "PULLS_ANONYMOUS"):

@@ -109,7 +109,11 @@ WAVE_BUILD_QUEUE = env.str("WAVE_BUILD_QUEUE", default="default")  # the RQ queu
 WAVE_HOUSEKEEPING_EVERY = env.float("WAVE_HOUSEKEEPING_EVERY", default=15.0)
 WAVE_HOUSEKEEPING_TASKS = [
     "builds.reconcile.reap_stale_builds",
+    "builds.requeue.requeue_lost_builds",
 ]
+# A build PENDING this long with no RQ job waiting or taken is queued again, at most this many times.
+WAVE_BUILD_PENDING_TIMEOUT = env.int("WAVE_BUILD_PENDING_TIMEOUT", default=60)  # seconds
+WAVE_BUILD_REQUEUE_LIMIT = env.int("WAVE_BUILD_REQUEUE_LIMIT", default=3)
 WAVE_DEFAULT_PLATFORM = env.str("WAVE_DEFAULT_PLATFORM", default="linux/amd64")
 WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # bytes, decoded
 WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
@@ -203,8 +207,11 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # Under ASGI each request's sync code runs in its own thread, so persistent per-thread connections
 # pile up; a process-wide psycopg pool bounds them instead.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# The pool's attempts to reconnect back off without bound (1, 2, 4 ... 64 s), so after a 40 s outage it
+# sat 27 s more without a connection, past a build's heartbeat timeout; an attempt that gives up after
+# `reconnect_timeout` is started again from 1 s by the next query that needs a connection.
 DATABASES["default"]["OPTIONS"] = {
-    "pool": {"min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=10), "timeout": 10}
+    "pool": {"min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=10), "timeout": 10, "reconnect_timeout": 10}
 }
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6380/0")

@@ -1,0 +1,69 @@
+"""Builds that nothing would ever run: their queue entry was lost, or no worker is alive to take it.
+
+A build is PENDING from its request until a worker claims it (`run_build`'s conditional UPDATE). Its
+RQ job `build-<id>` can be lost with Redis (a FLUSHDB, a crash within the append-only file's last
+second) or be left where no worker looks (its hash kept, its id gone from the queue's list). Such a
+build used to stay PENDING for ever, and identical requests joined it. So a housekeeping task
+(`requeue_lost_builds`) queues again every build PENDING longer than WAVE_BUILD_PENDING_TIMEOUT whose
+job is neither waiting in its queue nor taken by a worker; the claim makes a second run of the same
+build a no-op, so racing a worker that has just taken the job is safe. A build queued again
+WAVE_BUILD_REQUEUE_LIMIT times is failed with a reason that says so. While no worker is alive, such
+builds say so in their log and reason (as a request made then does at once).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rq.job import Job, JobStatus
+
+from .jobs import fail_build
+from .logs import appended
+from .models import Build
+from .queue import enqueue_build, job_id, live_workers, note_no_worker
+
+REQUEUED = "The build's queue entry was lost; it was queued again"
+
+
+def requeue_lost_builds() -> int:
+    """Queue again (or fail) every build PENDING too long with no job waiting or taken; returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=settings.WAVE_BUILD_PENDING_TIMEOUT)
+    queue = django_rq.get_queue(settings.WAVE_BUILD_QUEUE)
+    waiting = Build.objects.filter(status=Build.Status.PENDING, created_at__lt=cutoff)
+    if not live_workers(queue):
+        note_no_worker(waiting)
+    handled = 0
+    for build_id in waiting.values_list("pk", flat=True):
+        # Locked while it is checked and queued: a second housekeeper skips it, then finds its job alive.
+        with transaction.atomic():
+            build = waiting.filter(pk=build_id).select_for_update(skip_locked=True).only("id", "log").first()
+            if build is None or job_is_alive(queue, job_id(build_id)):
+                continue
+            handled += 1
+            requeues = build.log.count(REQUEUED)
+            if requeues >= settings.WAVE_BUILD_REQUEUE_LIMIT:
+                fail_build(build_id, f"{REQUEUED} {requeues} times and never ran")
+                continue
+            Build.objects.filter(pk=build_id).update(log=appended(f"{REQUEUED} ({requeues + 1} of {settings.WAVE_BUILD_REQUEUE_LIMIT})\n"))
+            enqueue_build(build_id)
+    return handled
+
+
+def job_is_alive(queue, key: str) -> bool:
+    """Whether the job waits in its queue (or in RQ's hand-over list to a worker) or a worker has it.
+
+    Read in one transaction, so a worker moving it from one list to the other cannot hide it."""
+    connection = queue.connection
+    with connection.pipeline(transaction=True) as pipe:
+        pipe.hget(Job.key_for(key), "status")
+        pipe.lpos(queue.key, key)
+        pipe.lpos(queue.intermediate_queue.key, key)
+        status, waiting, handed_over = pipe.execute()
+    status = status.decode() if isinstance(status, bytes) else status
+    if status == JobStatus.STARTED:  # a worker has it; if that worker died, RQ's cleanup fails the build
+        return True
+    return status == JobStatus.QUEUED and (waiting is not None or handed_over is not None)
