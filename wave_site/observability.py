@@ -21,6 +21,13 @@ REQUEST_SECONDS = Histogram("wave_request_duration_seconds", "Request latency by
 MANIFEST_CACHE = Counter("wave_proxy_manifest_cache_total", "Manifest lookups of the pull path", ["result"])
 BYTES_STREAMED = Counter("wave_proxy_bytes_streamed_total", "Blob bytes streamed from upstream registries")
 WAITING_PULLS = Gauge("wave_pulls_waiting_for_builds", "Pulls waiting for a build to end, in this process")
+REDIS_UNAVAILABLE = Counter(
+    "wave_redis_unavailable", "Operations done without Redis because it could not be reached", ["use"]
+)
+PULL_RECORDS_DROPPED = Counter(
+    "wave_pull_records_dropped", "Pull records dropped: the buffer was full while Postgres was away, or a batch was refused"
+)
+PULL_RECORDS_BUFFERED = Gauge("wave_pull_records_buffered", "Pull records waiting to be written to Postgres, in this process")
 
 
 def start_request(header: str | None) -> str:
