@@ -109,7 +109,10 @@ WAVE_BUILD_QUEUE = env.str("WAVE_BUILD_QUEUE", default="default")  # the RQ queu
 WAVE_HOUSEKEEPING_EVERY = env.float("WAVE_HOUSEKEEPING_EVERY", default=15.0)
 WAVE_HOUSEKEEPING_TASKS = [
     "builds.reconcile.reap_stale_builds",
+    "metrics.counters.advance",
 ]
+# Pull records a web process keeps while Postgres is away; past it new ones are dropped (and counted).
+WAVE_PULL_RECORD_BUFFER = env.int("WAVE_PULL_RECORD_BUFFER", default=100_000)
 WAVE_DEFAULT_PLATFORM = env.str("WAVE_DEFAULT_PLATFORM", default="linux/amd64")
 WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # bytes, decoded
 WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
