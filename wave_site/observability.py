@@ -99,9 +99,17 @@ class BuildCollector:
             outcomes.add_metric([row["status"]], row["n"])
             if row["spent"] is not None:
                 seconds.add_metric([row["status"]], row["spent"].total_seconds())
+        yield from (outcomes, seconds)
+        from wave_site.redis import ERRORS, unavailable
+
+        try:
+            count = django_rq.get_queue(settings.WAVE_BUILD_QUEUE).count
+        except ERRORS as exc:  # the other metrics are still worth a scrape
+            unavailable("queue_depth", exc)
+            return
         depth = GaugeMetricFamily("wave_build_queue_depth", "Build jobs waiting in the queue")
-        depth.add_metric([], django_rq.get_queue(settings.WAVE_BUILD_QUEUE).count)
-        yield from (outcomes, seconds, depth)
+        depth.add_metric([], count)
+        yield depth
 
 
 _collector_lock = threading.Lock()
