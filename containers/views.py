@@ -92,8 +92,8 @@ class ContainerTokenView(APIView):
         return Response(describe(_live_request(token)))
 
     @extend_schema(
-        responses={200: MessageSerializer, 401: MessageSerializer, 403: MessageSerializer, 404: MessageSerializer},
-        summary="Revoke a container token (staff only); later pulls of its image get 404",
+        responses={200: MessageSerializer, 401: MessageSerializer, 403: MessageSerializer, 404: MessageSerializer, 503: MessageSerializer},
+        summary="Revoke a container token (staff only); later pulls of its image get 404; 503 while Redis is away",
     )
     def delete(self, request: Request, token: str) -> Response:
         try:
