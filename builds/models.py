@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from wave_site.xid import TransactionId
+
 
 # Read only where they are shown: a log can take megabytes, and status reads are frequent.
 LARGE_FIELDS = ("log", "condalock", "condalock_yaml")
@@ -52,6 +54,8 @@ class Build(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from its worker.")
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The inserting transaction: where the usage counters' cursor is (metrics/counters.py).
+    xid = models.BigIntegerField(db_default=TransactionId(), editable=False, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     exit_status = models.IntegerField(null=True, blank=True)

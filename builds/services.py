@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from accounts.identity import Identity
 from containers.upstream import DownloadError, check_host, download
-from metrics.events import record_build
 from oci.errors import OciError
 from oci.platform import parse_platform
 from oci.reference import parse_reference
@@ -234,7 +233,6 @@ def submit_build(plan: BuildPlan, identity: Identity, image_exists, count_build=
                     return build, True
                 build = _new_build(plan, identity, number)
                 transaction.on_commit(lambda: enqueue_build(build.id))
-                transaction.on_commit(lambda: record_build(build.org, build.created_at))
                 return build, False
         except IntegrityError:
             continue  # another request made this number first: share its build

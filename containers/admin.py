@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
-from django.utils import timezone
+
+from wave_site.redis import ERRORS as REDIS_ERRORS
 
 from .models import ContainerRequest, StoredBlob
-from .tokens import forget_token
+from .tokens import bury_token, revoke
 
 
 @admin.register(ContainerRequest)
@@ -17,20 +18,21 @@ class ContainerRequestAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj):
-        forget_token(obj.token)  # the cached record would otherwise keep the token pullable
+        bury_token(obj.token, obj.expires_at)  # the cached record would otherwise keep the token pullable
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        for token in queryset.values_list("token", flat=True):
-            forget_token(token)
+        for token, expires_at in queryset.values_list("token", "expires_at"):
+            bury_token(token, expires_at)
         super().delete_queryset(request, queryset)
 
     @admin.action(description="Revoke the selected container tokens")
     def revoke(self, request, queryset):
-        tokens = list(queryset.filter(revoked_at__isnull=True).values_list("token", flat=True))
-        ContainerRequest.objects.filter(token__in=tokens).update(revoked_at=timezone.now())
-        for token in tokens:
-            forget_token(token)
+        try:
+            tokens = revoke(queryset)
+        except REDIS_ERRORS as exc:
+            messages.error(request, f"No token was revoked: Redis is unavailable ({exc}); try again.")
+            return
         messages.info(request, f"Revoked {len(tokens)} container token(s).")
 
 

@@ -5,7 +5,8 @@ one Redis subscription and one look per build, not per pull: it hears `builds.en
 re-reads the ended keys of the builds waited for every POLL seconds (an end announced while the
 subscription reconnected), and reads Postgres for a build only after DB_EVERY seconds without an
 answer from Redis (the build ended unannounced, Redis lost the key, or its worker died unreaped),
-through a connection given back at once.
+through a connection given back at once. While Redis is away, waiting and new waiters carry on the
+same way: the subscription is retried every second and Postgres read every DB_EVERY seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import logging
 import time
 import weakref
 
-import redis
 from asgiref.sync import sync_to_async
 from django.db import connections
 
@@ -24,7 +24,7 @@ from builds.ended import announce_end, channel, ended_key
 from builds.models import Build
 from builds.reconcile import reap_stale_builds
 from wave_site.observability import WAITING_PULLS
-from wave_site.redis import async_redis
+from wave_site.redis import ERRORS, async_redis, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +84,27 @@ class _Listener:
     async def _look(self) -> None:
         """The ended keys of every build waited for, in one MGET; Postgres for those long overdue."""
         ids = list(self.waiters)
+        unanswered = []
         for build_id, raw in zip(ids, await async_redis().mget([ended_key(i) for i in ids])):
             if raw is not None:
                 self._wake(build_id, _decode(raw))
-            elif build_id in self.db_due and time.monotonic() >= self.db_due[build_id]:
-                self.db_due[build_id] = time.monotonic() + DB_EVERY
-                try:
-                    state = await sync_to_async(_recorded, thread_sensitive=False)(build_id)
-                except Exception:  # Postgres down as well: the next look tries again
-                    log.exception("could not read build %s", build_id)
-                    continue
-                if state is not None:
-                    self._wake(build_id, state)
+            else:
+                unanswered.append(build_id)
+        await self._read_database(unanswered)
+
+    async def _read_database(self, ids: list[str]) -> None:
+        """Postgres, for the builds among `ids` that have gone DB_EVERY seconds without an answer."""
+        for build_id in ids:
+            if build_id not in self.db_due or time.monotonic() < self.db_due[build_id]:
+                continue
+            self.db_due[build_id] = time.monotonic() + DB_EVERY
+            try:
+                state = await sync_to_async(_recorded, thread_sensitive=False)(build_id)
+            except Exception:  # Postgres down as well: the next look tries again
+                log.exception("could not read build %s", build_id)
+                continue
+            if state is not None:
+                self._wake(build_id, state)
 
     async def _listen(self) -> None:
         while True:
@@ -111,8 +120,9 @@ class _Listener:
                         if time.monotonic() >= look_at:
                             await self._look()
                             look_at = time.monotonic() + POLL
-            except (redis.RedisError, OSError) as exc:
-                log.warning("build-end subscription lost: %s", exc)
+            except ERRORS as exc:
+                unavailable("build_wait", exc)
+                await self._read_database(list(self.waiters))
                 await asyncio.sleep(1)
             if not self.waiters:  # no await between this check and `task = None`: no waiter is missed
                 self.task = None
@@ -136,7 +146,12 @@ async def wait_for_end(build_id: str, deadline: float) -> State | None:
     ended = listener.add(build_id)  # before the first read: an end announced in between still wakes it
     WAITING_PULLS.inc()
     try:
-        raw = await async_redis().get(ended_key(build_id))
+        try:
+            raw = await async_redis().get(ended_key(build_id))
+        except ERRORS as exc:  # no answer will come from Redis: the listener reads Postgres at once
+            unavailable("build_wait", exc)
+            listener.db_due[build_id] = time.monotonic()
+            raw = None
         if raw is not None:
             return _decode(raw)
         await asyncio.wait([ended], timeout=max(deadline - time.monotonic(), 0))

@@ -3,7 +3,8 @@
 Manifests are cached in Redis per token and reference, so repeated pulls of a tag make no upstream
 request; augmented manifests are serialised once and served as exactly those bytes. Blobs the
 service made itself (added layers, rewritten configs) come from Postgres; every other blob streams
-from the upstream registry.
+from the upstream registry. While Redis is away, manifests are resolved from the upstream on every
+pull, and a token's own blobs are found by resolving its image again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from oci.netguard import tls_context
 from oci.platform import parse_platform
 from oci.stream import BlobResponse, BlobStreamer
 from wave_site.observability import MANIFEST_CACHE
-from wave_site.redis import async_redis
+from wave_site.redis import ERRORS, async_redis, unavailable
 
 from .build_wait import wait_for_end
 from .models import ContainerRequest, StoredBlob
@@ -90,14 +91,16 @@ def _decode(value: bytes) -> Manifest:
 
 
 async def _remember(info: TokenInfo, manifests: dict[str, Manifest], own: set[str]) -> None:
-    redis = async_redis()
-    async with redis.pipeline(transaction=False) as pipe:
-        for reference, manifest in manifests.items():
-            pipe.set(_manifest_key(info.token, reference), _encode(manifest), ex=MANIFEST_TTL)
-        if own:
-            pipe.sadd(_own_key(info.token), *own)
-            pipe.expire(_own_key(info.token), MANIFEST_TTL * 2)
-        await pipe.execute()
+    try:
+        async with async_redis().pipeline(transaction=False) as pipe:
+            for reference, manifest in manifests.items():
+                pipe.set(_manifest_key(info.token, reference), _encode(manifest), ex=MANIFEST_TTL)
+            if own:
+                pipe.sadd(_own_key(info.token), *own)
+                pipe.expire(_own_key(info.token), MANIFEST_TTL * 2)
+            await pipe.execute()
+    except ERRORS as exc:
+        unavailable("manifest_cache", exc)
 
 
 def _store_blob(data: bytes) -> str:
@@ -119,14 +122,15 @@ def _record_wave_digest(token: str, digest: str) -> None:
     ContainerRequest.objects.filter(token=token, wave_digest="").update(wave_digest=digest)
 
 
-async def _resolve_upstream(info: TokenInfo) -> dict[str, Manifest]:
-    """Fetch the token's image and augment it when the token says so; every reference it answers."""
+async def _resolve_upstream(info: TokenInfo) -> tuple[dict[str, Manifest], set[str]]:
+    """Fetch the token's image and augment it when the token says so; every reference it answers,
+    and the digests of the blobs the service made for it."""
     client = await upstream_client(info)
     manifest = await client.get_manifest(info.path, info.reference)
     if manifest.media_type in mediatypes.SCHEMA1_TYPES:
         raise ProxyError(400, "MANIFEST_INVALID", f"Image '{info.image}' uses the Docker schema 1 format, which is not supported")
     if not info.augmented:
-        return {info.reference: manifest, manifest.digest: manifest}
+        return {info.reference: manifest, manifest.digest: manifest}, set()
     own = set(info.layer_digests)
     if manifest.is_index:
         platform = parse_platform(info.platform)
@@ -144,7 +148,7 @@ async def _resolve_upstream(info: TokenInfo) -> dict[str, Manifest]:
     own.add(config_digest)
     await _remember(info, {}, own)
     await sync_to_async(_record_wave_digest)(info.token, wave_digest)
-    return resolved
+    return resolved, own
 
 
 async def wait_for_build(info: TokenInfo) -> None:
@@ -164,8 +168,11 @@ async def wait_for_build(info: TokenInfo) -> None:
 
 async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:
     """The manifest a client gets for `reference` (the token's tag, or a digest it was given)."""
-    redis = async_redis()
-    cached = await redis.get(_manifest_key(info.token, reference))
+    try:
+        cached = await async_redis().get(_manifest_key(info.token, reference))
+    except ERRORS as exc:
+        unavailable("manifest_cache", exc)
+        cached = None
     MANIFEST_CACHE.labels("hit" if cached else "miss").inc()
     if cached:
         return _decode(cached)
@@ -173,7 +180,7 @@ async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:
         raise ProxyError(404, "MANIFEST_UNKNOWN", f"Tag '{reference}' is not part of this container token; it grants '{info.image}'")
     if info.build_id:
         await wait_for_build(info)
-    resolved = await _resolve_upstream(info)
+    resolved, _ = await _resolve_upstream(info)
     if reference not in resolved and is_digest(reference):
         # A digest not made by this service: an untouched entry of an index, fetched as it is.
         manifest = await (await upstream_client(info)).get_manifest(info.path, reference)
@@ -196,9 +203,18 @@ async def own_blob(info: TokenInfo, digest: str) -> bytes | None:
     """A blob this service made for the token (an added layer or a rewritten config), else None."""
     if not info.augmented:
         return None
-    if digest not in info.layer_digests and not await async_redis().sismember(_own_key(info.token), digest):
+    if digest not in info.layer_digests and not await _made_for(info, digest):
         return None
     return await sync_to_async(_stored_blob)(digest)
+
+
+async def _made_for(info: TokenInfo, digest: str) -> bool:
+    try:
+        return bool(await async_redis().sismember(_own_key(info.token), digest))
+    except ERRORS as exc:
+        unavailable("manifest_cache", exc)
+    _, own = await _resolve_upstream(info)  # the rewritten config's digest, made again
+    return digest in own
 
 
 _streamers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

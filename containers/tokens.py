@@ -1,7 +1,10 @@
 """What the pull path needs to know about a token, cached in Redis until the token expires.
 
 Postgres keeps the request; Redis keeps this small record so that a pull reads no table. Revoking a
-token deletes the record, and a record is only ever rebuilt from a live request.
+token replaces the record with a tombstone that lives as long as the token would have, and a record is
+only ever written where there is none (SET NX), so a pull that read the request just before it was
+revoked cannot put the record back. When Redis is away, pulls read the request from Postgres, which
+knows about revocation and expiry; a revocation needs Redis (see `revoke`).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from dataclasses import asdict, dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
 from builds.models import without_large_fields
 from oci.reference import parse_reference
-from wave_site.redis import async_redis, sync_redis
+from wave_site.redis import ERRORS, async_redis, sync_redis, unavailable
 
 from .models import ContainerRequest
 
@@ -54,6 +59,10 @@ def _key(token: str) -> str:
     return f"wave:token:{token}"
 
 
+REVOKED = b"revoked"  # the tombstone
+TOMBSTONE_TTL = 3600  # seconds, for a token without an expiry
+
+
 def is_fusion(config: dict | None) -> bool:
     pattern = settings.WAVE_FUSION_PATTERN
     return any(re.match(pattern, layer.get("location", "")) for layer in (config or {}).get("layers") or [])
@@ -78,13 +87,39 @@ def token_info(request: ContainerRequest) -> TokenInfo:
 
 
 def cache_token(info: TokenInfo) -> None:
+    """Cache the record unless one (or a tombstone) is there; without Redis, pulls read Postgres."""
     ttl = int(info.expires_at - time.time())
-    if ttl > 0:
-        sync_redis().set(_key(info.token), json.dumps(asdict(info)), ex=ttl)
+    if ttl <= 0:
+        return
+    try:
+        sync_redis().set(_key(info.token), json.dumps(asdict(info)), ex=ttl, nx=True)
+    except ERRORS as exc:
+        unavailable("token", exc)
 
 
 def forget_token(token: str) -> None:
+    """Drop the cached record (the request changed): the next pull caches it again from Postgres."""
     sync_redis().delete(_key(token))
+
+
+def bury_token(token: str, expires_at=None) -> None:
+    """Make the cached record a tombstone until the token would have expired. Raises a Redis error
+    when Redis is away: the caller must not report the token revoked then (see `revoke`)."""
+    ttl = int(expires_at.timestamp() - time.time()) if expires_at else TOMBSTONE_TTL
+    if ttl > 0:
+        sync_redis().set(_key(token), REVOKED, ex=ttl)
+
+
+def revoke(tokens) -> list[str]:
+    """Revoke the live tokens among `tokens` (ContainerRequest rows or a queryset), in one transaction
+    that commits only once Redis holds their tombstones: a revocation Redis did not hear of would let
+    a cached record keep the token pullable. Returns the tokens revoked."""
+    with transaction.atomic():
+        rows = list(tokens.filter(revoked_at__isnull=True).select_for_update().values_list("token", "expires_at"))
+        ContainerRequest.objects.filter(token__in=[t for t, _ in rows]).update(revoked_at=timezone.now())
+        for token, expires_at in rows:
+            bury_token(token, expires_at)
+    return [t for t, _ in rows]
 
 
 def _load_from_database(token: str) -> TokenInfo | None:
@@ -96,9 +131,19 @@ def _load_from_database(token: str) -> TokenInfo | None:
     return info
 
 
+async def _cached(token: str) -> bytes | None:
+    try:
+        return await async_redis().get(_key(token))
+    except ERRORS as exc:
+        unavailable("token", exc)
+        return None
+
+
 async def load_token(token: str) -> TokenInfo | None:
     """The live token's record, or None for an unknown, revoked or expired token."""
-    raw = await async_redis().get(_key(token))
+    raw = await _cached(token)
+    if raw == REVOKED:
+        return None
     info = TokenInfo(**json.loads(raw)) if raw else await sync_to_async(_load_from_database)(token)
     if info is None or info.expires_at <= time.time():
         return None

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.authentication import SessionAuthentication
@@ -16,6 +15,7 @@ from builds.reconcile import reap_stale_builds
 from oci.errors import OciError
 from oci.platform import parse_platform
 from wave_site.errors import ApiError
+from wave_site.redis import ERRORS as REDIS_ERRORS
 
 from .describe import describe, status
 from .inspect import inspect_image
@@ -28,7 +28,7 @@ from .serializers import (
     MessageSerializer,
 )
 from .services import Caller, request_container
-from .tokens import forget_token
+from .tokens import revoke
 
 ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer}
 
@@ -92,14 +92,16 @@ class ContainerTokenView(APIView):
         return Response(describe(_live_request(token)))
 
     @extend_schema(
-        responses={200: MessageSerializer, 401: MessageSerializer, 403: MessageSerializer, 404: MessageSerializer},
-        summary="Revoke a container token (staff only); later pulls of its image get 404",
+        responses={200: MessageSerializer, 401: MessageSerializer, 403: MessageSerializer, 404: MessageSerializer, 503: MessageSerializer},
+        summary="Revoke a container token (staff only); later pulls of its image get 404; 503 while Redis is away",
     )
     def delete(self, request: Request, token: str) -> Response:
-        updated = ContainerRequest.objects.filter(token=token, revoked_at__isnull=True).update(revoked_at=timezone.now())
-        if not updated:
+        try:
+            revoked = revoke(ContainerRequest.objects.filter(token=token))
+        except REDIS_ERRORS:
+            raise ApiError(f"Container token '{token}' was not revoked: Redis is unavailable; try again", status=503) from None
+        if not revoked:
             raise ApiError(f"Unknown container token '{token}'", status=404)
-        forget_token(token)
         return Response({"message": f"Container token '{token}' revoked"})
 
 

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from wave_site.xid import TransactionId
+
 
 class PullEvent(models.Model):
     """One manifest GET that returned a single-image manifest through the proxy."""
@@ -17,6 +19,8 @@ class PullEvent(models.Model):
     fusion = models.BooleanField(default=False)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The inserting transaction: where the usage counters' cursor is (metrics/counters.py).
+    xid = models.BigIntegerField(db_default=TransactionId(), editable=False, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]

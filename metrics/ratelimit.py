@@ -1,7 +1,8 @@
 """Rate limits in Redis (fixed windows), shared by every web process.
 
 The reference's limits are the defaults: with a token, 100 builds an hour and 1,000 pulls a minute
-per user; without one, 25 builds a day and 250 pulls an hour per client IP.
+per user; without one, 25 builds a day and 250 pulls an hour per client IP. They degrade open: while
+Redis is away, nothing is limited (counted as `wave_redis_unavailable_total{use="ratelimit"}`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from wave_site.redis import async_redis, sync_redis
+from wave_site.redis import ERRORS, async_redis, sync_redis, unavailable
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,21 @@ def check(kind: str, user_id: int | None, ip: str | None) -> None:
     limit, key, retry_after, ttl, who = _window(kind, user_id, ip)
     pipe = sync_redis().pipeline(transaction=True)
     pipe.incr(key).expire(key, ttl)
-    _verdict(kind, limit, pipe.execute()[0], retry_after, who)
+    try:
+        used = pipe.execute()[0]
+    except ERRORS as exc:
+        return unavailable("ratelimit", exc)
+    _verdict(kind, limit, used, retry_after, who)
 
 
 async def acheck(kind: str, user_id: int | None, ip: str | None) -> None:
     """`check` for async code."""
     limit, key, retry_after, ttl, who = _window(kind, user_id, ip)
-    async with async_redis().pipeline(transaction=True) as pipe:
-        used = (await pipe.incr(key).expire(key, ttl).execute())[0]
+    try:
+        async with async_redis().pipeline(transaction=True) as pipe:
+            used = (await pipe.incr(key).expire(key, ttl).execute())[0]
+    except ERRORS as exc:
+        return unavailable("ratelimit", exc)
     _verdict(kind, limit, used, retry_after, who)
 
 

@@ -21,6 +21,13 @@ REQUEST_SECONDS = Histogram("wave_request_duration_seconds", "Request latency by
 MANIFEST_CACHE = Counter("wave_proxy_manifest_cache_total", "Manifest lookups of the pull path", ["result"])
 BYTES_STREAMED = Counter("wave_proxy_bytes_streamed_total", "Blob bytes streamed from upstream registries")
 WAITING_PULLS = Gauge("wave_pulls_waiting_for_builds", "Pulls waiting for a build to end, in this process")
+REDIS_UNAVAILABLE = Counter(
+    "wave_redis_unavailable", "Operations done without Redis because it could not be reached", ["use"]
+)
+PULL_RECORDS_DROPPED = Counter(
+    "wave_pull_records_dropped", "Pull records dropped: the buffer was full while Postgres was away, or a batch was refused"
+)
+PULL_RECORDS_BUFFERED = Gauge("wave_pull_records_buffered", "Pull records waiting to be written to Postgres, in this process")
 
 
 def start_request(header: str | None) -> str:
@@ -92,9 +99,17 @@ class BuildCollector:
             outcomes.add_metric([row["status"]], row["n"])
             if row["spent"] is not None:
                 seconds.add_metric([row["status"]], row["spent"].total_seconds())
+        yield from (outcomes, seconds)
+        from wave_site.redis import ERRORS, unavailable
+
+        try:
+            count = django_rq.get_queue(settings.WAVE_BUILD_QUEUE).count
+        except ERRORS as exc:  # the other metrics are still worth a scrape
+            unavailable("queue_depth", exc)
+            return
         depth = GaugeMetricFamily("wave_build_queue_depth", "Build jobs waiting in the queue")
-        depth.add_metric([], django_rq.get_queue(settings.WAVE_BUILD_QUEUE).count)
-        yield from (outcomes, seconds, depth)
+        depth.add_metric([], count)
+        yield depth
 
 
 _collector_lock = threading.Lock()

@@ -110,10 +110,13 @@ WAVE_HOUSEKEEPING_EVERY = env.float("WAVE_HOUSEKEEPING_EVERY", default=15.0)
 WAVE_HOUSEKEEPING_TASKS = [
     "builds.reconcile.reap_stale_builds",
     "builds.requeue.requeue_lost_builds",
+    "metrics.counters.advance",
 ]
 # A build PENDING this long with no RQ job waiting or taken is queued again, at most this many times.
 WAVE_BUILD_PENDING_TIMEOUT = env.int("WAVE_BUILD_PENDING_TIMEOUT", default=60)  # seconds
 WAVE_BUILD_REQUEUE_LIMIT = env.int("WAVE_BUILD_REQUEUE_LIMIT", default=3)
+# Pull records a web process keeps while Postgres is away; past it new ones are dropped (and counted).
+WAVE_PULL_RECORD_BUFFER = env.int("WAVE_PULL_RECORD_BUFFER", default=100_000)
 WAVE_DEFAULT_PLATFORM = env.str("WAVE_DEFAULT_PLATFORM", default="linux/amd64")
 WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # bytes, decoded
 WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
