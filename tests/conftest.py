@@ -29,6 +29,12 @@ from oci.image import push_image
 from .factories import UserFactory, WorkspaceFactory, api_token
 
 
+# The stack's registry and the service's own authority, whatever ports the stack was started on:
+# tests name these instead of a port.
+REGISTRY = settings.WAVE_DEFAULT_REGISTRY
+SERVER = settings.WAVE_SERVER_AUTHORITY
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

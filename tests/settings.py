@@ -10,9 +10,9 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 RQ_QUEUES = {name: {**queue, "URL": REDIS_URL} for name, queue in RQ_QUEUES.items()}
 WAVE_CREDENTIALS_KEYS = ["VGhpc0lzQVRlc3RLZXlGb3JXYXZlVGVzdHNPbmx5ISE="]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# The stack registry (localhost:<port>; request-level tests name localhost:5000 whatever the port),
-# and test registries on 127.0.0.1 with random ports; SSRF tests use other names and override this.
-WAVE_SSRF_ALLOWLIST = sorted({WAVE_DEFAULT_REGISTRY, "localhost:5000", "127.0.0.1"})  # noqa: F405
+# The stack registry (localhost:<its port>), and test registries on 127.0.0.1 with random ports;
+# SSRF tests use other names and override this.
+WAVE_SSRF_ALLOWLIST = sorted({WAVE_DEFAULT_REGISTRY, "127.0.0.1"})  # noqa: F405
 # A queue no shared worker listens to, for tests that need a worker of their own.
 RQ_QUEUES["isolated"] = {**RQ_QUEUES["default"]}
 # A queue no worker ever listens to: builds that wait for one.

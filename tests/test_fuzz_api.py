@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from oci.errors import OciError
 from oci.reference import parse_reference, parse_repository
 
+from tests.conftest import REGISTRY
+
 pytestmark = pytest.mark.django_db
 
 json_leaf = st.one_of(
@@ -39,7 +41,7 @@ def _loopback(value: object, parse) -> object:
         registry = parse(value).registry
     except OciError:
         return value
-    return value if registry.startswith(("localhost", "127.")) else "localhost:5000/fuzz/x"
+    return value if registry.startswith(("localhost", "127.")) else f"{REGISTRY}/fuzz/x"
 
 
 def keep_on_loopback(body: dict) -> dict:
@@ -55,11 +57,11 @@ def keep_on_loopback(body: dict) -> dict:
 
 # Valid values mixed in so that generated requests also get past validation into the services.
 GOOD = {
-    "containerImage": ["localhost:5000/library/busybox:latest", "localhost:5000/library/busybox@sha256:" + "0" * 64],
-    "containerFile": [base64.b64encode(b"FROM localhost:5000/library/busybox\nRUN true\n").decode()],
+    "containerImage": [f"{REGISTRY}/library/busybox:latest", f"{REGISTRY}/library/busybox@sha256:" + "0" * 64],
+    "containerFile": [base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN true\n".encode()).decode()],
     "packages": [{"type": "CONDA", "entries": ["bwa", "pip:x"]}, {"type": "CONDA", "environment": "ZGVwZW5kZW5jaWVzOiBbYV0K"}],
     "containerConfig": [{"env": ["A=1"], "cmd": ["sh"], "layers": [{"location": "data:AAAA", "gzipDigest": "sha256:" + "a" * 64, "gzipSize": 3, "tarDigest": "sha256:" + "b" * 64}]}],
-    "buildRepository": ["localhost:5000/fuzz/repo"],
+    "buildRepository": [f"{REGISTRY}/fuzz/repo"],
     "freeze": [True, False],
     "dryRun": [True],
     "towerWorkspaceId": [1, "2"],

@@ -11,7 +11,7 @@ from django.test import Client
 
 from builds.models import Build
 from containers.models import ContainerRequest
-from tests.conftest import post
+from tests.conftest import REGISTRY, post
 from tests.factories import UserFactory
 from wave_site.observability import JsonFormatter, RequestIdFilter
 
@@ -31,7 +31,7 @@ def test_prometheus_metrics_are_for_operators(admin_client, busybox, api):
 
 def test_build_outcomes_are_exported(admin_client):
     Build.objects.create(id=f"{'f' * 16}_1", content_hash="f" * 16, number=1, status=Build.Status.FAILED,
-                         container_file="FROM x\n", platform="linux/amd64", build_repository="r/x", target_image="localhost:5000/x:1")
+                         container_file="FROM x\n", platform="linux/amd64", build_repository="r/x", target_image=f"{REGISTRY}/x:1")
     assert 'wave_builds_total{status="FAILED"} 1.0' in admin_client.get("/metrics").content.decode()
 
 
@@ -51,7 +51,7 @@ def test_every_response_carries_a_request_id_and_logs_carry_it(client, caplog):
 def test_the_admin_retries_a_failed_build(admin_client, api, django_capture_on_commit_callbacks):
     import base64
 
-    dockerfile = base64.b64encode(b"FROM localhost:5000/library/busybox\nRUN exit 1\n").decode()
+    dockerfile = base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN exit 1\n".encode()).decode()
     build_id = post(api, "/v1alpha2/container", {"containerFile": dockerfile}).json()["buildId"]
     Build.objects.filter(pk=build_id).update(status=Build.Status.FAILED)
     with django_capture_on_commit_callbacks(execute=True):

@@ -66,9 +66,10 @@ SECRET_KEY = _secret("SECRET_KEY", default="insecure-local-only-key-set-SECRET_K
 WAVE_SERVER_URL = env.str("WAVE_SERVER_URL", default="http://localhost:9090").rstrip("/")
 WAVE_SERVER_AUTHORITY = urlsplit(WAVE_SERVER_URL).netloc
 WAVE_DATA_DIR = Path(env.str("WAVE_DATA_DIR", default=str(BASE_DIR / "data")))
+# The local registry; the settings below that name a repository on it default to this host.
 WAVE_DEFAULT_REGISTRY = env.str("WAVE_DEFAULT_REGISTRY", default="localhost:5000")
-WAVE_BUILD_REPOSITORY = env.str("WAVE_BUILD_REPOSITORY", default="localhost:5000/wave/builds")
-WAVE_CACHE_REPOSITORY = env.str("WAVE_CACHE_REPOSITORY", default="localhost:5000/wave/cache")
+WAVE_BUILD_REPOSITORY = env.str("WAVE_BUILD_REPOSITORY", default=f"{WAVE_DEFAULT_REGISTRY}/wave/builds")
+WAVE_CACHE_REPOSITORY = env.str("WAVE_CACHE_REPOSITORY", default=f"{WAVE_DEFAULT_REGISTRY}/wave/cache")
 # SSRF guard: hosts named by requests that may be contacted even though they resolve to
 # loopback/private addresses (`host` or `host:port`); the stack's own registry by default.
 WAVE_SSRF_ALLOWLIST = env.list(
@@ -126,7 +127,7 @@ WAVE_CONDA_CHANNELS = env.list("WAVE_CONDA_CHANNELS", default=["conda-forge", "b
 WAVE_CONDA_BASE_PACKAGES = env.str("WAVE_CONDA_BASE_PACKAGES", default="conda-forge::procps-ng")
 WAVE_CONDA_MAMBA_IMAGE = env.str("WAVE_CONDA_MAMBA_IMAGE", default="mambaorg/micromamba:1.5.10-noble")
 # The image conda environments are laid on (glibc-based), and where named channels live.
-WAVE_CONDA_BASE_IMAGE = env.str("WAVE_CONDA_BASE_IMAGE", default="localhost:5000/library/debian:bookworm-slim")
+WAVE_CONDA_BASE_IMAGE = env.str("WAVE_CONDA_BASE_IMAGE", default=f"{WAVE_DEFAULT_REGISTRY}/library/debian:bookworm-slim")
 WAVE_CONDA_CHANNEL_ALIAS = env.str("WAVE_CONDA_CHANNEL_ALIAS", default="https://conda.anaconda.org/")
 # Conda packages are solved, installed and packed by a child process as this unprivileged user,
 # with at most WAVE_BUILD_MEMORY, in this folder (outside data/).

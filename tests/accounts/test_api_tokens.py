@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import ApiToken
 from containers.models import ContainerRequest
-from tests.conftest import post
+from tests.conftest import SERVER, post
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_the_workspace_id_may_be_a_string_of_digits(api, busybox, workspace, own
     assert ContainerRequest.objects.get(token=response.json()["containerToken"]).workspace == workspace
 
 
-@pytest.mark.parametrize("endpoint", ["http://localhost:9090", "http://localhost:9090/api", None])
+@pytest.mark.parametrize("endpoint", [f"http://{SERVER}", f"http://{SERVER}/api", None])
 def test_this_services_endpoint_or_none_is_accepted(api, busybox, owner_token, endpoint):
     body = {"containerImage": busybox, "towerAccessToken": owner_token, "towerEndpoint": endpoint}
     assert post(api, "/v1alpha2/container", body).status_code == 200

@@ -19,7 +19,7 @@ from builds.jobs import fail_build, run_build
 from builds.logs import strip_ansi
 from builds.models import Build
 from builds.reconcile import reap_stale_builds
-from tests.conftest import post, registry_auth, run, start_worker, wait_until
+from tests.conftest import REGISTRY, post, registry_auth, run, start_worker, wait_until
 from tests.containers.test_pull_path import data_layer
 from wave_site.redis import sync_redis
 
@@ -218,8 +218,8 @@ def db_build():
     def make(build_hash: str) -> Build:
         return Build.objects.create(
             id=f"{build_hash}_1", content_hash=build_hash, number=1, status=Build.Status.RUNNING,
-            container_file="FROM x\n", platform="linux/amd64", build_repository="localhost:5000/x",
-            target_image=f"localhost:5000/x:{build_hash}", heartbeat_at=timezone.now(), started_at=timezone.now(),
+            container_file="FROM x\n", platform="linux/amd64", build_repository=f"{REGISTRY}/x",
+            target_image=f"{REGISTRY}/x:{build_hash}", heartbeat_at=timezone.now(), started_at=timezone.now(),
         )
 
     return make

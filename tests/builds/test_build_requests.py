@@ -9,7 +9,7 @@ import pytest
 from builds.base_images import busybox_image
 from builds.models import Build
 from containers.models import ContainerRequest
-from tests.conftest import post, push
+from tests.conftest import REGISTRY, SERVER, post, push
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def b64(text: str) -> str:
 
 
 def dockerfile(marker: str) -> str:
-    return b64(f"FROM localhost:5000/library/busybox\nRUN echo {marker} > /marker\n")
+    return b64(f"FROM {REGISTRY}/library/busybox\nRUN echo {marker} > /marker\n")
 
 
 def test_a_dockerfile_gives_a_pending_build_and_a_proxied_target(api, django_capture_on_commit_callbacks):
@@ -30,12 +30,12 @@ def test_a_dockerfile_gives_a_pending_build_and_a_proxied_target(api, django_cap
     assert re.fullmatch(r"[0-9a-f]{16}_1", body["buildId"])
     build_hash = body["buildId"][:16]
     token = body["containerToken"]
-    assert body["targetImage"] == f"localhost:9090/wt/{token}/wave/builds:{build_hash}"
+    assert body["targetImage"] == f"{SERVER}/wt/{token}/wave/builds:{build_hash}"
     assert body["cached"] is False and body["freeze"] is False and body["expiration"]
     build = Build.objects.get(pk=body["buildId"])
     assert build.status == Build.Status.PENDING
-    assert build.target_image == f"localhost:5000/wave/builds:{build_hash}"
-    assert build.container_file == "FROM localhost:5000/library/busybox\nRUN echo one > /marker\n"
+    assert build.target_image == f"{REGISTRY}/wave/builds:{build_hash}"
+    assert build.container_file == f"FROM {REGISTRY}/library/busybox\nRUN echo one > /marker\n"
     assert ContainerRequest.objects.get(token=token).build == build
     job = django_rq.get_queue("default").fetch_job(f"build-{build.id}")
     assert job is not None and job.func_name == "builds.jobs.run_build" and list(job.args) == [build.id]
@@ -53,7 +53,7 @@ def test_the_build_hash_depends_on_the_platform_and_repository(api, settings):
     settings.WAVE_FOREIGN_RUN = "true"
     ids = {
         post(api, "/v1alpha2/container", {"containerFile": dockerfile("three"), **extra}).json()["buildId"]
-        for extra in ({}, {"containerPlatform": "linux/arm64"}, {"buildRepository": "localhost:5000/other/repo"})
+        for extra in ({}, {"containerPlatform": "linux/arm64"}, {"buildRepository": f"{REGISTRY}/other/repo"})
     }
     assert len(ids) == 3
 
@@ -88,11 +88,11 @@ def test_conda_packages_are_named_after_the_packages(api):
     body = {"packages": {"type": "CONDA", "entries": ["salmon", "bwa"], "channels": ["conda-forge", "bioconda"]}}
     response = post(api, "/v1alpha2/container", body).json()
     build_hash = response["buildId"][:16]
-    assert response["targetImage"] == f"localhost:9090/wt/{response['containerToken']}/wave/builds:salmon_bwa--{build_hash}"
+    assert response["targetImage"] == f"{SERVER}/wt/{response['containerToken']}/wave/builds:salmon_bwa--{build_hash}"
     build = Build.objects.get(pk=response["buildId"])
     assert build.conda_file == "channels:\n- conda-forge\n- bioconda\ndependencies:\n- salmon\n- bwa\n"
     assert build.context == {
-        "builder": "conda", "base_image": "localhost:5000/library/debian:bookworm-slim",
+        "builder": "conda", "base_image": f"{REGISTRY}/library/debian:bookworm-slim",
         "channels": ["conda-forge", "bioconda"], "specs": ["salmon", "bwa", "conda-forge::procps-ng"], "commands": [],
     }
     assert "specs:\n- salmon\n- bwa\n- conda-forge::procps-ng\n" in build.container_file
@@ -123,15 +123,15 @@ def test_conda_options_shape_the_recipe(api):
         "packages": {
             "type": "CONDA",
             "entries": ["samtools=1.0"],
-            "condaOpts": {"mambaImage": "localhost:5000/mamba:1", "basePackages": "", "commands": ["RUN echo hi"]},
+            "condaOpts": {"mambaImage": f"{REGISTRY}/mamba:1", "basePackages": "", "commands": ["RUN echo hi"]},
         },
         "nameStrategy": "imageSuffix",
         "buildTemplate": "conda/micromamba:v1",
     }
     response = post(api, "/v1alpha2/container", body).json()
     build = Build.objects.get(pk=response["buildId"])
-    assert build.target_image == f"localhost:5000/wave/builds/samtools:1.0--{build.content_hash}"
-    assert build.container_file.startswith("FROM localhost:5000/mamba:1\n")
+    assert build.target_image == f"{REGISTRY}/wave/builds/samtools:1.0--{build.content_hash}"
+    assert build.container_file.startswith(f"FROM {REGISTRY}/mamba:1\n")
     assert "procps-ng" not in build.container_file and build.container_file.endswith("RUN echo hi\n")
     assert "channels:\n- conda-forge\n- bioconda\n" in build.conda_file
 
@@ -234,7 +234,7 @@ def test_foreign_platform_run_steps_are_refused_without_emulation(api, settings)
 
 def test_foreign_platform_builds_without_run_steps_are_accepted(api, settings):
     settings.WAVE_FOREIGN_RUN = "false"
-    no_run = b64("FROM localhost:5000/library/busybox\nENV A=1\n")
+    no_run = b64(f"FROM {REGISTRY}/library/busybox\nENV A=1\n")
     assert post(api, "/v1alpha2/container", {"containerFile": no_run, "containerPlatform": "linux/arm64"}).status_code == 200
     conda = {"packages": {"type": "CONDA", "entries": ["bwa"]}, "containerPlatform": "linux/arm64"}
     assert post(api, "/v1alpha2/container", conda).status_code == 200
@@ -281,5 +281,5 @@ def test_a_channel_named_in_a_spec_is_checked_too(api):
 
 
 def test_a_too_long_build_repository_is_400(api):
-    response = post(api, "/v1alpha2/container", {"containerFile": dockerfile("long"), "buildRepository": "localhost:5000/" + "a" * 250})
+    response = post(api, "/v1alpha2/container", {"containerFile": dockerfile("long"), "buildRepository": f"{REGISTRY}/" + "a" * 250})
     assert response.status_code == 400 and "must be at most 200 characters" in response.json()["message"]

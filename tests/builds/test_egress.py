@@ -9,14 +9,16 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 
 from builds.sandbox.egress import Egress
 from builds.sandbox.spec import HERE
 from oci.netguard import resolve_addresses
 from tests.builds.test_sandbox import CountingListener
-from tests.conftest import wait_until
+from tests.conftest import REGISTRY, wait_until
 
 
 def exchange(path: Path, request: bytes) -> bytes:
@@ -68,7 +70,11 @@ def egress(tmp_path):
         yield egress
 
 
-@pytest.mark.parametrize("target", ["127.0.0.1:6380", "[::1]:5433", "localhost:5000", "metadata.example:80", "mixed.example:443",
+# The stack's own Redis, Postgres and registry, whatever their ports, then names and addresses that hide private ones.
+STACK = [f"127.0.0.1:{urlsplit(settings.REDIS_URL).port}", f"[::1]:{settings.DATABASES['default']['PORT']}", REGISTRY]
+
+
+@pytest.mark.parametrize("target", [*STACK, "metadata.example:80", "mixed.example:443",
                                     "rebind.example:443", "v6.example:443", "10.0.0.1:443", "[::ffff:127.0.0.1]:443"])
 def test_run_steps_cannot_connect_anywhere_but_public_addresses(egress, target):
     listener = CountingListener()

@@ -5,8 +5,10 @@ import pytest
 from builds.naming import content_hash, sanitise_tag, target_image
 from builds.recipes import PackageName, conda_packages, conda_yaml, parse_package_spec
 
+from tests.conftest import REGISTRY
+
 H = "5e49881e6ad74121"
-REPO = "localhost:5000/hrma017/dev"
+REPO = f"{REGISTRY}/hrma017/dev"
 
 
 def pkgs(*specs):

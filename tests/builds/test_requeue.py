@@ -14,7 +14,7 @@ from builds.models import Build
 from builds.queue import NO_WORKER, enqueue_build, job_id
 from builds.requeue import REQUEUED, requeue_lost_builds
 from tests.builds.test_build_jobs import b64, unique
-from tests.conftest import post
+from tests.conftest import REGISTRY, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,7 +34,7 @@ def pending_build(age: float = 120) -> Build:
     build_hash = unique()[:16].ljust(16, "0")
     return Build.objects.create(
         id=f"{build_hash}_1", content_hash=build_hash, number=1, container_file="FROM x\n", platform="linux/amd64",
-        build_repository="localhost:5000/x", target_image=f"localhost:5000/x:{build_hash}",
+        build_repository=f"{REGISTRY}/x", target_image=f"{REGISTRY}/x:{build_hash}",
         created_at=timezone.now() - timedelta(seconds=age),
     )
 

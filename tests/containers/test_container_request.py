@@ -10,7 +10,7 @@ from django.utils.dateparse import parse_datetime
 from containers.models import ContainerRequest
 from containers.services import wave_image_name
 from oci.reference import parse_reference
-from tests.conftest import post
+from tests.conftest import SERVER, post
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def test_it_issues_a_token_and_a_target_image(api, busybox):
     token = body["containerToken"]
     assert re.fullmatch(r"[0-9a-f]{12}", token) and token.strip("0")
     assert body["requestId"] == token
-    assert body["targetImage"] == f"localhost:9090/wt/{token}/library/busybox:latest"
+    assert body["targetImage"] == f"{SERVER}/wt/{token}/library/busybox:latest"
     assert body["containerImage"] == busybox
     assert body["freeze"] is False and body["succeeded"] is True
     assert "buildId" not in body
@@ -62,7 +62,7 @@ def test_the_request_is_stored_without_secrets_and_with_the_resolved_digest(api,
 def test_the_legacy_endpoint_answers_the_same_way(api, busybox):
     response = post(api, "/container-token", {"containerImage": busybox})
     assert response.status_code == 200
-    assert response.json()["targetImage"].startswith("localhost:9090/wt/")
+    assert response.json()["targetImage"].startswith(f"{SERVER}/wt/")
     assert ContainerRequest.objects.get(token=response.json()["containerToken"]).endpoint == "/container-token"
 
 
@@ -71,7 +71,7 @@ def test_a_digest_reference_keeps_its_digest(api, busybox):
     stored = ContainerRequest.objects.get(token=digest["containerToken"]).source_digest
     pinned = busybox.rsplit(":", 1)[0] + "@" + stored
     body = post(api, "/v1alpha2/container", {"containerImage": pinned}).json()
-    assert body["targetImage"] == f"localhost:9090/wt/{body['containerToken']}/library/busybox@{stored}"
+    assert body["targetImage"] == f"{SERVER}/wt/{body['containerToken']}/library/busybox@{stored}"
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_a_digest_reference_keeps_its_digest(api, busybox):
     ],
 )
 def test_target_images_drop_the_registry_and_gain_library_for_docker_hub(image, expected):
-    assert wave_image_name("0123456789ab", parse_reference(image).path_and_reference) == f"localhost:9090/wt/0123456789ab/{expected}"
+    assert wave_image_name("0123456789ab", parse_reference(image).path_and_reference) == f"{SERVER}/wt/0123456789ab/{expected}"
 
 
 def test_a_missing_image_is_a_404_saying_so(api, registry):

@@ -6,7 +6,7 @@ import pytest
 
 from accounts.models import ApiToken
 from builds.models import Build
-from tests.conftest import post
+from tests.conftest import REGISTRY, SERVER, post
 from tests.factories import UserFactory, api_token
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def test_describe_tells_the_request_source_and_wave_image(api, token, busybox):
     assert body["token"] == token
     assert body["request"] == {"containerImage": busybox, "fingerprint": "f1"}
     assert body["source"]["image"] == busybox and body["source"]["digest"].startswith("sha256:")
-    assert body["wave"]["image"] == f"localhost:9090/wt/{token}/library/busybox:latest"
+    assert body["wave"]["image"] == f"{SERVER}/wt/{token}/library/busybox:latest"
     assert body["build"] is None
     assert api.get(f"/v1alpha2/container/{token}").json() == body
 
@@ -33,7 +33,7 @@ def test_status_of_a_proxy_request_is_done(api, token):
 
 
 def test_status_follows_the_build(api):
-    dockerfile = base64.b64encode(b"FROM localhost:5000/library/busybox\nRUN false\n").decode()
+    dockerfile = base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN false\n".encode()).decode()
     body = post(api, "/v1alpha2/container", {"containerFile": dockerfile}).json()
     token, build_id = body["containerToken"], body["buildId"]
     assert api.get(f"/v1alpha2/container/{token}/status").json()["status"] == "PENDING"
@@ -43,7 +43,7 @@ def test_status_follows_the_build(api):
     status = api.get(f"/v1alpha2/container/{token}/status").json()
     assert status["status"] == "DONE" and status["succeeded"] is False
     assert status["reason"] == "RUN false exited with 1"
-    assert status["detailsUri"] == f"http://localhost:9090/view/builds/{build_id}"
+    assert status["detailsUri"] == f"http://{SERVER}/view/builds/{build_id}"
     described = api.get(f"/container-token/{token}").json()
     assert described["build"]["buildId"] == build_id and described["build"]["succeeded"] is False
 

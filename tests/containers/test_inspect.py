@@ -5,7 +5,7 @@ import json
 import pytest
 
 from builds.base_images import busybox_image
-from tests.conftest import post
+from tests.conftest import REGISTRY, post
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +69,7 @@ def test_a_private_image_uses_the_callers_credentials(api, owner, owner_token, p
         ({}, "Invalid value for attribute 'containerImage': This field is required."),
         ({"containerImage": "NOPE"}, "'NOPE' is not a valid name component"),
         ({"containerImage": ["x"]}, "must be a string"),
-        ({"containerImage": "localhost:5000/a:1", "towerAccessToken": "bad"}, "Invalid towerAccessToken"),
+        ({"containerImage": f"{REGISTRY}/a:1", "towerAccessToken": "bad"}, "Invalid towerAccessToken"),
     ],
 )
 def test_bad_inspect_requests(api, body, message):

@@ -4,16 +4,16 @@ import base64
 
 import pytest
 
-from tests.conftest import post
+from tests.conftest import REGISTRY, free_port, post
 
 pytestmark = pytest.mark.django_db
 
-DOCKERFILE = base64.b64encode(b"FROM localhost:5000/library/busybox\n").decode()
+DOCKERFILE = base64.b64encode(f"FROM {REGISTRY}/library/busybox\n".encode()).decode()
 
 
 def test_an_image_on_a_name_resolving_to_loopback_is_refused(api, registry):
-    # localhost:5000 is allow-listed; the same registry named `localhost:5000` is fine, `localhost:5001` is not.
-    response = post(api, "/v1alpha2/container", {"containerImage": "localhost:5001/library/busybox:latest"})
+    # The stack's registry (localhost:<its port>) is allow-listed; another port on localhost is not.
+    response = post(api, "/v1alpha2/container", {"containerImage": f"localhost:{free_port()}/library/busybox:latest"})
     assert response.status_code == 400
     assert "Host 'localhost' resolves to 127.0.0.1, a loopback, private or link-local address" in response.json()["message"]
 
@@ -35,5 +35,5 @@ def test_a_layer_url_on_a_forbidden_host_is_refused(api, busybox):
 
 def test_the_allow_list_comes_from_settings(api, registry, settings):
     settings.WAVE_SSRF_ALLOWLIST = []
-    response = post(api, "/v1alpha2/container", {"containerImage": "localhost:5000/library/busybox:latest"})
+    response = post(api, "/v1alpha2/container", {"containerImage": f"{REGISTRY}/library/busybox:latest"})
     assert response.status_code == 400 and "resolves to 127.0.0.1" in response.json()["message"]

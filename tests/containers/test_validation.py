@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from tests.conftest import post
+from tests.conftest import REGISTRY, post
 
 pytestmark = pytest.mark.django_db
 
@@ -13,16 +13,16 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-DOCKERFILE = b64("FROM localhost:5000/library/busybox\nRUN true\n")
+DOCKERFILE = b64(f"FROM {REGISTRY}/library/busybox\nRUN true\n")
 LAYER = {"location": "data:" + b64("x"), "gzipDigest": "sha256:" + "a" * 64, "gzipSize": 1, "tarDigest": "sha256:" + "b" * 64}
-DIGEST_REF = "localhost:5000/library/busybox@sha256:" + "c" * 64
+DIGEST_REF = f"{REGISTRY}/library/busybox@sha256:" + "c" * 64
 
 
 @pytest.mark.parametrize(
     "body, message",
     [
         ({}, "Specify either 'containerImage', 'containerFile' or 'packages'"),
-        ({"containerImage": "localhost:5000/a:1", "containerFile": DOCKERFILE}, "'containerImage' and 'containerFile' cannot be used"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerFile": DOCKERFILE}, "'containerImage' and 'containerFile' cannot be used"),
         ({"containerFile": DOCKERFILE, "packages": {"type": "CONDA", "entries": ["bwa"]}}, "'containerFile' and 'packages' cannot be used"),
         ({"containerFile": "not base64!"}, "Attribute 'containerFile' is not valid base64: 'not base64!'"),
         ({"containerFile": "Zm9v\n"}, "Attribute 'containerFile' is not valid base64"),
@@ -35,10 +35,10 @@ DIGEST_REF = "localhost:5000/library/busybox@sha256:" + "c" * 64
         ({"packages": {"type": "PIP", "entries": ["x"]}}, "unsupported package type 'PIP'"),
         ({"packages": {"type": "CONDA"}}, "Attribute 'packages' needs 'entries' or 'environment'"),
         ({"spackFile": b64("spack:\n")}, "Attribute 'spackFile' is not supported"),
-        ({"containerImage": "localhost:5000/a:1", "containerPlatform": "ppc64le"}, "Unsupported container platform: ppc64le"),
-        ({"containerImage": "localhost:5000/a:1", "containerPlatform": "linux/arm/v7"}, "Unsupported container platform: linux/arm/v7"),
-        ({"containerFile": DOCKERFILE, "buildRepository": "https://localhost:5000/x"}, "Invalid repository 'https://localhost:5000/x': it must not have a scheme prefix"),
-        ({"containerFile": DOCKERFILE, "buildRepository": "localhost:5000/x:tag"}, "Invalid repository 'localhost:5000/x:tag': it must not have a tag"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerPlatform": "ppc64le"}, "Unsupported container platform: ppc64le"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerPlatform": "linux/arm/v7"}, "Unsupported container platform: linux/arm/v7"),
+        ({"containerFile": DOCKERFILE, "buildRepository": f"https://{REGISTRY}/x"}, f"Invalid repository 'https://{REGISTRY}/x': it must not have a scheme prefix"),
+        ({"containerFile": DOCKERFILE, "buildRepository": f"{REGISTRY}/x:tag"}, f"Invalid repository '{REGISTRY}/x:tag': it must not have a tag"),
         ({"containerFile": DOCKERFILE, "cacheRepository": "cache/only"}, "Invalid repository 'cache/only': it must start with a registry host"),
         ({"containerFile": DOCKERFILE, "freeze": True}, "Attribute 'freeze' requires 'buildRepository'"),
         ({"containerFile": DOCKERFILE, "format": "sif"}, "'sif' requires 'freeze: true'"),
@@ -46,20 +46,20 @@ DIGEST_REF = "localhost:5000/library/busybox@sha256:" + "c" * 64
         ({"containerFile": DOCKERFILE, "nameStrategy": "fancy"}, "Unsupported image naming strategy 'fancy'"),
         ({"containerImage": "Bad Image"}, "Invalid image reference 'Bad Image'"),
         ({"containerImage": DIGEST_REF, "containerConfig": {"env": ["A=1"]}}, "is pinned by digest and cannot be combined with 'containerConfig'"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": {"env": ["no-equals"]}}, "'containerConfig.env': entries must look like NAME=value, not 'no-equals'"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": {"workingDir": "rel/dir"}}, "'containerConfig.workingDir': must be an absolute path, not 'rel/dir'"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": {"layers": [{**LAYER, "location": "ftp://x/l.tgz"}]}}, "'containerConfig.layers[0].location': must be an http(s):// URL or a data: URI, not 'ftp://x/l.tgz'"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": {"layers": [{**LAYER, "gzipDigest": "md5:1"}]}}, "'containerConfig.layers[0].gzipDigest': 'md5:1' is not a sha256 digest"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": {"layers": [{**LAYER, "tarDigest": "sha256:XYZ"}]}}, "'containerConfig.layers[0].tarDigest': 'sha256:XYZ' is not a sha256 digest"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": {"layers": [{**LAYER, "gzipSize": 0}]}}, "'containerConfig.layers[0].gzipSize': must be a positive number of bytes, not 0"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": {"layers": [{**LAYER, "gzipSize": "many"}]}}, "'containerConfig.layers[0].gzipSize': must be an integer, not many"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": {"layers": [{**LAYER, "gzipSize": 10**9}]}}, "larger than the 10485760 bytes allowed"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": {"env": ["no-equals"]}}, "'containerConfig.env': entries must look like NAME=value, not 'no-equals'"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": {"workingDir": "rel/dir"}}, "'containerConfig.workingDir': must be an absolute path, not 'rel/dir'"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": {"layers": [{**LAYER, "location": "ftp://x/l.tgz"}]}}, "'containerConfig.layers[0].location': must be an http(s):// URL or a data: URI, not 'ftp://x/l.tgz'"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": {"layers": [{**LAYER, "gzipDigest": "md5:1"}]}}, "'containerConfig.layers[0].gzipDigest': 'md5:1' is not a sha256 digest"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": {"layers": [{**LAYER, "tarDigest": "sha256:XYZ"}]}}, "'containerConfig.layers[0].tarDigest': 'sha256:XYZ' is not a sha256 digest"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": {"layers": [{**LAYER, "gzipSize": 0}]}}, "'containerConfig.layers[0].gzipSize': must be a positive number of bytes, not 0"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": {"layers": [{**LAYER, "gzipSize": "many"}]}}, "'containerConfig.layers[0].gzipSize': must be an integer, not many"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": {"layers": [{**LAYER, "gzipSize": 10**9}]}}, "larger than the 10485760 bytes allowed"),
         ({"containerImage": 42}, "Invalid value for attribute 'containerImage': must be a string, not 42"),
-        ({"containerImage": "localhost:5000/a:1", "freeze": "yes"}, "Invalid value for attribute 'freeze': must be true or false, not yes"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": {"cmd": "echo"}}, "'containerConfig.cmd': must be a list of strings, not echo"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": {"entrypoint": ["sh", 1]}}, "'containerConfig.entrypoint': must be a list of strings; 1 is not a string"),
-        ({"containerImage": "localhost:5000/a:1", "containerConfig": "x"}, "'containerConfig': must be an object, not x"),
-        ({"containerImage": "localhost:5000/a:1", "towerWorkspaceId": "abc"}, "'towerWorkspaceId': must be an integer, not abc"),
+        ({"containerImage": f"{REGISTRY}/a:1", "freeze": "yes"}, "Invalid value for attribute 'freeze': must be true or false, not yes"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": {"cmd": "echo"}}, "'containerConfig.cmd': must be a list of strings, not echo"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": {"entrypoint": ["sh", 1]}}, "'containerConfig.entrypoint': must be a list of strings; 1 is not a string"),
+        ({"containerImage": f"{REGISTRY}/a:1", "containerConfig": "x"}, "'containerConfig': must be an object, not x"),
+        ({"containerImage": f"{REGISTRY}/a:1", "towerWorkspaceId": "abc"}, "'towerWorkspaceId': must be an integer, not abc"),
     ],
 )
 def test_it_rejects_bad_requests_with_a_message(api, body, message):

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from metrics import counters
 from metrics.models import PullEvent
-from tests.conftest import wait_until
+from tests.conftest import REGISTRY, wait_until
 from tests.factories import UserFactory, api_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -38,7 +38,7 @@ def pull(server, token: str, name: str) -> None:
 
 
 def dockerfile() -> str:
-    return base64.b64encode(f"FROM localhost:5000/library/busybox\nRUN echo {uuid.uuid4().hex}\n".encode()).decode()
+    return base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN echo {uuid.uuid4().hex}\n".encode()).decode()
 
 
 def test_the_reference_examples_against_real_events(wave_server, busybox, reader):

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import post, start_server, stop_server
+from tests.conftest import REGISTRY, post, start_server, stop_server
 from tests.factories import api_token
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ def wait_for_next_window(window: int) -> None:
 
 
 def dockerfile() -> str:
-    return base64.b64encode(f"FROM localhost:5000/library/busybox\nRUN echo {uuid.uuid4().hex}\n".encode()).decode()
+    return base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN echo {uuid.uuid4().hex}\n".encode()).decode()
 
 
 def test_anonymous_container_requests_are_limited_per_ip_and_reset(api, busybox, settings):

@@ -134,7 +134,7 @@ def test_connection_failures_say_the_registry_is_unreachable():
 
 
 def test_loopback_and_insecure_registries_use_http():
-    assert registry_base_url("localhost:5000") == "http://localhost:5000"
+    assert registry_base_url("localhost:5555") == "http://localhost:5555"
     assert registry_base_url("127.0.0.1:5001") == "http://127.0.0.1:5001"
     assert registry_base_url("[::1]:5000") == "http://[::1]:5000"
     assert registry_base_url("docker.io") == "https://registry-1.docker.io"

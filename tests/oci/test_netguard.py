@@ -31,8 +31,8 @@ def test_global_addresses_are_allowed(address):
 
 
 def test_the_allow_list_takes_hosts_or_host_ports():
-    policy = AddressPolicy(["localhost:5000", "registry.internal"])
-    assert policy.host_allowed("localhost", 5000) and not policy.host_allowed("localhost", 5001)
+    policy = AddressPolicy(["localhost:5555", "registry.internal"])
+    assert policy.host_allowed("localhost", 5555) and not policy.host_allowed("localhost", 5556)
     assert policy.host_allowed("REGISTRY.internal", 443)
 
 

@@ -14,8 +14,8 @@ from oci.reference import Reference, parse_reference, parse_repository
         ("index.docker.io/library/ubuntu", Reference("docker.io", "library/ubuntu", "latest")),
         ("quay.io/biocontainers/bwa:0.7.17", Reference("quay.io", "biocontainers/bwa", "0.7.17")),
         ("localhost/foo", Reference("localhost", "foo", "latest")),
-        ("localhost:5000/library/busybox:latest", Reference("localhost:5000", "library/busybox", "latest")),
-        ("127.0.0.1:5000/a/b/c:v1.2_x", Reference("127.0.0.1:5000", "a/b/c", "v1.2_x")),
+        ("localhost:5555/library/busybox:latest", Reference("localhost:5555", "library/busybox", "latest")),
+        ("127.0.0.1:5555/a/b/c:v1.2_x", Reference("127.0.0.1:5555", "a/b/c", "v1.2_x")),
         ("ubuntu@sha256:" + "a" * 64, Reference("docker.io", "library/ubuntu", None, "sha256:" + "a" * 64)),
         ("ubuntu:22.04@sha256:" + "b" * 64, Reference("docker.io", "library/ubuntu", "22.04", "sha256:" + "b" * 64)),
         ("a__b/c-d.e:tag", Reference("docker.io", "a__b/c-d.e", "tag")),
@@ -52,16 +52,16 @@ def test_it_rejects_bad_references_quoting_the_value(value, fragment):
 
 
 def test_it_parses_repositories_with_a_registry_host():
-    repo = parse_repository("localhost:5000/wave/builds")
-    assert (repo.registry, repo.path) == ("localhost:5000", "wave/builds")
+    repo = parse_repository("localhost:5555/wave/builds")
+    assert (repo.registry, repo.path) == ("localhost:5555", "wave/builds")
 
 
 @pytest.mark.parametrize(
     "value, fragment",
     [
         ("wave/builds", "must start with a registry host"),
-        ("localhost:5000/wave/builds:tag", "must not have a tag"),
-        ("https://localhost:5000/wave", "scheme"),
+        ("localhost:5555/wave/builds:tag", "must not have a tag"),
+        ("https://localhost:5555/wave", "scheme"),
         ("quay.io/Upper", "not a valid name component"),
     ],
 )

@@ -20,7 +20,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from builds.models import Build
 from metrics.models import PullEvent
-from tests.conftest import wait_until
+from tests.conftest import REGISTRY, wait_until
 from tests.factories import UserFactory, api_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -80,7 +80,7 @@ def _wait_for_log(build_id: str, text: str) -> None:
 
 def test_the_usage_dashboard_draws_the_totals(browser, wave_server):
     manager = UserFactory(email="boss@seqera.io", is_org_manager=True)
-    for image, times in (("localhost:5000/library/busybox:latest", 5), ("localhost:5000/tools/samtools:1.19", 2)):
+    for image, times in ((f"{REGISTRY}/library/busybox:latest", 5), (f"{REGISTRY}/tools/samtools:1.19", 2)):
         for _ in range(times):
             PullEvent.objects.create(token="0" * 12, user=manager, org="seqera.io", image=image, digest="sha256:x", platform="linux/amd64")
     PullEvent.objects.create(token="0" * 12, org="seqera.io", image="x", digest="sha256:x", platform="linux/amd64", fusion=True)

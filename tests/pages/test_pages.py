@@ -10,6 +10,8 @@ from builds.models import Build
 from metrics.models import PullEvent
 from tests.factories import UserFactory, registry_credential
 
+from tests.conftest import REGISTRY
+
 pytestmark = pytest.mark.django_db
 
 
@@ -22,7 +24,7 @@ def logged_in(user) -> Client:
 def make_build(build_hash: str, org: str, status=Build.Status.SUCCEEDED, log="line one\n", user=None) -> Build:
     return Build.objects.create(
         id=f"{build_hash}_1", content_hash=build_hash, number=1, status=status, container_file="FROM x\n",
-        platform="linux/amd64", build_repository="localhost:5000/b", target_image=f"localhost:5000/b:{build_hash}",
+        platform="linux/amd64", build_repository=f"{REGISTRY}/b", target_image=f"{REGISTRY}/b:{build_hash}",
         org=org, log=log, user=user,
     )
 

@@ -1,0 +1,177 @@
+"""scripts/stack on scratch data folders with ports of their own: never the stack this suite runs on.
+
+The cheap tests start no store; the slow one runs a whole second stack (no Debian base, no network)
+and stops it again, whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import free_port, wait_until
+
+STACK = settings.BASE_DIR / "scripts" / "stack"
+PORT_VARS = ("WAVE_PORT", "WAVE_PG_PORT", "WAVE_REDIS_PORT", "WAVE_REGISTRY_PORT")
+
+
+def stack(data: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    """Run the script on `data` with a clean environment: none of this suite's ports, URLs or settings."""
+    clean = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    return subprocess.run(["bash", str(STACK), *args], env={**clean, "WAVE_DATA_DIR": str(data), **env},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def record(data: Path, ports: dict[str, int]) -> None:
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "ports.env").write_text("".join(f"{k}={v}\n" for k, v in ports.items()))
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def ports() -> dict[str, int]:
+    return {var: free_port() for var in PORT_VARS}
+
+
+def shown(ports: dict[str, int]) -> str:
+    return (f"(ports: web {ports['WAVE_PORT']}, postgres {ports['WAVE_PG_PORT']}, redis {ports['WAVE_REDIS_PORT']}, "
+            f"registry {ports['WAVE_REGISTRY_PORT']})")
+
+
+def test_a_command_without_port_variables_uses_the_recorded_ports(data, ports):
+    record(data, ports)
+    result = stack(data, "status")
+    assert shown(ports) in result.stdout, result.stdout + result.stderr
+    assert "web: stopped" in result.stdout
+
+
+def test_a_data_folder_from_before_the_record_keeps_the_ports_its_stack_env_names(data, ports):
+    data.mkdir()
+    (data / "stack.env").write_text(
+        f"DATABASE_URL=postgres://wave_app:pw@127.0.0.1:{ports['WAVE_PG_PORT']}/wave\n"
+        f"REDIS_URL=redis://wave:pw@127.0.0.1:{ports['WAVE_REDIS_PORT']}/0\n"
+        f"WAVE_SERVER_URL=http://localhost:{ports['WAVE_PORT']}\n"
+        f"WAVE_DEFAULT_REGISTRY=localhost:{ports['WAVE_REGISTRY_PORT']}\n"
+    )
+    assert shown(ports) in stack(data, "status").stdout
+
+
+def test_a_pid_file_naming_another_program_is_not_a_running_service(data, ports):
+    record(data, ports)
+    (data / "run").mkdir()
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        for name in ("web", "worker", "redis"):
+            (data / "run" / f"{name}.pid").write_text(f"{other.pid}\n")
+        result = stack(data, "status")
+        assert "web: stopped" in result.stdout and "worker: stopped" in result.stdout and "redis: stopped" in result.stdout
+    finally:
+        other.kill()
+        other.wait()
+
+
+def start_redis(data: Path, port: int) -> subprocess.Popen:
+    """A bare Redis recorded as this folder's, enough for the folder to count as running."""
+    (data / "run").mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+                               stdout=subprocess.DEVNULL, cwd=data)
+    (data / "run" / "redis.pid").write_text(f"{process.pid}\n")
+    wait_until(lambda: subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True).stdout.strip() == "PONG", 10, 0.1)
+    return process
+
+
+def test_another_port_for_a_running_stack_is_refused_and_changes_nothing(data, ports):
+    record(data, ports)
+    recorded = (data / "ports.env").read_text()
+    redis = start_redis(data, ports["WAVE_REDIS_PORT"])
+    try:
+        result = stack(data, "up", timeout=30, WAVE_PG_PORT=str(free_port()))
+        assert result.returncode != 0
+        assert "WAVE_PG_PORT=" in result.stderr and f"(recorded {ports['WAVE_PG_PORT']})" in result.stderr
+        assert "scripts/stack down" in result.stderr
+        assert (data / "ports.env").read_text() == recorded and not (data / "stack.env").exists()
+    finally:
+        redis.kill()
+        redis.wait()
+
+
+def test_another_port_for_a_stopped_stack_moves_it(data, ports):
+    record(data, ports)
+    moved = free_port()
+    result = stack(data, "status", WAVE_PORT=str(moved))
+    assert f"WAVE_PORT={moved} (recorded {ports['WAVE_PORT']})" in result.stdout
+    assert shown({**ports, "WAVE_PORT": moved}) in result.stdout
+
+
+def test_a_port_that_is_not_a_number_is_refused(data):
+    result = stack(data, "status", WAVE_REDIS_PORT="63x")
+    assert result.returncode != 0 and "WAVE_REDIS_PORT must be a port number, not '63x'" in result.stderr
+
+
+def pid(data: Path, name: str) -> int:
+    return int((data / "run" / f"{name}.pid").read_text())
+
+
+def status(data: Path) -> str:
+    return stack(data, "status", timeout=30).stdout
+
+
+@pytest.mark.slow
+def test_a_second_stack_is_checked_restarted_and_fails_loudly():
+    # Under /var/tmp, reachable by the postgres user, so the cluster lives in the folder and goes with it.
+    root = Path(tempfile.mkdtemp(prefix="wave-stack-test-", dir="/var/tmp"))
+    root.chmod(0o755)
+    data = root / "data"
+    ports = {var: free_port() for var in PORT_VARS}
+    quick = {"WAVE_STACK_DEBIAN": "0", "WAVE_STACK_WATCH_EVERY": "1"}
+    try:
+        up = stack(data, "up", **quick, **{k: str(v) for k, v in ports.items()})
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert (data / "ports.env").read_text().splitlines()[1:] == [f"{k}={v}" for k, v in ports.items()]
+        report = status(data)
+        for name, where in (("postgres", ports["WAVE_PG_PORT"]), ("redis", ports["WAVE_REDIS_PORT"]),
+                            ("registry", ports["WAVE_REGISTRY_PORT"]), ("web", ports["WAVE_PORT"])):
+            assert f"{name}: running (127.0.0.1:{where})" in report, report
+        assert f"worker: running (RQ on 127.0.0.1:{ports['WAVE_REDIS_PORT']})" in report, report
+
+        # Without the variables, the same services.
+        again = stack(data, "up", **quick)
+        assert again.returncode == 0 and f"up: http://localhost:{ports['WAVE_PORT']} " in again.stdout, again.stdout + again.stderr
+        env = (data / "stack.env").read_text()
+        assert f"@127.0.0.1:{ports['WAVE_PG_PORT']}/wave" in env and f"WAVE_CONDA_BASE_IMAGE=localhost:{ports['WAVE_REGISTRY_PORT']}/" in env
+
+        # The watcher starts a killed worker again.
+        killed = pid(data, "worker")
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: pid(data, "worker") != killed and "worker: running (RQ" in status(data), 60, 0.5)
+        assert "worker is not running: restarting it" in (data / "logs" / "watcher.log").read_text()
+
+        # A worker that dies at start (Redis refuses its password) fails `up`, which says why.
+        os.kill(pid(data, "watcher"), signal.SIGTERM)
+        wait_until(lambda: "watcher: stopped" in status(data), 30, 0.5)
+        os.kill(pid(data, "worker"), signal.SIGKILL)
+        broken = stack(data, "up", **quick, REDIS_URL=f"redis://wave:wrong@127.0.0.1:{ports['WAVE_REDIS_PORT']}/0")
+        assert broken.returncode != 0
+        assert "the worker exited at start" in broken.stderr and "worker.log" in broken.stderr, broken.stderr
+
+        # Run again as it should be, `up` starts the dead worker on its own.
+        fixed = stack(data, "up", **quick)
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert "worker: running (RQ" in status(data) and "watcher: running" in status(data)
+    finally:
+        down = stack(data, "down", timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
+    assert down.returncode == 0, down.stdout + down.stderr
+    for port in ports.values():
+        assert subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"], capture_output=True).returncode != 0
