@@ -11,15 +11,17 @@ import redis.asyncio
 from django.conf import settings
 
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# A burst (a thousand pulls woken at once by their build's end) queues for a connection instead of
-# failing with "Too many connections", as redis-py's default pool does past 100.
-ASYNC_CONNECTIONS = 100
-ASYNC_CONNECTION_WAIT = 10  # seconds
+# A burst (a thousand pulls woken at once by their build's end, or hundreds of container requests,
+# each in a thread of its own) queues for a connection instead of failing with "Too many
+# connections", as redis-py's default pools do past 100.
+ASYNC_CONNECTIONS = SYNC_CONNECTIONS = 100
+ASYNC_CONNECTION_WAIT = SYNC_CONNECTION_WAIT = 10  # seconds
 
 
 @functools.cache
 def sync_redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, max_connections=SYNC_CONNECTIONS, timeout=SYNC_CONNECTION_WAIT)
+    return redis.Redis(connection_pool=pool)
 
 
 def async_redis() -> redis.asyncio.Redis:
