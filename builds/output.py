@@ -3,10 +3,14 @@ secrets rewritten, and the line that best explains a failure kept for the build'
 
 from __future__ import annotations
 
+import re
+
 from .logs import BuildLog
+from .sandbox.egress import UNREACHABLE
 
 LONGEST_LINE = 65536  # output with no newline is passed on in pieces of this size
 DISK_FULL = "no space left on device"
+_UNREACHABLE_LINE = re.compile(re.escape(UNREACHABLE) + r" (?P<registry>\S+) \((?P<why>.*), \d+ times\)$")
 
 
 class BuildOutput:
@@ -14,6 +18,7 @@ class BuildOutput:
         self.log = log
         self.last_error = ""  # the builder's last `error ...`/`fatal ...` line
         self.disk_full = ""  # the first line that says the disk is full: the cause, not a consequence
+        self.unreachable: dict[str, str] = {}  # registry -> why the sandbox could not reach it
         self._rewrites: dict[str, str] = {}
         self._partial = ""
         for old, new in rewrites.items():
@@ -52,10 +57,15 @@ class BuildOutput:
             self.last_error = line.strip()
         if DISK_FULL in lowered and not self.disk_full:
             self.disk_full = line.strip()
+        if match := _UNREACHABLE_LINE.match(line):
+            self.unreachable.setdefault(match["registry"], match["why"])
         return line
 
     @property
     def reason(self) -> str:
         if self.disk_full:
             return f"The builder ran out of disk space (no space left on device): {self.disk_full}"
+        for registry, why in self.unreachable.items():
+            if registry in self.last_error:  # the builder's own words for it are a bare "EOF"
+                return f"Registry '{registry}' could not be reached ({why}): {self.last_error}"
         return self.last_error

@@ -269,7 +269,7 @@ def server_env(**extra: str) -> dict[str, str]:
 def start_server(log: Path, **env: str) -> WaveServer:
     """The service under uvicorn on a free port, on this session's database and Redis."""
     port = free_port()
-    env = server_env(WAVE_SERVER_URL=f"http://localhost:{port}", WAVE_UPSTREAM_CLIENT_TTL="0", **env)
+    env = server_env(**{"WAVE_SERVER_URL": f"http://localhost:{port}", "WAVE_UPSTREAM_CLIENT_TTL": "0", **env})
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "wave_site.asgi:application", "--host", "127.0.0.1", "--port", str(port)],

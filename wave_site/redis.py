@@ -28,10 +28,11 @@ from wave_site.observability import REDIS_UNAVAILABLE
 log = logging.getLogger(__name__)
 
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# A burst (a thousand pulls woken at once by their build's end) queues for a connection instead of
-# failing with "Too many connections", as redis-py's default pool does past 100.
-ASYNC_CONNECTIONS = 100
-ASYNC_CONNECTION_WAIT = 10  # seconds
+# A burst (a thousand pulls woken at once by their build's end, or hundreds of container requests,
+# each in a thread of its own) queues for a connection instead of failing with "Too many
+# connections", as redis-py's default pools do past 100.
+ASYNC_CONNECTIONS = SYNC_CONNECTIONS = 100
+ASYNC_CONNECTION_WAIT = SYNC_CONNECTION_WAIT = 10  # seconds
 # Once, soon: a second failure means Redis is away, and callers that can do without it should learn
 # that in milliseconds (redis-py's own default retries ten times, for seconds).
 _RETRIES, _BACKOFF = 1, ExponentialBackoff(cap=0.1, base=0.02)
@@ -47,7 +48,11 @@ ERRORS = (redis.RedisError, OSError)
 
 @functools.cache
 def sync_redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, retry=redis.retry.Retry(_BACKOFF, _RETRIES), **_OPTIONS)
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.REDIS_URL, max_connections=SYNC_CONNECTIONS, timeout=SYNC_CONNECTION_WAIT,
+        retry=redis.retry.Retry(_BACKOFF, _RETRIES), **_OPTIONS,
+    )
+    return redis.Redis(connection_pool=pool)
 
 
 def async_redis() -> redis.asyncio.Redis:

@@ -19,6 +19,10 @@ from ..sandbox import sandboxed
 from ..sandbox.spec import RUNTIME
 from .base import BuildFailed, BuildSpec
 
+# Seconds between the attempts of a push that failed to connect. Debian's buildah 1.28 makes 3 more
+# attempts whatever `--retry` says: a registry back within about 15 s (a restart) is waited for.
+PUSH_RETRY_DELAY = "5s"
+
 
 class BuildahBuilder:
     def __init__(self, storage: Path):
@@ -60,7 +64,7 @@ class BuildahBuilder:
             bud += ["--cache-from", spec.cache_repository, "--cache-to", spec.cache_repository]
         env = self._env(spec, work)
         digest_file = work / "digest"
-        push = [*store, "push", "--digestfile", str(digest_file), spec.target, f"docker://{spec.target}"]
+        push = [*store, "push", "--retry-delay", PUSH_RETRY_DELAY, "--digestfile", str(digest_file), spec.target, f"docker://{spec.target}"]
         with sandboxed(spec.sandbox, output) as launch:
             command = launch({"argv": [*bud, str(spec.context)]}, {"argv": push, "announce": f"Pushing {spec.target}"})
             status = run_streaming(command, on_output=output, deadline=deadline, tick=tick, env=env, cwd=str(work))

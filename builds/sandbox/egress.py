@@ -22,6 +22,7 @@ plain request is forwarded with `Connection: close`, so one client connection ca
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 import threading
@@ -38,6 +39,7 @@ HEAD_TIMEOUT = 30.0  # seconds for a client to send them
 CONNECT_TIMEOUT = 20.0  # seconds
 MAX_CONNECTIONS = 64  # at once, per proxy (the launcher's bridges hold as many)
 KEPT_REFUSALS = 20  # distinct refusals kept for the build log; the rest are counted
+UNREACHABLE = "Registry unreachable from the build sandbox:"  # starts a line of the build log, read by `BuildOutput`
 _HOP_BY_HOP = (b"proxy-connection", b"proxy-authorization", b"connection", b"keep-alive")
 
 
@@ -164,15 +166,37 @@ class EgressProxy:
         up_writer.close()
 
 
-async def _forward(host: str, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT)
-    except (OSError, asyncio.TimeoutError):
+def _why(exc: Exception) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"no answer in {CONNECT_TIMEOUT:.0f} s"
+    if getattr(exc, "errno", None) == errno.ECONNREFUSED or f"[Errno {errno.ECONNREFUSED}]" in str(exc):
+        return "connection refused"  # also when localhost's every address refused it ("Multiple exceptions")
+    return str(exc)
+
+
+class Forward:
+    """A raw forward to an allow-listed loopback registry. The builder sees a failed connection as a
+    bare EOF (the bridge in the sandbox had accepted it), so the failures are kept for the log."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.failures: dict[str, int] = {}  # why -> how many times
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as exc:
+            why = _why(exc)
+            self.failures[why] = self.failures.get(why, 0) + 1
+            writer.close()
+            return
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
         writer.close()
-        return
-    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-    writer.close()
-    up_writer.close()
+        up_writer.close()
+
+    @property
+    def unreachable(self) -> list[str]:
+        return [f"{UNREACHABLE} {self.host}:{self.port} ({why}, {count} times)" for why, count in self.failures.items()]
 
 
 class Egress:
@@ -184,7 +208,7 @@ class Egress:
         self.directory = directory
         self.run = EgressProxy(AddressPolicy(()), resolver, "RUN step", run_ports)
         self.builder = EgressProxy(AddressPolicy(allowlist), resolver, "builder")
-        self.forwards = forwards  # local port -> host of an allow-listed loopback registry
+        self.forwards = {port: Forward(host, port) for port, host in forwards.items()}  # of allow-listed loopback registries
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="egress")
 
@@ -196,9 +220,8 @@ class Egress:
             await asyncio.start_unix_server(self.run.handle, self.socket("run"), limit=MAX_HEAD),
             await asyncio.start_unix_server(self.builder.handle, self.socket("builder"), limit=MAX_HEAD),
         ]
-        for port, host in self.forwards.items():
-            handler = (lambda h, p: lambda r, w: _forward(h, p, r, w))(host, port)
-            servers.append(await asyncio.start_unix_server(handler, self.socket(f"forward-{port}")))
+        for port, forward in self.forwards.items():
+            servers.append(await asyncio.start_unix_server(forward.handle, self.socket(f"forward-{port}")))
         return servers
 
     def __enter__(self) -> Egress:
@@ -222,3 +245,7 @@ class Egress:
     @property
     def refused(self) -> list[str]:
         return self.builder.refused + self.run.refused
+
+    @property
+    def unreachable(self) -> list[str]:
+        return [line for forward in self.forwards.values() for line in forward.unreachable]

@@ -44,7 +44,7 @@ class SandboxSpec:
 def sandboxed(spec: SandboxSpec, output: Callable[[str], None]) -> Iterator[Callable[..., list[str]]]:
     """While the sandbox's egress is served: a function making the argv that runs commands (each
     `{"argv": [...], "announce": "..."}`) in the sandbox's namespaces, in order, until one fails.
-    What the egress refused goes to `output` at the end.
+    What the egress refused, and the registries it could not reach, go to `output` at the end.
 
     Arguments may hold `@RUN_NETNS@`: the namespace RUN steps join (`none` without egress).
     """
@@ -66,5 +66,7 @@ def sandboxed(spec: SandboxSpec, output: Callable[[str], None]) -> Iterator[Call
             finally:
                 for refusal in egress.refused:
                     output(f"Refused by the build sandbox's egress policy: {refusal}\n")
+                for line in egress.unreachable:
+                    output(f"{line}\n")
     finally:
         shutil.rmtree(directory, ignore_errors=True)

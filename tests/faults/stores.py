@@ -6,6 +6,7 @@ rest of the suite without it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -53,19 +55,35 @@ def restart_redis(down: float, how: int = signal.SIGTERM) -> None:
 
 def restart_registry(down: float) -> None:
     """Stop the local registry, wait `down` seconds, start it from data/registry.yml."""
+    with registry_stopped():
+        time.sleep(down)
+
+
+@contextlib.contextmanager
+def registry_stopped() -> Iterator[None]:
+    """The local registry stopped for as long as the block runs, then started from data/registry.yml."""
     port = int(settings.WAVE_DEFAULT_REGISTRY.rsplit(":", 1)[1])
-    restart_pid_service("registry", down, signal.SIGTERM, ["docker-registry", "serve", str(DATA / "registry.yml")], port)
+    with pid_service_stopped("registry", signal.SIGTERM, ["docker-registry", "serve", str(DATA / "registry.yml")], port):
+        yield
 
 
 def restart_pid_service(name: str, down: float, how: int, command: list[str], port: int) -> None:
     """Signal the process in data/run/<name>.pid, wait `down` seconds once it is gone, start `command`
     again (its output appended to data/logs/<name>.log) and wait for it to listen on `port`."""
+    with pid_service_stopped(name, how, command, port):
+        time.sleep(down)
+
+
+@contextlib.contextmanager
+def pid_service_stopped(name: str, how: int, command: list[str], port: int) -> Iterator[None]:
+    """The process in data/run/<name>.pid signalled and gone while the block runs; then `command`
+    started again, whatever happened in the block, and listening on `port`."""
     pid_file = DATA / "run" / f"{name}.pid"
     pid = int(pid_file.read_text())
     os.kill(pid, how)
     try:
         wait_until(lambda: gone(pid), timeout=20, every=0.1)
-        time.sleep(down)
+        yield
     finally:
         with (DATA / "logs" / f"{name}.log").open("a") as log:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
