@@ -127,6 +127,7 @@ def test_every_secret_file_is_private():
     assert modes == {name: 0o600 for name in modes}
 
 
+@pytest.mark.django_db(transaction=True)  # django-rq enqueues at commit; the build is looked up for its no-worker note
 def test_rq_jobs_are_json_not_pickles(settings):
     settings.WAVE_BUILD_QUEUE = "isolated"  # no worker listens there
     enqueue_build("0000000000000000_1")
