@@ -217,6 +217,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["OPTIONS"] = {
     "pool": {"min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=10), "timeout": 10, "reconnect_timeout": 10}
 }
+# The pool checks each connection (an empty query) as it hands it out: after a Postgres restart every
+# pooled connection is dead, and without the check each gave one request a 500.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6380/0")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -173,6 +174,21 @@ def test_after_a_redis_restart_stale_connections_are_replaced_not_failed(wave_se
     restart_redis(1)  # no request in between: every pooled connection is stale
     assert Traffic(wave_server, known, total=64, threads=16, pause=0).join() == {200: 64}
     assert unavailable_count(wave_server) == before  # reconnected on retry, not carried on without Redis
+
+
+def test_after_a_postgres_restart_stale_connections_are_replaced_not_failed(wave_server, busybox):
+    # Requests that read Postgres (container requests, not cached pulls) on a server whose pool was full
+    # of connections the restart cut: the pool checks each before handing it out.
+    body = {"containerImage": busybox}
+    assert Counter(request_status(wave_server, body) for _ in range(16)) == {200: 16}
+    restart_postgres(1)  # no request in between: every pooled connection is stale
+    wait_until(settled(lambda: PullEvent.objects.exists() or True), timeout=30)  # this test's own, for its teardown
+    with ThreadPoolExecutor(8) as pool:
+        assert Counter(pool.map(lambda _: request_status(wave_server, body), range(32))) == {200: 32}
+
+
+def request_status(server, body: dict) -> int:
+    return httpx.post(f"{server.url}/v1alpha2/container", json=body, timeout=60).status_code
 
 
 def test_a_transaction_redis_acknowledged_before_a_kill_is_there_after_it():
