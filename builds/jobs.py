@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
+from rq.exceptions import AbandonedJobError
 
 from .builders import builder_storage, get_builder
 from .builders.base import BuildFailed
@@ -148,4 +149,7 @@ def fail_build(build_id: str, reason: str) -> None:
 
 def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ's failure callback: a job that died outside `run_build`'s own handling still ends its build."""
-    fail_build(job.args[0], f"The build job failed: {exc_value}")
+    if isinstance(exc_value, AbandonedJobError):  # RQ's cleanup found it taken by a worker that is gone
+        fail_build(job.args[0], "The worker that took this build stopped before running it (killed or lost)")
+        return
+    fail_build(job.args[0], f"The build job failed: {exc_value or exc_type.__name__}")

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rq.job import Job, JobStatus
+from rq.utils import utcparse
 
 from .jobs import fail_build
 from .logs import appended
@@ -49,6 +50,7 @@ def requeue_lost_builds() -> int:
                 fail_build(build_id, f"{REQUEUED} {requeues} times and never ran")
                 continue
             Build.objects.filter(pk=build_id).update(log=appended(f"{REQUEUED} ({requeues + 1} of {settings.WAVE_BUILD_REQUEUE_LIMIT})\n"))
+            forget_dead_executions(queue, job_id(build_id))
             enqueue_build(build_id)
     return handled
 
@@ -60,10 +62,23 @@ def job_is_alive(queue, key: str) -> bool:
     connection = queue.connection
     with connection.pipeline(transaction=True) as pipe:
         pipe.hget(Job.key_for(key), "status")
+        pipe.hget(Job.key_for(key), "started_at")
         pipe.lpos(queue.key, key)
         pipe.lpos(queue.intermediate_queue.key, key)
-        status, waiting, handed_over = pipe.execute()
+        status, started_at, waiting, handed_over = pipe.execute()
     status = status.decode() if isinstance(status, bytes) else status
-    if status == JobStatus.STARTED:  # a worker has it; if that worker died, RQ's cleanup fails the build
-        return True
+    if status == JobStatus.STARTED:
+        # A worker has it, unless it took it long ago: the claim is `run_build`'s first step, so a
+        # build still pending then lost its work horse before the claim (its worker killed outright).
+        return not started_at or utcparse(started_at.decode()) > timezone.now() - timedelta(seconds=settings.WAVE_BUILD_PENDING_TIMEOUT)
     return status == JobStatus.QUEUED and (waiting is not None or handed_over is not None)
+
+
+def forget_dead_executions(queue, key: str) -> None:
+    """Drop a dead worker's entries for the job from RQ's started registry (members `<job id>:<execution
+    id>`): when they expire, RQ's cleanup would run the job's failure callback and fail the build that
+    the job queued again may be running by then."""
+    registry = queue.started_job_registry
+    dead = [m for m in registry.connection.zrange(registry.key, 0, -1) if m.decode().partition(":")[0] == key]
+    if dead:
+        registry.connection.zrem(registry.key, *dead)

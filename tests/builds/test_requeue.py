@@ -3,11 +3,13 @@ with no worker alive says so. Real Postgres and Redis, on a queue no worker list
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import django_rq
 import pytest
 from django.utils import timezone
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 
 from builds.models import Build
@@ -66,6 +68,47 @@ def test_a_build_whose_job_waits_or_is_taken_is_left_alone(idle_queue):
     Job.fetch(job_id(taken.id), connection=idle_queue.connection).set_status(JobStatus.STARTED)
     assert requeue_lost_builds() == 0
     assert idle_queue.job_ids == [job_id(waiting.id)]
+
+
+def test_a_job_taken_by_a_worker_killed_before_the_claim_is_queued_again_and_not_failed_later(idle_queue):
+    # As `kill -9` of the worker just after it took the job: RQ marked it started (with an execution in
+    # its started registry), the work horse died with the worker before claiming the build.
+    build = pending_build()
+    job = taken_by_a_killed_worker(idle_queue, build)
+
+    assert requeue_lost_builds() == 1
+    assert idle_queue.job_ids == [job.id]
+    assert f"{REQUEUED} (1 of 3)" in Build.objects.get(pk=build.id).log
+    # A new worker takes it; when the dead execution would have expired, RQ's cleanup finds nothing to fail.
+    job.set_status(JobStatus.STARTED)
+    idle_queue.started_job_registry.cleanup(timestamp=time.time() + 3600)
+    assert Build.objects.get(pk=build.id).status == Build.Status.PENDING
+
+
+def test_a_job_rq_finds_abandoned_fails_its_build_with_a_reason(idle_queue):
+    # What happens instead when RQ's cleanup (at a worker's start) comes before the housekeeper.
+    build = pending_build()
+    taken_by_a_killed_worker(idle_queue, build)
+    idle_queue.started_job_registry.cleanup(timestamp=time.time() + 3600)
+    build.refresh_from_db()
+    assert build.status == Build.Status.FAILED
+    assert build.reason == "The worker that took this build stopped before running it (killed or lost)"
+
+
+def taken_by_a_killed_worker(queue, build: Build) -> Job:
+    """The job as `kill -9` of a worker that just took it leaves it: out of the queue, started five
+    minutes ago, with an execution in the started registry; the build never claimed."""
+    enqueue_build(build.id)
+    job = Job.fetch(job_id(build.id), connection=queue.connection)
+    queue.connection.lrem(queue.key, 0, job.id)
+    with queue.connection.pipeline() as pipe:
+        job.started_at = timezone.now() - timedelta(minutes=5)
+        job.set_status(JobStatus.STARTED, pipeline=pipe)
+        job.save(pipeline=pipe)
+        Execution.create(job, ttl=90, pipeline=pipe, worker_name="killed")
+        pipe.execute()
+    assert queue.started_job_registry.get_job_ids() == [job.id]
+    return job
 
 
 def test_a_build_pending_for_less_than_the_timeout_is_left_alone(idle_queue):
