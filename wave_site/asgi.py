@@ -29,7 +29,10 @@ class BareASGIHandler(ASGIHandler):
         self._middleware_chain = convert_exception_to_response(self._get_response_async)
 
 
+from wave_site.dbpool import start_sweeper  # noqa: E402
+
 django_application = get_asgi_application()
+start_sweeper()
 registry_application = BareASGIHandler()
 
 
