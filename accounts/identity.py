@@ -30,10 +30,22 @@ class Identity:
 ANONYMOUS = Identity()
 
 
+# Wave rewrites the Platform's legacy hosts before anything else (`ContainerHelper.patchPlatformEndpoint`).
+_LEGACY_PLATFORM_HOSTS = {"api.tower.nf": "api.cloud.seqera.io", "api.stage-tower.net": "api.cloud.stage-seqera.io"}
+
+
+def _authority(url: str) -> str:
+    authority = urlsplit(url).netloc.lower()
+    return _LEGACY_PLATFORM_HOSTS.get(authority, authority)
+
+
+def _names(endpoint: str, urls: list[str]) -> bool:
+    authority = _authority(endpoint)
+    return bool(authority) and authority in {_authority(url) for url in urls}
+
+
 def _is_local_endpoint(endpoint: str) -> bool:
-    accepted = [settings.WAVE_SERVER_URL, *settings.WAVE_ACCEPTED_TOWER_ENDPOINTS]
-    authority = urlsplit(endpoint).netloc.lower()
-    return bool(authority) and authority in {urlsplit(url).netloc.lower() for url in accepted}
+    return _names(endpoint, [settings.WAVE_SERVER_URL, *settings.WAVE_ACCEPTED_TOWER_ENDPOINTS])
 
 
 def user_for_token(plaintext: str) -> User | None:
@@ -45,7 +57,10 @@ def user_for_token(plaintext: str) -> User | None:
 
 
 def identify(access_token: str | None, endpoint: str | None, workspace_id: int | None) -> Identity:
-    if endpoint and not _is_local_endpoint(endpoint):
+    """The caller. Nextflow and wave-cli name a public Seqera Platform endpoint unless told otherwise:
+    without a token that is an anonymous request; with one, the token must be this service's own."""
+    platform = bool(endpoint) and not _is_local_endpoint(endpoint) and _names(endpoint, settings.WAVE_PLATFORM_ENDPOINTS)
+    if endpoint and not platform and not _is_local_endpoint(endpoint):
         raise ApiError(
             f"Unsupported towerEndpoint '{endpoint}': this service only accepts its own accounts "
             f"(omit towerEndpoint or use '{settings.WAVE_SERVER_URL}')"
@@ -55,6 +70,13 @@ def identify(access_token: str | None, endpoint: str | None, workspace_id: int |
             raise ApiError(f"towerWorkspaceId '{workspace_id}' requires a towerAccessToken")
         return ANONYMOUS
     user = user_for_token(access_token)
+    if user is None and platform:
+        raise ApiError(
+            f"Invalid towerAccessToken: it is not a token of this service, and tokens of the Seqera Platform "
+            f"at '{endpoint}' are not accepted here. Unset TOWER_ACCESS_TOKEN (tower.accessToken) to use the "
+            f"service anonymously, or use a token made on this service with towerEndpoint '{settings.WAVE_SERVER_URL}'",
+            status=401,
+        )
     if user is None:
         raise ApiError("Invalid towerAccessToken: the token is unknown or has been revoked", status=401)
     if workspace_id is None:

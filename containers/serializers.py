@@ -36,7 +36,7 @@ class LayerSerializer(serializers.Serializer):
     gzipDigest = StrictCharField()
     gzipSize = StrictIntegerField()
     tarDigest = StrictCharField()
-    skipHashing = StrictBooleanField(required=False)
+    skipHashing = StrictBooleanField(required=False, allow_null=True)  # Nextflow writes it unset as null
 
     def validate_location(self, value: str) -> str:
         if value.startswith(("http://", "https://")):

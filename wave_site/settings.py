@@ -137,8 +137,13 @@ WAVE_UPSTREAM_TIMEOUT = env.float("WAVE_UPSTREAM_TIMEOUT", default=20.0)  # seco
 # Seconds a pooled upstream client, with the registry credentials it was made with, is reused.
 WAVE_UPSTREAM_CLIENT_TTL = env.float("WAVE_UPSTREAM_CLIENT_TTL", default=60.0)
 WAVE_COMMIT_ID = env.str("WAVE_COMMIT_ID", default="")
-# Other towerEndpoint values treated as this service (e.g. Nextflow's default https://api.cloud.seqera.io).
+# Other towerEndpoint values treated as this service.
 WAVE_ACCEPTED_TOWER_ENDPOINTS = env.list("WAVE_ACCEPTED_TOWER_ENDPOINTS", default=[])
+# Public Seqera Platform endpoints, which Nextflow and wave-cli send by default: a request naming one
+# without a towerAccessToken is anonymous (README, Accounts).
+WAVE_PLATFORM_ENDPOINTS = env.list(
+    "WAVE_PLATFORM_ENDPOINTS", default=["https://api.cloud.seqera.io", "https://api.cloud.stage-seqera.io"]
+)
 # Fernet keys for stored registry secrets, newest first: encrypt with the first, decrypt with any.
 WAVE_CREDENTIALS_KEYS = [k for k in (_secret("WAVE_CREDENTIALS_KEYS", default="") or "").split(",") if k]
 

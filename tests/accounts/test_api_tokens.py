@@ -66,11 +66,35 @@ def test_this_services_endpoint_or_none_is_accepted(api, busybox, owner_token, e
     assert post(api, "/v1alpha2/container", body).status_code == 200
 
 
-def test_another_platform_endpoint_is_400(api, busybox, owner_token):
-    body = {"containerImage": busybox, "towerAccessToken": owner_token, "towerEndpoint": "https://api.cloud.seqera.io"}
+def test_an_endpoint_that_is_neither_this_service_nor_a_known_platform_is_400(api, busybox, owner_token):
+    body = {"containerImage": busybox, "towerAccessToken": owner_token, "towerEndpoint": "https://platform.example.org"}
     response = post(api, "/v1alpha2/container", body)
     assert response.status_code == 400
-    assert "Unsupported towerEndpoint 'https://api.cloud.seqera.io'" in response.json()["message"]
+    assert "Unsupported towerEndpoint 'https://platform.example.org'" in response.json()["message"]
+
+
+@pytest.mark.parametrize("endpoint", ["https://api.cloud.seqera.io", "https://api.tower.nf", "https://api.cloud.stage-seqera.io/"])
+def test_the_clients_default_platform_endpoint_without_a_token_is_anonymous(api, busybox, endpoint):
+    # Nextflow and wave-cli send Seqera Platform's endpoint unless told otherwise (api.tower.nf: the legacy name).
+    response = post(api, "/v1alpha2/container", {"containerImage": busybox, "towerEndpoint": endpoint, "towerAccessToken": None})
+    assert response.status_code == 200, response.json()
+    assert ContainerRequest.objects.get(token=response.json()["containerToken"]).user is None
+
+
+def test_a_token_of_this_service_with_the_platform_endpoint_is_its_user(api, busybox, owner, owner_token):
+    body = {"containerImage": busybox, "towerAccessToken": owner_token, "towerEndpoint": "https://api.cloud.seqera.io"}
+    response = post(api, "/v1alpha2/container", body)
+    assert response.status_code == 200
+    assert ContainerRequest.objects.get(token=response.json()["containerToken"]).user == owner
+
+
+def test_a_platform_token_says_which_endpoint_refused_it_and_what_to_change(api, busybox):
+    body = {"containerImage": busybox, "towerAccessToken": "eyJ0aWQiOiAxfQ.platform-token", "towerEndpoint": "https://api.tower.nf"}
+    response = post(api, "/v1alpha2/container", body)
+    assert response.status_code == 401
+    message = response.json()["message"]
+    assert "Seqera Platform at 'https://api.tower.nf'" in message and "Unset TOWER_ACCESS_TOKEN" in message
+    assert "platform-token" not in message
 
 
 def test_extra_endpoints_can_be_accepted_by_setting(api, busybox, owner_token, settings):

@@ -37,6 +37,26 @@ def test_a_valid_data_layer_is_stored_and_the_request_keeps_no_inline_data(api, 
     assert stored.container_config["env"] == ["A=1"]
 
 
+def test_nextflows_request_with_every_unset_field_null_is_accepted(api, busybox, layer):
+    # Groovy's JsonOutput writes every property of Nextflow's SubmitContainerTokenRequest, unset ones as
+    # null: a bundle or Fusion layer's skipHashing, the all-null parts of containerConfig, and the rest.
+    body = {
+        "towerAccessToken": None, "towerRefreshToken": None, "towerWorkspaceId": None,
+        "towerEndpoint": "https://api.cloud.seqera.io", "workflowId": None,
+        "containerImage": busybox, "containerFile": None,
+        "containerConfig": {"entrypoint": None, "cmd": None, "env": None, "workingDir": None,
+                            "layers": [{**layer_body(layer), "skipHashing": None}]},
+        "condaFile": None, "spackFile": None, "containerPlatform": "linux/amd64", "buildRepository": None,
+        "cacheRepository": None, "timestamp": "2026-11-27T10:00:00.000000+01:00", "fingerprint": "0" * 32,
+        "freeze": False, "format": None, "dryRun": False, "containerIncludes": None, "packages": None,
+        "nameStrategy": None, "mirror": False, "scanMode": None, "scanLevels": None, "buildContext": None,
+        "buildCompression": None, "buildTemplate": None,
+    }
+    response = post(api, "/v1alpha2/container", body)
+    assert response.status_code == 200, response.json()
+    assert ContainerRequest.objects.get(token=response.json()["containerToken"]).user is None
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
