@@ -323,6 +323,7 @@ class ContainerStatusSerializer(serializers.Serializer):
     succeeded = serializers.BooleanField(required=False)
     reason = serializers.CharField(required=False)
     detailsUri = serializers.CharField(required=False)
+    duration = serializers.FloatField(required=False, help_text="seconds, always with a fraction")
 
 
 class MessageSerializer(serializers.Serializer):
