@@ -19,6 +19,7 @@ from . import upstream
 from .layers import redact_layers, store_layers
 from .answers import build_answer
 from .models import ContainerRequest, new_token
+from .scanning import check_request as check_scan
 from .tokens import cache_token, token_info
 
 SECRET_ATTRIBUTES = ("towerAccessToken", "towerRefreshToken")
@@ -85,6 +86,7 @@ def _rate_limit(kind: str, caller: Caller) -> None:
 def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
     """Handle one validated container request and return the response body."""
     _rate_limit("pulls", caller)
+    check_scan(attrs)
     layers = (attrs.get("containerConfig") or {}).get("layers")
     if layers:
         store_layers(layers)
