@@ -13,7 +13,7 @@ from django.shortcuts import render
 
 from .models import Build, without_large_fields
 from .reconcile import reap_stale_builds
-from .visibility import sees_private
+from .visibility import sees_build_private
 
 LOG_SHOWN = 100_000  # characters of a log a page shows (the reference's cut), or a follower gets at once
 
@@ -55,7 +55,7 @@ def _build_for(request: HttpRequest, build_id: str, **log_parts) -> tuple[Build,
     ).filter(pk=build_id).first()
     if build is None:
         raise Http404(f"No build {build_id}")
-    return build, sees_private(request.user, build.user_id, build.org)
+    return build, sees_build_private(request.user, build)
 
 
 def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:

@@ -85,3 +85,27 @@ def test_a_stranger_with_the_request_id_sees_the_container_but_not_who_asked(req
 def test_unknown_ids_are_404s_for_everyone():
     assert as_user(None).get("/view/builds/" + "e" * 16 + "_1").status_code == 404
     assert as_user(None).get("/view/containers/aaaaaaaaaaaa").status_code == 404
+
+
+def test_a_build_nobody_owns_is_public_whole(failed_build):
+    Build.objects.filter(pk=failed_build.pk).update(user=None, org="")
+    page = as_user(None).get(f"/view/builds/{failed_build.id}").content.decode()
+    assert "s3cr3t-recipe" in page and "the-log-line" in page
+    assert Client().get(f"/v1alpha1/builds/{failed_build.id}/logs").content.decode() == LOG
+
+
+def test_the_build_api_keeps_an_owned_builds_private_side_for_its_org(failed_build, owner, outsider):
+    from tests.factories import api_token
+
+    stranger = Client().get(f"/v1alpha1/builds/{failed_build.id}").json()
+    assert stranger["targetImage"] == failed_build.target_image and stranger["reason"] == "RUN exited with 1"
+    assert not {"containerFile", "condaFile", "org"} & set(stranger)
+    for path in ("logs", "condalock"):
+        for headers in ({}, {"HTTP_AUTHORIZATION": f"Bearer {api_token(outsider)}"}):
+            refused = Client().get(f"/v1alpha1/builds/{failed_build.id}/{path}", **headers)
+            assert refused.status_code == 403 and "owner's organisation and operators" in refused.json()["message"]
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {api_token(owner)}"}
+    assert Client().get(f"/v1alpha1/builds/{failed_build.id}", **bearer).json()["containerFile"] == RECIPE
+    assert Client().get(f"/v1alpha1/builds/{failed_build.id}/logs", **bearer).content.decode() == LOG
+    assert "the-lock.conda" in Client().get(f"/v1alpha1/builds/{failed_build.id}/condalock", **bearer).content.decode()
+    assert Client().get(f"/v1alpha1/builds/{failed_build.id}/status").json()["status"] == "COMPLETED"  # public
