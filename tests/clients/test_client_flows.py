@@ -6,7 +6,9 @@ Nextflow (`WaveClient.isContainerReady`): with a `requestId`, ready when `succee
 `/v1alpha2/container/{id}/status` until DONE; without one, a non-cached `buildId` is polled on
 `/v1alpha1/builds/{id}/status` until COMPLETED. wave-cli (`App.run`, `--await`): polls the container
 status only if `requestId != null && succeeded == null`, else prints the answer at once.
-containerd's `ctr` is not installed on this machine (no containerd package), so it is not driven here.
+containerd's `ctr` (Debian's containerd, a daemon of this module's own) pulls and runs the images
+served through the service; frozen images sit in the stack's registry behind a login, which `ctr`
+takes only on its command line (readable by every process), so they are left to the others.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -122,7 +126,33 @@ def buildah(tmp_path_factory):
     return buildah_run
 
 
-def pulled_and_run(image: str, command: list[str], tmp_path: Path, podman, buildah, authfile: str | None = None) -> dict:
+@pytest.fixture(scope="module")
+def ctr(tmp_path_factory):
+    """`ctr` against a containerd of its own (own root, state and socket; the CRI plugin off)."""
+    if shutil.which("containerd") is None:
+        pytest.fail("containerd is not installed: `scripts/stack install` adds the Debian package")
+    base = tmp_path_factory.mktemp("containerd")
+    socket = base / "containerd.sock"
+    (base / "config.toml").write_text(
+        f'version = 2\nroot = "{base}/root"\nstate = "{base}/state"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        f'[grpc]\n  address = "{socket}"\n[ttrpc]\n  address = "{socket}.ttrpc"\n'
+    )
+    with (base / "containerd.log").open("w") as log:
+        daemon = subprocess.Popen(["containerd", "--config", str(base / "config.toml")], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: subprocess.run(["ctr", "-a", str(socket), "version"], capture_output=True).returncode == 0, timeout=30)
+
+        def ctr_run(*args: str) -> str:
+            return run("ctr", "-a", str(socket), "-n", "flows", *args).stdout
+
+        yield ctr_run
+    finally:
+        daemon.terminate()
+        daemon.wait(30)
+
+
+def pulled_and_run(image: str, command: list[str], tmp_path: Path, podman, buildah, authfile: str | None = None, ctr=None) -> dict:
     """Each client's output of `command` in `image`, and the files skopeo's copy unpacks to."""
     auth = ["--authfile", authfile] if authfile else []
     outputs = {}
@@ -137,20 +167,23 @@ def pulled_and_run(image: str, command: list[str], tmp_path: Path, podman, build
         outputs["buildah"] = buildah("run", "--isolation", "chroot", container, "--", *command)
     finally:
         buildah("rm", container)
+    if ctr is not None:
+        ctr("images", "pull", "--plain-http", image)
+        outputs["ctr"] = ctr("run", "--rm", image, f"flow-{unique()}", *command)
     return outputs
 
 
 # --- the flows ----------------------------------------------------------------------------------
 
 
-def test_wavecli_image_is_ready_at_once_and_runs(wave_server, busybox, podman, buildah, tmp_path):
+def test_wavecli_image_is_ready_at_once_and_runs(wave_server, busybox, podman, buildah, ctr, tmp_path):
     answer = submit(wave_server, client_body("wavecli_image", containerImage=busybox))
     assert answer["succeeded"] is True and answer["containerToken"] == answer["requestId"] and "cached" not in answer
     assert wavecli_await(wave_server, answer) is None and nextflow_ready(wave_server, answer) is None
     status = container_status(wave_server, answer["requestId"])
     assert status["status"] == "DONE" and status["succeeded"] is True and "duration" in status
-    out = pulled_and_run(answer["targetImage"], ["/bin/echo", "hello-wavecli"], tmp_path, podman, buildah)
-    assert out["podman"] == out["buildah"] == "hello-wavecli\n" and (out["skopeo"] / "bin" / "busybox").exists()
+    out = pulled_and_run(answer["targetImage"], ["/bin/echo", "hello-wavecli"], tmp_path, podman, buildah, ctr=ctr)
+    assert out["podman"] == out["buildah"] == out["ctr"] == "hello-wavecli\n" and (out["skopeo"] / "bin" / "busybox").exists()
 
 
 def _fusion_stand_in() -> dict:
@@ -163,21 +196,21 @@ def _fusion_stand_in() -> dict:
     }
 
 
-def test_nextflow_image_with_fusion_and_bundle_layers_runs_with_every_layer(wave_server, busybox, podman, buildah, tmp_path):
+def test_nextflow_image_with_fusion_and_bundle_layers_runs_with_every_layer(wave_server, busybox, podman, buildah, ctr, tmp_path):
     config = client_body("nextflow_image_layers")["containerConfig"]
     assert [layer["skipHashing"] for layer in config["layers"]] == [None, None, None]
     config["layers"][2] = _fusion_stand_in()
     answer = submit(wave_server, client_body("nextflow_image_layers", containerImage=busybox, containerConfig=config))
     assert nextflow_ready(wave_server, answer) is None  # succeeded: ready without polling
     command = ["/bin/sh", "-c", "/usr/local/bin/nf-project-tool.sh; /usr/bin/nf-module-tool.sh; echo $FUSION_WORK"]
-    out = pulled_and_run(answer["targetImage"], command, tmp_path, podman, buildah)
+    out = pulled_and_run(answer["targetImage"], command, tmp_path, podman, buildah, ctr=ctr)
     expected = "project bin\nmodule resources\n/fusion/s3/bucket/work\n"
     assert out["podman"] == "fusion-entry\n" + expected  # through the entrypoint, /usr/bin/fusion
-    assert out["buildah"] == expected  # `buildah run` runs the command without the entrypoint
+    assert out["buildah"] == out["ctr"] == expected  # their arguments replace entrypoint and cmd alike
     assert (out["skopeo"] / "usr" / "bin" / "fusion").exists() and (out["skopeo"] / "usr" / "local" / "bin" / "nf-project-tool.sh").exists()
 
 
-def test_nextflow_dockerfile_is_awaited_on_the_container_status_then_runs(wave_server, build_worker, registry, podman, buildah, tmp_path):
+def test_nextflow_dockerfile_is_awaited_on_the_container_status_then_runs(wave_server, build_worker, registry, podman, buildah, ctr, tmp_path):
     marker = unique()
     dockerfile = f"FROM {registry}/library/busybox:latest\nRUN echo {marker} > /built-by-nextflow\n"
     answer = submit(wave_server, client_body("nextflow_dockerfile", containerFile=b64(dockerfile)))
@@ -186,8 +219,8 @@ def test_nextflow_dockerfile_is_awaited_on_the_container_status_then_runs(wave_s
     status = nextflow_ready(wave_server, answer)
     assert status["buildId"] == answer["buildId"] and float(status["duration"]) > 0
     bind_build_status(httpx.get(f"{wave_server.url}/v1alpha1/builds/{answer['buildId']}/status").text)  # the deprecated path binds too
-    out = pulled_and_run(answer["targetImage"], ["/bin/cat", "/built-by-nextflow"], tmp_path, podman, buildah)
-    assert out["podman"] == out["buildah"] == f"{marker}\n"
+    out = pulled_and_run(answer["targetImage"], ["/bin/cat", "/built-by-nextflow"], tmp_path, podman, buildah, ctr=ctr)
+    assert out["podman"] == out["buildah"] == out["ctr"] == f"{marker}\n"
     assert (out["skopeo"] / "built-by-nextflow").read_text() == f"{marker}\n"
 
 
@@ -225,7 +258,7 @@ def test_wavecli_freeze_await_waits_until_the_image_exists(
     assert out["podman"] == out["buildah"] == "frozen-by-cli\n"
 
 
-def test_wavecli_dry_run_names_the_image_the_real_run_serves(wave_server, build_worker, registry, podman, buildah, tmp_path):
+def test_wavecli_dry_run_names_the_image_the_real_run_serves(wave_server, build_worker, registry, podman, buildah, ctr, tmp_path):
     marker = unique()
     dockerfile = b64(f"FROM {registry}/library/busybox:latest\nRUN echo {marker} > /dry\n")
     dry = submit(wave_server, client_body("wavecli_dryrun", containerFile=dockerfile))
@@ -236,8 +269,8 @@ def test_wavecli_dry_run_names_the_image_the_real_run_serves(wave_server, build_
     real = submit(wave_server, client_body("wavecli_dryrun", containerFile=dockerfile, dryRun=False))
     assert real["targetImage"] == dry["targetImage"].replace(dry["requestId"], real["requestId"])
     wavecli_await(wave_server, real)
-    out = pulled_and_run(real["targetImage"], ["/bin/cat", "/dry"], tmp_path, podman, buildah)
-    assert out["podman"] == out["buildah"] == f"{marker}\n"
+    out = pulled_and_run(real["targetImage"], ["/bin/cat", "/dry"], tmp_path, podman, buildah, ctr=ctr)
+    assert out["podman"] == out["buildah"] == out["ctr"] == f"{marker}\n"
 
 
 def test_nextflow_scan_gets_waves_501_when_scanning_is_off(wave_server, busybox):
