@@ -4,9 +4,9 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import APIView
 
 from accounts.authentication import ApiTokenAuthentication

@@ -3,7 +3,9 @@
 Wave scans with Trivy. No backend ships yet, so this service answers a scan request the way Wave does
 when scanning is off: 501. A backend is a class implementing `Scanner`, registered in `BACKENDS` under
 the name `WAVE_SCANNER` selects (Trivy is meant to be `"trivy"`, running the `trivy` binary when it is
-installed). Nothing here makes up a scan result.
+installed). Nothing here makes up a scan result. Wiring a backend into the request flow (a scan id on
+the answer, `SCANNING` in the container status, `scanLevels` deciding `succeeded`) comes with the first
+backend; until then `check_request` refuses every scan, since no backend can be configured.
 """
 
 from __future__ import annotations
