@@ -22,6 +22,8 @@ from wave_site.fields import (
     shown,
 )
 
+from .scanning import SCAN_LEVELS, SCAN_MODES
+
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=", re.S)
 _BUILDER_SECRETS = ("/.docker/config.json", "/kaniko")
 DATA_URI_PREFIX = re.compile(r"^data:(?:[\w.+/-]*;base64,)?")
@@ -175,6 +177,8 @@ class ContainerRequestSerializer(serializers.Serializer):
     towerEndpoint = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerWorkspaceId = StrictIntegerField(required=False, allow_null=True)
     dryRun = StrictBooleanField(required=False, allow_null=True)
+    scanMode = StrictCharField(required=False, allow_null=True)
+    scanLevels = StringListField(required=False, allow_null=True)
 
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):
@@ -242,6 +246,21 @@ class ContainerRequestSerializer(serializers.Serializer):
                 f"Unsupported build template '{shown(value)}'; use one of {', '.join(BUILD_TEMPLATES)}"
             )
         return value or None
+
+    def validate_scanMode(self, value: str | None) -> str | None:
+        if value is not None and value not in SCAN_MODES:
+            raise serializers.ValidationError(
+                f"Attribute 'scanMode' takes one of {', '.join(SCAN_MODES)} - offending value: '{shown(value)}'"
+            )
+        return value
+
+    def validate_scanLevels(self, value: list[str] | None) -> list[str] | None:
+        for level in value or []:
+            if level not in SCAN_LEVELS:
+                raise serializers.ValidationError(
+                    f"Attribute 'scanLevels' takes {', '.join(SCAN_LEVELS)} - offending value: '{shown(level)}'"
+                )
+        return value
 
     def validate_nameStrategy(self, value: str | None) -> str | None:
         if value and value not in NAME_STRATEGIES:
@@ -323,6 +342,7 @@ class ContainerStatusSerializer(serializers.Serializer):
     succeeded = serializers.BooleanField(required=False)
     reason = serializers.CharField(required=False)
     detailsUri = serializers.CharField(required=False)
+    duration = serializers.FloatField(required=False, help_text="seconds, always with a fraction")
 
 
 class MessageSerializer(serializers.Serializer):

@@ -123,6 +123,8 @@ WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # 
 WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
 WAVE_MAX_LAYER_SIZE = env.int("WAVE_MAX_LAYER_SIZE", default=10 * 1024 * 1024)
 WAVE_FUSION_PATTERN = env.str("WAVE_FUSION_PATTERN", default="https://fusionfs.seqera.io/")
+# The security scanner backend (containers/scanning.py); none: scan requests get Wave's 501.
+WAVE_SCANNER = env.str("WAVE_SCANNER", default="")
 WAVE_CONDA_CHANNELS = env.list("WAVE_CONDA_CHANNELS", default=["conda-forge", "bioconda"])
 WAVE_CONDA_BASE_PACKAGES = env.str("WAVE_CONDA_BASE_PACKAGES", default="conda-forge::procps-ng")
 WAVE_CONDA_MAMBA_IMAGE = env.str("WAVE_CONDA_MAMBA_IMAGE", default="mambaorg/micromamba:1.5.10-noble")
