@@ -13,7 +13,7 @@ PIP_PREFIX = "pip:"
 # reference service's micromamba Dockerfile run by the builder backend.
 CONDA_RATTLER = "conda/rattler"
 CONDA_MICROMAMBA = "conda/micromamba:v1"
-BUILD_TEMPLATES = (CONDA_RATTLER, CONDA_MICROMAMBA)
+BUILD_TEMPLATES = (CONDA_RATTLER, CONDA_MICROMAMBA, "conda/micromamba:v2", "conda/pixi:v1", "cran/installr:v1")  # builds/templates.py
 _SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+)\s*(?P<op>==|=|>=|<=|>|<|!=|~=)?\s*(?P<rest>.*)$")
 
 
