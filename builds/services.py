@@ -18,6 +18,7 @@ from oci.platform import parse_platform
 from oci.reference import parse_reference
 from wave_site.errors import ApiError
 
+from .compression import compression_context
 from .conda.plan import CondaPlanError, explicit_entries, plan_from_environment
 from .conda.sources import remote_urls
 from .models import Build
@@ -184,7 +185,7 @@ def plan_build(attrs: dict) -> BuildPlan:
         target_image=target_image(repository, build_hash, packages, attrs.get("nameStrategy")),
         format=attrs["format"],
         freeze=attrs["freeze"],
-        context={**context, **({"layers": config.get("layers") or []} if layers else {})},
+        context={**context, **({"layers": config.get("layers") or []} if layers else {}), **compression_context(attrs, context)},
     )
 
 

@@ -1,5 +1,5 @@
 """Validation of the build options beyond conda: `packages.pixiOpts`, `packages.cranOpts`, CRAN
-packages. Their values end up in a generated Dockerfile, so a value that
+packages and `buildCompression`. Their values end up in a generated Dockerfile, so a value that
 could break out of its line or its quotes is refused with a message naming it."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import re
 
 from rest_framework import serializers
 
+from builds.compression import LEVELS, MODES
 from oci.errors import OciError
 from oci.reference import parse_reference
 from wave_site.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StringListField, shown
@@ -72,3 +73,30 @@ def validate_cran(attrs: dict) -> None:
     for repo in attrs.get("channels") or []:
         if repo.lower() not in ("cran", "bioconductor") and not _CRAN_REPOSITORY.match(repo):
             raise serializers.ValidationError({"channels": [f"'{shown(repo)}' is not a CRAN repository: use cran, bioconductor or an http(s) URL"]})
+
+
+class BuildCompressionSerializer(serializers.Serializer):
+    """`{mode, level, force}` as Nextflow sends it (nulls included); wave-cli sends `{mode}`."""
+
+    mode = StrictCharField(required=False, allow_null=True)
+    level = StrictIntegerField(required=False, allow_null=True)
+    force = StrictBooleanField(required=False, allow_null=True)
+
+    def to_internal_value(self, data: object) -> dict:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(f"must be an object, not {shown(data)}")
+        return super().to_internal_value(data)
+
+    def validate_mode(self, value: str | None) -> str | None:
+        if value is not None and value not in MODES:
+            raise serializers.ValidationError(f"unsupported compression mode '{shown(value)}'; use one of {', '.join(MODES)}")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        mode, level = attrs.get("mode") or "gzip", attrs.get("level")
+        low, high = LEVELS[mode]
+        if level is not None and not low <= level <= high:
+            raise serializers.ValidationError(
+                {"level": [f"{level} is not a {mode} compression level: use {low} to {high}"]}
+            )
+        return {k: v for k, v in attrs.items() if v is not None}

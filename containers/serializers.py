@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from builds.naming import NAME_STRATEGIES
 from builds.recipes import BUILD_TEMPLATES
-from containers.build_options import CranOptsSerializer, PixiOptsSerializer, validate_cran
+from containers.build_options import BuildCompressionSerializer, CranOptsSerializer, PixiOptsSerializer, validate_cran
 from oci.digest import parse_digest
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -175,6 +175,7 @@ class ContainerRequestSerializer(serializers.Serializer):
     format = StrictCharField(required=False, allow_null=True, allow_blank=True)
     nameStrategy = StrictCharField(required=False, allow_null=True, allow_blank=True)
     buildTemplate = StrictCharField(required=False, allow_null=True, allow_blank=True)
+    buildCompression = BuildCompressionSerializer(required=False, allow_null=True)
     towerAccessToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerRefreshToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerEndpoint = StrictCharField(required=False, allow_null=True, allow_blank=True)

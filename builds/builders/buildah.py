@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from ..compression import push_flags
 from ..process import run_streaming
 from ..sandbox import sandboxed
 from ..sandbox.spec import RUNTIME
@@ -64,7 +65,10 @@ class BuildahBuilder:
             bud += ["--cache-from", spec.cache_repository, "--cache-to", spec.cache_repository]
         env = self._env(spec, work)
         digest_file = work / "digest"
-        push = [*store, "push", "--retry-delay", PUSH_RETRY_DELAY, "--digestfile", str(digest_file), spec.target, f"docker://{spec.target}"]
+        push = [
+            *store, "push", "--retry-delay", PUSH_RETRY_DELAY, *push_flags(spec.compression), "--digestfile", str(digest_file),
+            spec.target, f"docker://{spec.target}",
+        ]
         with sandboxed(spec.sandbox, output) as launch:
             command = launch({"argv": [*bud, str(spec.context)]}, {"argv": push, "announce": f"Pushing {spec.target}"})
             status = run_streaming(command, on_output=output, deadline=deadline, tick=tick, env=env, cwd=str(work))
