@@ -15,12 +15,7 @@ from django.conf import settings
 from wave_site.errors import ApiError
 from wave_site.fields import shown
 
-from .recipes import conda_yaml
-
-CONDA_MICROMAMBA_V2 = "conda/micromamba:v2"
-CONDA_PIXI_V1 = "conda/pixi:v1"
-CRAN_INSTALLR_V1 = "cran/installr:v1"
-TEMPLATES = (CONDA_MICROMAMBA_V2, CONDA_PIXI_V1, CRAN_INSTALLR_V1)
+from .recipes import CONDA_MICROMAMBA_V2, CONDA_PIXI_V1, CRAN_INSTALLR_V1, conda_yaml
 
 # wave-api's own defaults (CondaOpts, PixiOpts, CranOpts at 1.31, the version both clients use). The
 # clients fill them in whatever the user asked, so they mean "unset": the operator's settings apply.
