@@ -43,9 +43,8 @@ class BuildahBuilder:
     def _write_config(self, spec: BuildSpec, work: Path) -> None:
         (work / "tmp").mkdir(mode=0o700, exist_ok=True)
         # Short names (`FROM ubuntu`, Wave's templates) mean Docker Hub, as in Docker and parse_reference.
-        (work / "registries.conf").write_text(
-            'unqualified-search-registries = ["docker.io"]\n\n' + "".join(f'[[registry]]\nlocation = "{host}"\ninsecure = true\n\n' for host in sorted(spec.insecure_registries))
-        )
+        insecure = "".join(f'[[registry]]\nlocation = "{host}"\ninsecure = true\n\n' for host in sorted(spec.insecure_registries))
+        (work / "registries.conf").write_text('unqualified-search-registries = ["docker.io"]\n\n' + insecure)
         auths = {
             host: {"auth": base64.b64encode(f"{c.username}:{c.password}".encode()).decode()}
             for host, c in spec.credentials.items()
