@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from builds.naming import NAME_STRATEGIES
 from builds.recipes import BUILD_TEMPLATES
+from containers.build_options import BuildCompressionSerializer, CranOptsSerializer, PixiOptsSerializer, validate_cran
 from oci.digest import parse_digest
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -124,6 +125,8 @@ class PackagesSerializer(serializers.Serializer):
     entries = StringListField(required=False, allow_null=True)
     channels = StringListField(required=False, allow_null=True)
     condaOpts = CondaOptsSerializer(required=False, allow_null=True)
+    pixiOpts = PixiOptsSerializer(required=False, allow_null=True)
+    cranOpts = CranOptsSerializer(required=False, allow_null=True)
     spackOpts = serializers.DictField(required=False, allow_null=True)
 
     def validate_type(self, value: str) -> str:
@@ -131,9 +134,9 @@ class PackagesSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 "Spack builds are not supported by this service (the reference deprecated them); use CONDA"
             )
-        if value.upper() != "CONDA":
-            raise serializers.ValidationError(f"unsupported package type '{shown(value)}'; the supported type is CONDA")
-        return "CONDA"
+        if value.upper() not in ("CONDA", "CRAN"):
+            raise serializers.ValidationError(f"unsupported package type '{shown(value)}'; the supported types are CONDA and CRAN")
+        return value.upper()
 
     def validate_environment(self, value: str | None) -> str | None:
         return decode_base64(value, "packages.environment", settings.WAVE_MAX_CONDA_FILE) if value else None
@@ -151,6 +154,8 @@ class PackagesSerializer(serializers.Serializer):
         if entries and attrs.get("environment"):
             raise _error("Attribute 'packages' takes 'entries' or 'environment', not both")
         attrs["entries"] = entries
+        if attrs["type"] == "CRAN":
+            validate_cran(attrs)
         return attrs
 
 
@@ -172,6 +177,7 @@ class ContainerRequestSerializer(serializers.Serializer):
     format = StrictCharField(required=False, allow_null=True, allow_blank=True)
     nameStrategy = StrictCharField(required=False, allow_null=True, allow_blank=True)
     buildTemplate = StrictCharField(required=False, allow_null=True, allow_blank=True)
+    buildCompression = BuildCompressionSerializer(required=False, allow_null=True)
     towerAccessToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerRefreshToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerEndpoint = StrictCharField(required=False, allow_null=True, allow_blank=True)

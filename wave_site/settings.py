@@ -128,6 +128,10 @@ WAVE_SCANNER = env.str("WAVE_SCANNER", default="")
 WAVE_CONDA_CHANNELS = env.list("WAVE_CONDA_CHANNELS", default=["conda-forge", "bioconda"])
 WAVE_CONDA_BASE_PACKAGES = env.str("WAVE_CONDA_BASE_PACKAGES", default="conda-forge::procps-ng")
 WAVE_CONDA_MAMBA_IMAGE = env.str("WAVE_CONDA_MAMBA_IMAGE", default="mambaorg/micromamba:1.5.10-noble")
+# The build images of Wave's templates conda/micromamba:v2, conda/pixi:v1 and cran/installr:v1 (builds/templates.py).
+WAVE_CONDA_MAMBA_IMAGE_V2 = env.str("WAVE_CONDA_MAMBA_IMAGE_V2", default="mambaorg/micromamba:2-amazon2023")
+WAVE_PIXI_IMAGE = env.str("WAVE_PIXI_IMAGE", default="public.cr.seqera.io/wave/pixi:0.61.0-noble")
+WAVE_CRAN_IMAGE = env.str("WAVE_CRAN_IMAGE", default="rocker/r-ver:4.4.1")
 # The image conda environments are laid on (glibc-based), and where named channels live.
 WAVE_CONDA_BASE_IMAGE = env.str("WAVE_CONDA_BASE_IMAGE", default=f"{WAVE_DEFAULT_REGISTRY}/library/debian:bookworm-slim")
 WAVE_CONDA_CHANNEL_ALIAS = env.str("WAVE_CONDA_CHANNEL_ALIAS", default="https://conda.anaconda.org/")
