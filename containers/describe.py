@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from builds.models import Build
+from mirrors.status import mirror_status
 
 from .models import ContainerRequest
 
@@ -48,6 +49,8 @@ def _build(build: Build) -> dict:
 def status(request: ContainerRequest) -> dict:
     """`PENDING` before a build starts, `BUILDING` while it runs, `DONE` after (or at once without a build)."""
     body: dict = {"id": request.token, "creationTime": request.created_at}
+    if request.request.get("mirror") is True:
+        return mirror_status(request, body)
     build = request.build
     if build is None:
         return {**body, "status": "DONE", "succeeded": True}

@@ -13,6 +13,7 @@ from builds import views as builds
 from containers import registry_views as registry
 from containers import views as containers
 from metrics import views as metrics
+from mirrors import views as mirrors
 from wave_site.observability import metrics_view
 from wave_site.service_info import ServiceInfoView
 
@@ -51,6 +52,8 @@ urlpatterns = [
     path("v1alpha1/builds/<str:build_id>/status", builds.BuildStatusView.as_view()),
     path("v1alpha1/builds/<str:build_id>/logs", builds.BuildLogsView.as_view()),
     path("v1alpha1/builds/<str:build_id>/condalock", builds.BuildCondaLockView.as_view()),
+    path("v1alpha1/mirrors/<str:mirror_id>", mirrors.MirrorView.as_view()),
+    path("v1alpha1/mirrors/<str:mirror_id>/logs", mirrors.MirrorLogsView.as_view()),
     path("v1alpha2/metrics/builds", metrics.BuildMetricsView.as_view()),
     path("v1alpha2/metrics/pulls", metrics.PullMetricsView.as_view()),
     path("v1alpha2/metrics/fusion/pulls", metrics.FusionPullMetricsView.as_view()),

@@ -1,0 +1,43 @@
+"""Wave's rules for `mirror: true` (`ContainerController.validateMirrorRequest`), in its order and words."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from oci.reference import parse_reference, parse_repository
+
+
+def mirror_error(attrs: dict, initial: dict, legacy: bool) -> str | None:
+    """Why a mirror request is refused, or None. `attrs` are validated attributes, `initial` the body
+    (for attributes the serializer does not declare)."""
+    if not attrs.get("mirror"):
+        return None
+    if legacy:
+        return "Container mirroring requires the use of v2 API"
+    if not attrs.get("containerImage"):
+        return "Attribute `containerImage` is required when specifying `mirror` mode"
+    if not attrs.get("towerAccessToken"):
+        return "Container mirroring requires an authenticated request - specify the tower token attribute"
+    conflicts = {
+        "freeze": attrs.get("freeze"),
+        "containerFile": attrs.get("containerFile"),
+        "containerIncludes": initial.get("containerIncludes"),
+        "containerConfig": attrs.get("containerConfig"),  # Nextflow's all-null object is empty by now
+    }
+    for name, value in conflicts.items():
+        if value:
+            return f"Attribute `mirror` and `{name}` conflict each other"
+    repository = attrs.get("buildRepository")
+    if not repository:
+        return "Attribute `buildRepository` is required when specifying `mirror` mode"
+    if parse_reference(attrs["containerImage"]).registry == parse_repository(repository).registry:
+        return f"Source and target mirror registry are the same - offending value '{repository}'"
+    for own in (settings.WAVE_BUILD_REPOSITORY, settings.WAVE_CACHE_REPOSITORY):
+        if repository == own or repository.startswith(own.rstrip("/") + "/"):
+            return f"Mirror registry not allowed - offending value '{repository}'"
+    return None
+
+
+def target_image(source: str, repository: str) -> str:
+    """`<buildRepository>/<image path and tag>`, as Wave names a mirror's target."""
+    return f"{repository}/{parse_reference(source).path_and_reference}"
