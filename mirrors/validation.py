@@ -32,10 +32,17 @@ def mirror_error(attrs: dict, initial: dict, legacy: bool) -> str | None:
         return "Attribute `buildRepository` is required when specifying `mirror` mode"
     if parse_reference(attrs["containerImage"]).registry == parse_repository(repository).registry:
         return f"Source and target mirror registry are the same - offending value '{repository}'"
-    for own in (settings.WAVE_BUILD_REPOSITORY, settings.WAVE_CACHE_REPOSITORY):
-        if repository == own or repository.startswith(own.rstrip("/") + "/"):
-            return f"Mirror registry not allowed - offending value '{repository}'"
+    if parse_repository(repository).registry in own_registries():
+        return f"Mirror registry not allowed - offending value '{repository}'"
     return None
+
+
+def own_registries() -> set[str]:
+    """The registries of the service's build and cache repositories, and every registry it holds
+    credentials of its own for (aliases included): a mirror, which picks its own tag, must never
+    push there with the service's credentials (it could replace a base image every build uses)."""
+    repositories = (settings.WAVE_BUILD_REPOSITORY, settings.WAVE_CACHE_REPOSITORY)
+    return {parse_repository(r).registry for r in repositories} | set(settings.WAVE_REGISTRY_CREDENTIALS)
 
 
 def target_image(source: str, repository: str) -> str:

@@ -4,6 +4,7 @@ process (the job is a plain function; the worker end to end is in test_mirror_co
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from mirrors.jobs import reap_stale_mirrors, run_mirror
 from mirrors.models import Mirror
 from oci.auth import Credentials
 from oci.client import RegistryClient
+from oci.reference import parse_repository
 from tests.clients.bodies import client_body
 from tests.conftest import REGISTRY, free_port, own_registry_credentials, post
 from tests.factories import registry_credential
@@ -43,7 +45,7 @@ def manifest_digest(host: str, path: str, reference: str, credentials: Credentia
 def target(private_registry, owner) -> str:
     """A repository in another registry (the private one), with the owner's credentials stored for it."""
     registry_credential(private_registry.host, private_registry.username, private_registry.password, user=owner)
-    return f"{private_registry.host}/mirrors"
+    return f"{private_registry.host}/m-{uuid.uuid4().hex[:8]}"  # the registry outlives the test
 
 
 # --- validation: Wave's messages, in Wave's order ----------------------------------------------------
@@ -81,12 +83,25 @@ def test_source_and_target_must_be_in_different_registries(api, busybox, owner_t
 
 
 @pytest.mark.parametrize("setting", ["WAVE_BUILD_REPOSITORY", "WAVE_CACHE_REPOSITORY"])
-def test_the_services_own_repositories_are_not_a_mirror_target(api, busybox, owner_token, private_registry, settings, setting):
+def test_the_registries_of_the_services_own_repositories_are_not_a_mirror_target(
+    api, busybox, owner_token, private_registry, settings, setting
+):
     setattr(settings, setting, f"{private_registry.host}/wave/own")
-    repository = f"{private_registry.host}/wave/own/sub"
+    repository = f"{private_registry.host}/anything"
     response = post(api, "/v1alpha2/container", mirror_body(busybox, repository, owner_token))
     assert response.status_code == 400
     assert response.json()["message"] == f"Mirror registry not allowed - offending value '{repository}'"
+
+
+def test_a_registry_the_service_has_credentials_for_is_not_a_mirror_target(api, private_registry, owner, owner_token, settings):
+    """Else a mirror of `other/busybox:latest` to `<the stack's registry, by another name>/library`
+    would replace the base image every build uses, pushed with the service's credentials."""
+    alias = REGISTRY.replace("localhost", "127.0.0.1")
+    assert alias in settings.WAVE_REGISTRY_CREDENTIALS
+    registry_credential(private_registry.host, private_registry.username, private_registry.password, user=owner)
+    response = post(api, "/v1alpha2/container", mirror_body(private_registry.busybox, f"{alias}/library", owner_token))
+    assert response.status_code == 400
+    assert response.json()["message"] == f"Mirror registry not allowed - offending value '{alias}/library'"
 
 
 def test_an_unknown_token_is_unauthorized(api, busybox, target):
@@ -96,7 +111,8 @@ def test_an_unknown_token_is_unauthorized(api, busybox, target):
 
 
 def test_a_private_source_without_credentials_is_refused(api, private_registry, owner_token):
-    response = post(api, "/v1alpha2/container", mirror_body(private_registry.busybox, f"{REGISTRY}/mirrors", owner_token))
+    target = f"127.0.0.1:{free_port()}/mirrors"  # never reached: the source is checked first
+    response = post(api, "/v1alpha2/container", mirror_body(private_registry.busybox, target, owner_token))
     assert response.status_code == 400
     assert response.json()["message"].startswith(f"Container image '{private_registry.busybox}' is not accessible")
     assert "no credentials are stored" in response.json()["message"]
@@ -137,7 +153,8 @@ def test_a_mirror_is_answered_as_wave_does_and_copied_by_its_job(api, multiarch,
     assert mirror.status == Mirror.Status.SUCCEEDED, mirror.reason
     assert mirror.platform == "linux/amd64,linux/arm64"  # every platform, whatever containerPlatform says
     credentials = Credentials(private_registry.username, private_registry.password)
-    assert manifest_digest(private_registry.host, "mirrors/library/multiarch", "latest", credentials) == mirror.digest
+    path = parse_repository(target).path + "/library/multiarch"
+    assert manifest_digest(private_registry.host, path, "latest", credentials) == mirror.digest
     assert mirror.log.count("Mirroring ") == 1
     status = api.get(f"/v1alpha2/container/{body['requestId']}/status").json()
     assert status["status"] == "DONE" and status["succeeded"] is True and "reason" not in status
@@ -156,6 +173,18 @@ def test_a_mirror_is_answered_as_wave_does_and_copied_by_its_job(api, multiarch,
     assert again["cached"] is True and again["succeeded"] is True and again["buildId"] == mirror.id
     assert Mirror.objects.count() == 1
     assert api.get(f"/v1alpha2/container/{again['requestId']}/status").json()["succeeded"] is True
+
+
+def test_an_image_pinned_by_digest_is_mirrored_by_that_digest(api, busybox, owner_token, target, private_registry):
+    digest = manifest_digest(REGISTRY, "library/busybox", "latest", own_registry_credentials(REGISTRY))
+    image = f"{REGISTRY}/library/busybox@{digest}"
+    body = post(api, "/v1alpha2/container", mirror_body(image, target, owner_token)).json()
+    assert body["targetImage"] == f"{target}/library/busybox@{digest}"
+    run_mirror(body["buildId"])
+    assert Mirror.objects.get(pk=body["buildId"]).status == Mirror.Status.SUCCEEDED
+    credentials = Credentials(private_registry.username, private_registry.password)
+    path = parse_repository(target).path + "/library/busybox"
+    assert manifest_digest(private_registry.host, path, digest, credentials) == digest
 
 
 def test_requests_for_a_target_being_copied_join_that_copy(api, busybox, owner_token, target):
