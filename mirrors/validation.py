@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from oci.errors import OciError
 from oci.reference import parse_reference, parse_repository
+
+MAX_IMAGE = 512  # the longest image name a mirror record keeps
 
 
 def mirror_error(attrs: dict, initial: dict, legacy: bool) -> str | None:
@@ -34,6 +37,13 @@ def mirror_error(attrs: dict, initial: dict, legacy: bool) -> str | None:
         return f"Source and target mirror registry are the same - offending value '{repository}'"
     if parse_repository(repository).registry in own_registries():
         return f"Mirror registry not allowed - offending value '{repository}'"
+    target = target_image(attrs["containerImage"], repository)
+    try:
+        parse_reference(target)
+    except OciError as exc:
+        return f"Attribute `buildRepository` '{repository}' makes an invalid mirror target - {exc}"
+    if len(attrs["containerImage"]) > MAX_IMAGE or len(target) > MAX_IMAGE:
+        return f"Container image name too long to mirror (at most {MAX_IMAGE} characters) - offending value '{target}'"
     return None
 
 

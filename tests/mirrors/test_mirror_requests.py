@@ -20,6 +20,7 @@ from oci.reference import parse_repository
 from tests.clients.bodies import client_body
 from tests.conftest import REGISTRY, free_port, own_registry_credentials, post
 from tests.factories import registry_credential
+from wave_site.housekeeping import run_once
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +103,13 @@ def test_a_registry_the_service_has_credentials_for_is_not_a_mirror_target(api, 
     response = post(api, "/v1alpha2/container", mirror_body(private_registry.busybox, f"{alias}/library", owner_token))
     assert response.status_code == 400
     assert response.json()["message"] == f"Mirror registry not allowed - offending value '{alias}/library'"
+
+
+def test_a_target_name_past_the_registry_limit_is_refused_not_a_500(api, registry, owner_token, private_registry):
+    image, repository = f"{registry}/{'b' * 200}:1", f"{private_registry.host}/{'a' * 170}"
+    response = post(api, "/v1alpha2/container", mirror_body(image, repository, owner_token))
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(f"Attribute `buildRepository` '{repository}' makes an invalid mirror target - ")
 
 
 def test_an_unknown_token_is_unauthorized(api, busybox, target):
@@ -220,6 +228,16 @@ def test_a_refused_push_ends_the_mirror_with_the_registrys_answer(api, busybox, 
         assert "wrong-password-123" not in text and private_registry.password not in text
 
 
+def test_a_source_gone_since_the_request_ends_the_mirror_with_a_reason(owner, target):
+    gone = "sha256:" + "0" * 64
+    mirror = Mirror.objects.create(source_image=f"{REGISTRY}/library/busybox:latest", digest=gone,
+                                   target_image=f"{target}/library/busybox:latest", user=owner)
+    run_mirror(mirror.id)
+    mirror.refresh_from_db()
+    assert mirror.status == Mirror.Status.FAILED
+    assert mirror.reason == f"manifest 'library/busybox@{gone}' was not found in registry '{REGISTRY}'"
+
+
 def test_a_target_registry_that_is_down_ends_the_mirror_with_a_reason(api, busybox, owner_token):
     down = f"127.0.0.1:{free_port()}"
     body = post(api, "/v1alpha2/container", mirror_body(busybox, f"{down}/mirrors", owner_token)).json()
@@ -246,6 +264,20 @@ def test_a_mirror_nobody_ran_is_failed_not_left_pending(api, busybox, owner_toke
     assert reap_stale_mirrors() == 0  # already failed
     run_mirror(body["buildId"])  # a late job finds it ended
     assert Mirror.objects.get(pk=body["buildId"]).status == Mirror.Status.FAILED
+
+
+@pytest.mark.django_db(transaction=True)  # the housekeeper closes its connections after each task
+def test_the_housekeeper_fails_a_stale_mirror(owner, target, settings):
+    stale = Mirror.objects.create(source_image="docker.io/library/busybox:latest", digest="sha256:" + "1" * 64,
+                                  target_image=f"{target}/library/busybox:latest", user=owner, status=Mirror.Status.RUNNING,
+                                  created_at=timezone.now() - timedelta(seconds=settings.WAVE_MIRROR_TIMEOUT + 61))
+    fresh = Mirror.objects.create(source_image="docker.io/library/alpine:3", digest="sha256:" + "2" * 64,
+                                  target_image=f"{target}/library/alpine:3", user=owner)
+    assert run_once()["mirrors.jobs.reap_stale_mirrors"] == 1
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stale.status == Mirror.Status.FAILED and stale.log.startswith("Mirror failed: The mirror did not finish within")
+    assert fresh.status == Mirror.Status.PENDING
 
 
 def test_an_unknown_mirror_is_404(api):
