@@ -299,3 +299,12 @@ def test_the_clients_mirror_bodies_get_waves_answer(api, busybox, owner_token, t
     assert "containerToken" not in answer and "expiration" not in answer and "succeeded" not in answer
     # What Nextflow binds (`WaveClient.getContainerMeta`: mirrorId = buildId when mirror) and wave-cli awaits on.
     assert answer["requestId"]
+
+
+def test_operators_see_mirrors_in_the_admin(admin_client, owner, target):
+    mirror = Mirror.objects.create(source_image="docker.io/library/busybox:latest", digest="sha256:" + "3" * 64,
+                                   target_image=f"{target}/library/busybox:latest", user=owner, reason="it broke")
+    listing = admin_client.get("/admin/mirrors/mirror/?q=busybox&status__exact=PENDING")
+    assert listing.status_code == 200 and mirror.id in listing.content.decode()
+    page = admin_client.get(f"/admin/mirrors/mirror/{mirror.id}/change/")
+    assert page.status_code == 200 and "it broke" in page.content.decode()
