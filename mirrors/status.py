@@ -14,7 +14,7 @@ FAILED_REASON = "Container mirror did not complete successfully"
 
 
 def details_uri(mirror: Mirror) -> str:
-    return f"{settings.WAVE_SERVER_URL}/v1alpha1/mirrors/{mirror.id}"
+    return f"{settings.WAVE_SERVER_URL}/view/mirrors/{mirror.id}"
 
 
 def fresh(mirror: Mirror) -> Mirror:

@@ -7,6 +7,7 @@ from accounts import pages as account_pages
 from builds import pages as build_pages
 from containers import pages as container_pages
 from metrics import pages as usage_pages
+from mirrors import pages as mirror_pages
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from builds import views as builds
@@ -31,6 +32,7 @@ urlpatterns = [
     path("view/builds/<str:build_id>/log", build_pages.build_log),
     path("view/containers/<str:token>", container_pages.token_detail),
     path("view/inspect/", container_pages.inspect_form),
+    path("view/mirrors/<str:mirror_id>", mirror_pages.mirror_detail),
     path("view/usage/", usage_pages.usage_index),
     path("view/usage/<str:org>", usage_pages.usage_org),
     path("view/account/", account_pages.account),

@@ -9,7 +9,10 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings as django_settings
+from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 
 from containers.tokens import load_token
 from mirrors.jobs import reap_stale_mirrors, run_mirror
@@ -221,7 +224,10 @@ def test_a_refused_push_ends_the_mirror_with_the_registrys_answer(api, busybox, 
     status = api.get(f"/v1alpha2/container/{body['requestId']}/status").json()
     assert status["status"] == "DONE" and status["succeeded"] is False
     assert status["reason"] == f"Container mirror did not complete successfully - Cause: {mirror.reason}"
-    assert status["detailsUri"].endswith(f"/v1alpha1/mirrors/{mirror.id}")
+    assert status["detailsUri"] == f"{django_settings.WAVE_SERVER_URL}/view/mirrors/{mirror.id}"
+    page = Client().get(f"/view/mirrors/{mirror.id}")  # public by id, as Wave's pages are
+    assert page.status_code == 200 and escape(mirror.reason) in page.content.decode()
+    assert "wrong-password-123" not in page.content.decode()
     record = api.get(f"/v1alpha1/mirrors/{mirror.id}").json()
     assert record["exitCode"] == 1 and record["reason"] == mirror.reason
     for text in (mirror.reason, mirror.log, str(record)):
@@ -284,6 +290,7 @@ def test_an_unknown_mirror_is_404(api):
     response = api.get("/v1alpha1/mirrors/mr-000000000000")
     assert response.status_code == 404
     assert response.json()["message"] == "Unknown mirror 'mr-000000000000'"
+    assert Client().get("/view/mirrors/mr-000000000000").status_code == 404
 
 
 # --- the real clients' bodies ----------------------------------------------------------------------
