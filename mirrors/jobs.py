@@ -45,12 +45,13 @@ def run_mirror(mirror_id: str) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     claimed = Mirror.objects.filter(pk=mirror_id, status=Mirror.Status.PENDING).update(
         status=Mirror.Status.RUNNING, started_at=timezone.now(), worker=worker,
+        log=appended(f"Mirroring on {worker}\n"),  # a running mirror's log says where it runs
     )
     if not claimed:
         log.info("mirror %s is not pending; nothing to do", mirror_id)
         return
     mirror = Mirror.objects.select_related("user", "workspace").get(pk=mirror_id)
-    lines = [f"Mirroring {mirror.source_image}@{mirror.digest} to {mirror.target_image} on {worker}"]
+    lines = [f"Copying {mirror.source_image}@{mirror.digest} to {mirror.target_image}"]
     try:
         result = _copy(mirror, lines.append)
     except errors.OciError as exc:
