@@ -15,6 +15,7 @@ from typing import Callable
 
 from . import mediatypes
 from .client import Manifest, RegistryClient
+from .digest import parse_digest
 from .errors import RegistryError
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -52,7 +53,8 @@ class ImageCopy:
             if len(entries) > MAX_INDEX_ENTRIES:
                 raise RegistryError(f"The index {self.source_path}@{top.digest} names {len(entries)} images, more than {MAX_INDEX_ENTRIES}")
             for entry in entries:
-                child = await self._manifest(entry["digest"])
+                # A digest goes into URLs with the caller's credentials: a hostile manifest's never does.
+                child = await self._manifest(parse_digest(entry["digest"]))
                 if child.is_index:
                     raise RegistryError(f"The index {self.source_path}@{top.digest} nests another index ({child.digest})")
                 await self._image(child)
@@ -85,7 +87,7 @@ class ImageCopy:
             self.result.platforms.append(f"{config.get('os', 'linux')}/{config.get('architecture', 'amd64')}")
 
     async def _blob(self, descriptor: dict) -> None:
-        digest = descriptor["digest"]
+        digest = parse_digest(descriptor["digest"])
         if await self.target.blob_exists(self.target_path, digest):
             self.result.skipped += 1
             return
