@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from builds.models import Build
+from mirrors.status import mirror_status
 
 from .answers import seconds
 from .models import ContainerRequest
@@ -51,6 +52,8 @@ def status(request: ContainerRequest) -> dict:
     """`PENDING` before a build starts, `BUILDING` while it runs, `DONE` after (or at once without a build).
     `duration`, as in Wave, is the build's once it ended, or the request's age when there is no build."""
     body: dict = {"id": request.token, "creationTime": request.created_at}
+    if request.request.get("mirror") is True:
+        return mirror_status(request, body)
     build = request.build
     if build is None:
         return {**body, "status": "DONE", "succeeded": True, "duration": seconds(request.created_at, timezone.now())}

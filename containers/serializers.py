@@ -10,6 +10,7 @@ from rest_framework import serializers
 from builds.naming import NAME_STRATEGIES
 from builds.recipes import BUILD_TEMPLATES
 from containers.build_options import BuildCompressionSerializer, CranOptsSerializer, PixiOptsSerializer, validate_cran
+from mirrors.validation import mirror_error
 from oci.digest import parse_digest
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -185,6 +186,7 @@ class ContainerRequestSerializer(serializers.Serializer):
     dryRun = StrictBooleanField(required=False, allow_null=True)
     scanMode = StrictCharField(required=False, allow_null=True)
     scanLevels = StringListField(required=False, allow_null=True)
+    mirror = StrictBooleanField(required=False, allow_null=True)
 
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):
@@ -280,6 +282,8 @@ class ContainerRequestSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         legacy = self.context.get("legacy", False)
         initial = self.initial_data
+        if message := mirror_error(attrs, initial, legacy):  # Wave checks these first
+            raise _error(message)
         if legacy:
             for name in ("packages", "nameStrategy"):
                 if initial.get(name) is not None:
@@ -337,6 +341,7 @@ class ContainerResponseSerializer(serializers.Serializer):
     buildId = serializers.CharField(required=False)
     cached = serializers.BooleanField(required=False)
     freeze = serializers.BooleanField()
+    mirror = serializers.BooleanField(required=False)
     succeeded = serializers.BooleanField(required=False)
 
 
@@ -344,6 +349,7 @@ class ContainerStatusSerializer(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.ChoiceField(choices=["PENDING", "BUILDING", "DONE"])
     buildId = serializers.CharField(required=False)
+    mirrorId = serializers.CharField(required=False)
     creationTime = serializers.DateTimeField()
     succeeded = serializers.BooleanField(required=False)
     reason = serializers.CharField(required=False)

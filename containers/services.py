@@ -90,6 +90,10 @@ def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
     layers = (attrs.get("containerConfig") or {}).get("layers")
     if layers:
         store_layers(layers)
+    if attrs.get("mirror"):
+        from mirrors.services import request_mirror  # here: mirrors.services builds on this module
+
+        return request_mirror(caller, body, attrs)
     if attrs.get("containerFile") or attrs.get("packages") or attrs.get("condaFile") or attrs["freeze"]:
         return _request_build(caller, body, attrs)
     return _request_proxy(caller, body, attrs)

@@ -112,7 +112,10 @@ WAVE_HOUSEKEEPING_TASKS = [
     "builds.reconcile.reap_stale_builds",
     "builds.requeue.requeue_lost_builds",
     "metrics.counters.advance",
+    "mirrors.jobs.reap_stale_mirrors",
 ]
+# Seconds a mirror (`mirror: true`) may take; past it (and a minute) the housekeeper fails it.
+WAVE_MIRROR_TIMEOUT = env.int("WAVE_MIRROR_TIMEOUT", default=900)
 # A build PENDING this long with no RQ job waiting or taken is queued again, at most this many times.
 WAVE_BUILD_PENDING_TIMEOUT = env.int("WAVE_BUILD_PENDING_TIMEOUT", default=60)  # seconds
 WAVE_BUILD_REQUEUE_LIMIT = env.int("WAVE_BUILD_REQUEUE_LIMIT", default=3)
@@ -182,6 +185,7 @@ INSTALLED_APPS = [
     "containers",
     "builds",
     "metrics",
+    "mirrors",
 ]
 
 MIDDLEWARE = [
