@@ -175,6 +175,7 @@ class ContainerRequestSerializer(serializers.Serializer):
     towerEndpoint = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerWorkspaceId = StrictIntegerField(required=False, allow_null=True)
     dryRun = StrictBooleanField(required=False, allow_null=True)
+    buildContext = LayerSerializer(required=False, allow_null=True)  # wave-cli --context
 
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):
@@ -285,6 +286,8 @@ class ContainerRequestSerializer(serializers.Serializer):
                 f"Attribute 'containerImage' '{image}' is pinned by digest and cannot be combined with "
                 "'containerConfig': augmenting an image changes its digest. Use a tag instead"
             )
+        if attrs.get("buildContext") and not dockerfile:
+            raise _error("Attribute 'buildContext' requires 'containerFile': a build context is only used by a Dockerfile build")
         return attrs
 
 

@@ -17,6 +17,7 @@ from oci.reference import parse_reference
 from wave_site.errors import ApiError
 
 from . import upstream
+from .build_context import redact_build_context, store_build_context
 from .layers import redact_layers, store_layers
 from .models import ContainerRequest, new_token
 from .tokens import cache_token, token_info
@@ -37,6 +38,8 @@ def stored_request(body: dict) -> dict:
     kept = {k: v for k, v in body.items() if k not in SECRET_ATTRIBUTES}
     if isinstance(kept.get("containerConfig"), dict):
         kept["containerConfig"] = redact_layers(kept["containerConfig"])
+    if isinstance(kept.get("buildContext"), dict):
+        kept["buildContext"] = redact_build_context(kept["buildContext"])
     return kept
 
 
@@ -87,6 +90,8 @@ def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
     layers = (attrs.get("containerConfig") or {}).get("layers")
     if layers:
         store_layers(layers)
+    if attrs.get("buildContext"):
+        store_build_context(attrs["buildContext"])
     if attrs.get("containerFile") or attrs.get("packages") or attrs.get("condaFile") or attrs["freeze"]:
         return _request_build(caller, body, attrs)
     return _request_proxy(caller, body, attrs)
