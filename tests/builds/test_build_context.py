@@ -12,6 +12,8 @@ import tarfile
 import httpx
 import pytest
 
+from builds.builders.base import BuildFailed
+from builds.context import write_context
 from builds.models import Build
 from containers.models import ContainerRequest, StoredBlob
 from tests.clients.bodies import client_body
@@ -197,3 +199,36 @@ def test_a_copy_of_a_missing_file_fails_without_the_workers_paths(settings, tmp_
     assert 'COPY missing.txt /x": checking on sources under "/build/context"' in build.reason, build.reason
     for path in (str(settings.WAVE_DATA_DIR), str(link), str(tmp_path)):
         assert path not in build.reason and path not in logs, (build.reason, logs)
+
+
+def stored_context(tar: bytes) -> dict:
+    layer = layer_of(tar)
+    data = base64.b64decode(layer["location"].removeprefix("data:"))
+    StoredBlob.objects.create(digest=layer["gzipDigest"], size=len(data), data=data, tar_digest=layer["tarDigest"])
+    return {"gzipDigest": layer["gzipDigest"], "tarDigest": layer["tarDigest"]}
+
+
+def a_build(context: dict, dockerfile: str = "FROM scratch\n") -> Build:
+    return Build(id="0" * 16 + "_1", container_file=dockerfile, conda_file="", context={"buildContext": context})
+
+
+def test_the_workers_files_win_over_the_contexts_own(tmp_path):
+    tar = tar_of(
+        entry("Dockerfile/", tarfile.DIRTYPE), entry("Dockerfile/x", data=b"x"),
+        entry("keep.txt", data=b"kept\n"), entry("conda.yml", tarfile.SYMTYPE, link="keep.txt"),
+    )
+    build = a_build(stored_context(tar), "FROM scratch\nCOPY keep.txt /\n")
+    build.conda_file = "dependencies: [x]\n"
+    context = write_context(build, tmp_path)
+    assert (context / "Dockerfile").read_text() == "FROM scratch\nCOPY keep.txt /\n"
+    assert not (context / "conda.yml").is_symlink() and (context / "conda.yml").read_text() == "dependencies: [x]\n"
+    assert (context / "keep.txt").read_text() == "kept\n"
+
+
+def test_the_worker_checks_the_archive_again(tmp_path, settings):
+    """Limits lowered after the request was accepted: the worker refuses it, naming the entry."""
+    build = a_build(stored_context(tar_of(entry("big", data=b"x" * 5000))))
+    settings.WAVE_MAX_CONTEXT_SIZE = 1000
+    with pytest.raises(BuildFailed, match=r"The build context unpacks to more than 1000 bytes \(at entry 'big'\)"):
+        write_context(build, tmp_path)
+    assert not (tmp_path / "context" / "big").exists()
