@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from builds.naming import NAME_STRATEGIES
 from builds.recipes import BUILD_TEMPLATES
+from containers.includes import MAX_INCLUDES, TOO_MANY
 from oci.digest import parse_digest
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -176,6 +177,7 @@ class ContainerRequestSerializer(serializers.Serializer):
     towerWorkspaceId = StrictIntegerField(required=False, allow_null=True)
     dryRun = StrictBooleanField(required=False, allow_null=True)
     buildContext = LayerSerializer(required=False, allow_null=True)  # wave-cli --context
+    containerIncludes = StringListField(required=False, allow_null=True)  # wave-cli --include
 
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):
@@ -244,6 +246,13 @@ class ContainerRequestSerializer(serializers.Serializer):
             )
         return value or None
 
+    def validate_containerIncludes(self, value: list[str] | None) -> list[str] | None:
+        for image in value or []:
+            if not image.strip():
+                raise serializers.ValidationError("entries must be image names, not ''")
+            _image_reference(image)
+        return value or None
+
     def validate_nameStrategy(self, value: str | None) -> str | None:
         if value and value not in NAME_STRATEGIES:
             raise serializers.ValidationError(
@@ -285,6 +294,18 @@ class ContainerRequestSerializer(serializers.Serializer):
             raise _error(
                 f"Attribute 'containerImage' '{image}' is pinned by digest and cannot be combined with "
                 "'containerConfig': augmenting an image changes its digest. Use a tag instead"
+            )
+        if len(attrs.get("containerIncludes") or []) > MAX_INCLUDES:
+            raise _error(TOO_MANY)  # Wave's message
+        if image and attrs.get("containerIncludes") and "@" in image and not freeze:
+            raise _error(
+                f"Attribute 'containerImage' '{image}' is pinned by digest and cannot be combined with "
+                "'containerIncludes': adding layers changes its digest. Use a tag instead"
+            )
+        if attrs.get("containerIncludes") and freeze:
+            raise _error(
+                "Attributes 'containerIncludes' and 'freeze' cannot be used together on this service: "
+                "included layers are added when the image is pulled"
             )
         if attrs.get("buildContext") and not dockerfile:
             raise _error("Attribute 'buildContext' requires 'containerFile': a build context is only used by a Dockerfile build")

@@ -18,6 +18,7 @@ from wave_site.errors import ApiError
 
 from . import upstream
 from .build_context import redact_build_context, store_build_context
+from .includes import with_includes
 from .layers import redact_layers, store_layers
 from .models import ContainerRequest, new_token
 from .tokens import cache_token, token_info
@@ -92,6 +93,8 @@ def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
         store_layers(layers)
     if attrs.get("buildContext"):
         store_build_context(attrs["buildContext"])
+    if attrs.get("containerIncludes"):
+        attrs = with_includes(caller.identity, attrs)
     if attrs.get("containerFile") or attrs.get("packages") or attrs.get("condaFile") or attrs["freeze"]:
         return _request_build(caller, body, attrs)
     return _request_proxy(caller, body, attrs)
