@@ -165,3 +165,18 @@ def test_the_included_files_are_pulled_and_run_by_skopeo_umoci_and_podman(wave_s
     out = podman("run", "--rm", "--tls-verify=false", "--network", "none", answer["targetImage"],
                  "sh", "-c", "cat /opt/tools/hello.txt /opt/data/set.txt; echo $FROM_REQUEST")
     assert out.stdout == "hello from an included image\nincluded data\nyes\n"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_built_image_gets_the_included_layers_when_pulled(wave_server, build_worker, tools, tmp_path):
+    import base64
+
+    dockerfile = f"FROM {REGISTRY}/library/busybox\nRUN echo {uuid.uuid4().hex} > /built\n"
+    answer = wave_server.request_container({"containerFile": base64.b64encode(dockerfile.encode()).decode(), "containerIncludes": [tools[0]]})
+    assert answer["buildId"]
+    # The pull waits for the build, then serves the built image with the included layers on top.
+    run("skopeo", "copy", "--src-tls-verify=false", f"docker://{answer['targetImage']}", f"oci:{tmp_path / 'image'}:latest")
+    run("umoci", "unpack", "--rootless", "--image", f"{tmp_path / 'image'}:latest", str(tmp_path / "bundle"))
+    rootfs = tmp_path / "bundle" / "rootfs"
+    assert (rootfs / "built").exists() and (rootfs / "opt/tools/hello.txt").read_text() == "hello from an included image\n"
