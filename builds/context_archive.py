@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 CHUNK = 1 << 16
 MAX_LINK_HOPS = 40
+MAX_NAME, MAX_PATH = 255, 1024  # bytes of a name's component, of the whole name (the builder's context sits deeper)
 
 
 class ContextError(Exception):
@@ -45,6 +46,8 @@ def _clean_name(name: str, what: str = "entry") -> tuple[str, ...]:
     parts = tuple(p for p in name.split("/") if p not in ("", "."))
     if ".." in parts:
         raise ContextError(f"Build context {what} '{_shown(name)}' contains '..'")
+    if len(name.encode()) > MAX_PATH or any(len(p.encode()) > MAX_NAME for p in parts):
+        raise ContextError(f"Build context {what} '{_shown(name)}' is too long a name")
     return parts
 
 

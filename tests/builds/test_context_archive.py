@@ -74,6 +74,8 @@ def test_it_unpacks_files_folders_and_inside_links_with_setuid_bits_dropped(tmp_
         ([entry("pipe", tarfile.FIFOTYPE)], "Build context entry 'pipe' is a FIFO"),
         ([entry("f", data=b"1"), entry("f", data=b"2")], "Build context entry 'f' appears more than once"),
         ([entry("f", data=b"1"), entry("f/g", data=b"2")], "Build context entry 'f/g' is under the file 'f'"),
+        ([entry("a" * 256, data=b"1")], "is too long a name"),
+        ([entry("/".join(["d" * 200] * 6), data=b"1")], "is too long a name"),
     ],
 )
 def test_it_refuses_hostile_entries(members, message, tmp_path):
