@@ -102,6 +102,8 @@ def test_a_context_without_a_dockerfile_is_refused(api, busybox):
         ({"location": "data:!!!"}, "Attribute 'buildContext': the data: location is not valid base64"),
         ({"location": "file:///etc/passwd"}, "must be an http(s):// URL or a data: URI, not 'file:///etc/passwd'"),
         ({"gzipDigest": "md5:abc"}, "buildContext"),
+        ({"location": "http://169.254.169.254/latest/context.tar.gz"}, "resolves to 169.254.169.254, a loopback, private or link-local address"),
+        ({"location": "http://10.1.2.3/context.tar.gz"}, "resolves to 10.1.2.3, a loopback, private or link-local address"),
     ],
 )
 def test_a_context_that_does_not_match_its_digests_is_refused(api, override, message):
