@@ -297,15 +297,15 @@ class ContainerRequestSerializer(serializers.Serializer):
             )
         if len(attrs.get("containerIncludes") or []) > MAX_INCLUDES:
             raise _error(TOO_MANY)  # Wave's message
-        if image and attrs.get("containerIncludes") and "@" in image and not freeze:
-            raise _error(
-                f"Attribute 'containerImage' '{image}' is pinned by digest and cannot be combined with "
-                "'containerIncludes': adding layers changes its digest. Use a tag instead"
-            )
         if attrs.get("containerIncludes") and freeze:
             raise _error(
                 "Attributes 'containerIncludes' and 'freeze' cannot be used together on this service: "
                 "included layers are added when the image is pulled"
+            )
+        if image and attrs.get("containerIncludes") and "@" in image:
+            raise _error(
+                f"Attribute 'containerImage' '{image}' is pinned by digest and cannot be combined with "
+                "'containerIncludes': adding layers changes its digest. Use a tag instead"
             )
         if attrs.get("buildContext") and not dockerfile:
             raise _error("Attribute 'buildContext' requires 'containerFile': a build context is only used by a Dockerfile build")
