@@ -125,6 +125,9 @@ WAVE_DEFAULT_PLATFORM = env.str("WAVE_DEFAULT_PLATFORM", default="linux/amd64")
 WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # bytes, decoded
 WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
 WAVE_MAX_LAYER_SIZE = env.int("WAVE_MAX_LAYER_SIZE", default=10 * 1024 * 1024)
+# A `buildContext` archive: at most this many entries and bytes of file content once unpacked.
+WAVE_MAX_CONTEXT_ENTRIES = env.int("WAVE_MAX_CONTEXT_ENTRIES", default=10_000)
+WAVE_MAX_CONTEXT_SIZE = env.int("WAVE_MAX_CONTEXT_SIZE", default=100 * 1024 * 1024)
 WAVE_FUSION_PATTERN = env.str("WAVE_FUSION_PATTERN", default="https://fusionfs.seqera.io/")
 # The security scanner backend (containers/scanning.py); none: scan requests get Wave's 501.
 WAVE_SCANNER = env.str("WAVE_SCANNER", default="")
