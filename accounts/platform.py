@@ -23,6 +23,7 @@ from oci.netguard import AddressPolicy, guarded_transport
 
 log = logging.getLogger(__name__)
 
+MAX_ID = 2**63 - 1  # ids are stored as bigint
 MAX_ANSWER = 64 * 1024  # bytes; a user-info or workspace list is a few hundred
 # What an HTTP header can carry: a token with a newline or a space would split or bend the header.
 TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{1,4096}")
@@ -69,7 +70,7 @@ async def _get_json(url: str, token: str) -> object:
                     raise PlatformUnavailable(f"its answer to GET {url} is larger than {MAX_ANSWER} bytes", 502)
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than the parser goes is no answer either
         raise PlatformUnavailable(f"its answer to GET {url} is not JSON", 502) from None
 
 
@@ -92,7 +93,8 @@ def user_info(endpoint: str, token: str) -> PlatformUser:
     if not isinstance(user, dict):
         raise PlatformUnavailable(f"its answer to GET {url} has no user object", 502)
     uid, name, email = user.get("id"), user.get("userName"), user.get("email")
-    if type(uid) is not int or uid < 0 or not isinstance(name, str) or not isinstance(email, (str, type(None))):
+    valid_id = type(uid) is int and 0 <= uid <= MAX_ID
+    if not valid_id or not isinstance(name, str) or not isinstance(email, (str, type(None))):
         raise PlatformUnavailable(f"its answer to GET {url} has no valid user id and userName", 502)
     return PlatformUser(uid, name, email or "")
 
@@ -107,6 +109,6 @@ def workspaces(endpoint: str, token: str, user_id: int) -> dict[str, str]:
         raise PlatformUnavailable(f"its answer to GET {url} has no orgsAndWorkspaces list", 502)
     found = {}
     for entry in entries:
-        if isinstance(entry, dict) and type(entry.get("workspaceId")) is int:
+        if isinstance(entry, dict) and type(entry.get("workspaceId")) is int and 0 <= entry["workspaceId"] <= MAX_ID:
             found[str(entry["workspaceId"])] = f"{entry.get('orgName') or ''} / {entry.get('workspaceName') or ''}"
     return found

@@ -42,9 +42,11 @@ def platform_keys() -> list[bytes]:
     return list(sync_redis().scan_iter("wave:platform:*"))
 
 
-def test_a_platform_token_is_checked_with_user_info_and_makes_a_local_user(api, busybox, platform):
+def test_a_platform_token_is_checked_with_user_info_and_makes_a_local_user(api, busybox, platform, caplog):
     token = platform.add_user(1234, "alice", "alice@example.org")
+    caplog.set_level("DEBUG")
     user = user_of(request(api, busybox, platform, token))
+    assert f"GET {platform.url}/user-info: HTTP 200" in caplog.text and token not in caplog.text
     assert platform.requests == [("/user-info", f"Bearer {token}")]
     account = PlatformAccount.objects.get(user=user)
     assert (account.endpoint, account.platform_user_id, account.platform_user_name) == (platform.url, 1234, "alice")
@@ -67,8 +69,10 @@ def test_the_platform_is_asked_again_once_the_cache_expires(api, busybox, platfo
     wait_until(lambda: user_of(request(api, busybox, platform, token)) == user and len(platform.requests) == 2, timeout=20)
 
 
-def test_a_refused_token_is_401_naming_the_endpoint_and_what_to_change(api, busybox, platform, settings):
+def test_a_refused_token_is_401_naming_the_endpoint_and_what_to_change(api, busybox, platform, settings, caplog):
+    caplog.set_level("DEBUG")
     response = request(api, busybox, platform, "eyJ0aWQiOiA-not-known")
+    assert "HTTP 401" in caplog.text and "eyJ0aWQiOiA-not-known" not in caplog.text
     assert response.status_code == 401
     assert response.json()["message"] == (
         f"The Seqera Platform at {platform.url} refused the access token (HTTP 401): check TOWER_ACCESS_TOKEN "
@@ -134,8 +138,10 @@ def test_a_platform_slower_than_the_timeout_is_503(api, busybox, platform, setti
     "answer, reason",
     [
         ((200, {}, b"<html>hello</html>"), "is not JSON"),
+        ((200, {}, b"[" * 30000 + b"]" * 30000), "is not JSON"),
         ((200, {}, b'{"user": {"id": "12", "userName": "x", "email": "x@example.org"}}'), "no valid user id and userName"),
         ((200, {}, b'{"user": "alice"}'), "has no user object"),
+        ((200, {}, b'{"user": {"id": 9223372036854775808, "userName": "x", "email": null}}'), "no valid user id"),
         ((200, {}, b"[" * 70000), "is larger than 65536 bytes"),
         ((500, {}, b"{}"), "answered HTTP 500"),
         ((404, {}, b"{}"), "answered HTTP 404"),
@@ -286,6 +292,13 @@ def test_a_workspace_the_platform_does_not_list_for_the_user_is_403(api, busybox
     assert not PlatformWorkspace.objects.exists()
 
 
+def test_a_workspace_id_too_large_to_store_is_never_a_workspace(api, busybox, platform):
+    token = platform.add_user(30, "abe", "abe@example.org")
+    platform.workspaces[30] = [{"orgId": 1, "orgName": "lab", "workspaceId": 2**64, "workspaceName": "huge"}]
+    response = request(api, busybox, platform, token, towerWorkspaceId=2**64)
+    assert response.status_code == 403 and f"'{2**64}'" in response.json()["message"]
+
+
 def test_inspect_checks_a_platform_token_the_same_way(api, busybox, platform):
     token = platform.add_user(26, "wendy", "wendy@example.org")
     body = client_body("wavecli_inspect_platform", containerImage=busybox, towerEndpoint=platform.url, towerAccessToken=token)
@@ -322,3 +335,15 @@ def test_a_service_token_with_wave_clis_default_platform_endpoint_is_its_user(ap
 @pytest.mark.parametrize("endpoint", ["https://api.tower.nf", "https://API.tower.nf/", "http://api.cloud.seqera.io/x/"])
 def test_the_platform_called_is_the_configured_one_under_its_current_name(endpoint):
     assert _configured(endpoint) == "https://api.cloud.seqera.io"
+
+
+def test_operators_see_the_links_in_the_admin_without_the_token(api, busybox, platform, client):
+    token = platform.add_user(29, "zoe", "zoe@example.org")
+    platform.workspaces[29] = [{"orgId": 3, "orgName": "zlab", "workspaceId": 77, "workspaceName": "main"}]
+    request(api, busybox, platform, token, towerWorkspaceId=77)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    accounts = client.get("/admin/accounts/platformaccount/")
+    workspaces = client.get("/admin/accounts/platformworkspace/")
+    assert accounts.status_code == workspaces.status_code == 200
+    assert b"zoe" in accounts.content and b"zlab / main" in workspaces.content
+    assert token.encode() not in accounts.content + workspaces.content
