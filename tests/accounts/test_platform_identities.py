@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+import redis
 from django.db import connections
 from rest_framework.test import APIClient
 
+from accounts import platform_identity
 from accounts.identity import _configured
 from accounts.models import PlatformAccount, PlatformWorkspace, User
 from containers.models import ContainerRequest
@@ -67,6 +69,14 @@ def test_the_platform_is_asked_again_once_the_cache_expires(api, busybox, platfo
     token = platform.add_user(8, "carol", "carol@example.org")
     user = user_of(request(api, busybox, platform, token))
     wait_until(lambda: user_of(request(api, busybox, platform, token)) == user and len(platform.requests) == 2, timeout=20)
+
+
+def test_while_redis_is_away_every_request_asks_the_platform(api, busybox, platform, monkeypatch):
+    away = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)  # nothing listens there
+    monkeypatch.setattr(platform_identity, "sync_redis", lambda: away)
+    token = platform.add_user(31, "ann", "ann@example.org")
+    assert user_of(request(api, busybox, platform, token)) == user_of(request(api, busybox, platform, token))
+    assert platform.paths() == ["/user-info", "/user-info"]
 
 
 def test_a_refused_token_is_401_naming_the_endpoint_and_what_to_change(api, busybox, platform, settings, caplog):
