@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import httpx
 import pytest
 import redis
 from django.db import connections
@@ -15,7 +16,7 @@ from accounts.identity import _configured
 from accounts.models import PlatformAccount, PlatformWorkspace, User
 from containers.models import ContainerRequest
 from tests.clients.bodies import client_body
-from tests.conftest import free_port, post, wait_until
+from tests.conftest import free_port, post, start_server, stop_server, wait_until
 from tests.factories import UserFactory, api_token
 from wave_site.redis import sync_redis
 
@@ -357,3 +358,22 @@ def test_operators_see_the_links_in_the_admin_without_the_token(api, busybox, pl
     assert accounts.status_code == workspaces.status_code == 200
     assert b"zoe" in accounts.content and b"zlab / main" in workspaces.content
     assert token.encode() not in accounts.content + workspaces.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nextflows_request_through_the_real_server_with_its_bearer_header(busybox, platform, tmp_path):
+    token = platform.add_user(32, "nora", "nora@example.org")
+    platform.workspaces[32] = [{"orgId": 2, "orgName": "org", "workspaceId": 40230138858677, "workspaceName": "ws"}]
+    server = start_server(tmp_path / "server.log", WAVE_PLATFORM_ENDPOINTS=platform.url)
+    try:
+        body = client_body("nextflow_platform", containerImage=busybox, towerEndpoint=platform.url, towerAccessToken=token)
+        response = httpx.post(f"{server.url}/v1alpha2/container", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        assert response.status_code == 200, response.text
+        inspect = {"containerImage": busybox, "towerEndpoint": platform.url}
+        refused = httpx.post(f"{server.url}/v1alpha1/inspect", json=inspect, headers={"Authorization": "Bearer eyJ0aWQiOiA-nope"}, timeout=60)
+        assert refused.status_code == 401 and f"Seqera Platform at {platform.url} refused" in refused.json()["message"]
+    finally:
+        stop_server(server)
+    record = ContainerRequest.objects.select_related("user", "workspace").get(token=response.json()["containerToken"])
+    assert (record.user.username, record.user.org, record.workspace.name) == ("nora", "example.org", "org / ws")
+    assert token not in (tmp_path / "server.log").read_text()
