@@ -151,7 +151,8 @@ def _refreshed(account: PlatformAccount, found: platform.PlatformUser) -> User:
 
 
 def local_workspace(endpoint: str, workspace_id: int, name: str) -> Workspace:
-    link = PlatformWorkspace.objects.select_related("workspace").filter(endpoint=endpoint, platform_workspace_id=workspace_id).first()
+    links = PlatformWorkspace.objects.select_related("workspace").filter(endpoint=endpoint, platform_workspace_id=workspace_id)
+    link = links.first()
     if link is not None:
         return link.workspace
     try:
@@ -160,4 +161,4 @@ def local_workspace(endpoint: str, workspace_id: int, name: str) -> Workspace:
             PlatformWorkspace.objects.create(workspace=workspace, endpoint=endpoint, platform_workspace_id=workspace_id)
             return workspace
     except IntegrityError:  # a simultaneous request made it
-        return PlatformWorkspace.objects.select_related("workspace").get(endpoint=endpoint, platform_workspace_id=workspace_id).workspace
+        return links.get().workspace

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts import platform_identity
 from accounts.identity import _configured
-from accounts.models import PlatformAccount, PlatformWorkspace, User
+from accounts.models import PlatformAccount, PlatformWorkspace, User, Workspace
 from containers.models import ContainerRequest
 from tests.clients.bodies import client_body
 from tests.conftest import free_port, post, start_server, stop_server, wait_until
@@ -98,7 +98,11 @@ def test_a_refused_token_is_401_naming_the_endpoint_and_what_to_change(api, busy
 
 @pytest.mark.parametrize(
     "answer, why",
-    [((403, {}, b"{}"), "(HTTP 403)"), ((200, {}, b'{"user": null}'), "(it knows no user for it)"), ((200, {}, b"{}"), "(it knows no user for it)")],
+    [
+        ((403, {}, b"{}"), "(HTTP 403)"),
+        ((200, {}, b'{"user": null}'), "(it knows no user for it)"),
+        ((200, {}, b"{}"), "(it knows no user for it)"),
+    ],
 )
 def test_a_forbidden_token_or_an_answer_without_a_user_is_refused(api, busybox, platform, answer, why):
     platform.answer = answer
@@ -180,7 +184,8 @@ def test_the_ssrf_guard_refuses_a_loopback_platform_not_on_the_allow_list(api, b
     endpoint = platform.url.replace("127.0.0.1", "localhost")
     settings.WAVE_PLATFORM_ENDPOINTS = [endpoint]
     settings.WAVE_SSRF_ALLOWLIST = []
-    response = post(api, "/v1alpha2/container", {"containerImage": "docker.io/library/busybox", "towerEndpoint": endpoint, "towerAccessToken": "eyJ0aWQiOiA-x"})
+    body = {"containerImage": "docker.io/library/busybox", "towerEndpoint": endpoint, "towerAccessToken": "eyJ0aWQiOiA-x"}
+    response = post(api, "/v1alpha2/container", body)
     assert response.status_code == 503 and "loopback" in response.json()["message"]
     assert platform.requests == []
 
@@ -240,14 +245,15 @@ def test_the_platforms_new_email_moves_the_user_to_its_org(api, busybox, platfor
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_simultaneous_first_requests_make_one_user(busybox, platform):
+def test_two_simultaneous_first_requests_make_one_user_and_one_workspace(busybox, platform):
     token = platform.add_user(21, "rita", "rita@example.org")
+    platform.workspaces[21] = [{"orgId": 1, "orgName": "lab", "workspaceId": 555, "workspaceName": "genomics"}]
     platform.gate = threading.Barrier(2, timeout=30)  # both calls reach the Platform before either is answered
     results = []
 
     def ask():
         try:
-            results.append(request(APIClient(), busybox, platform, token))
+            results.append(request(APIClient(), busybox, platform, token, towerWorkspaceId=555))
         finally:
             connections.close_all()
 
@@ -257,8 +263,9 @@ def test_two_simultaneous_first_requests_make_one_user(busybox, platform):
     for thread in threads:
         thread.join()
     assert [r.status_code for r in results] == [200, 200], [r.json() for r in results]
-    assert platform.paths() == ["/user-info", "/user-info"]
+    assert platform.paths() == ["/user-info", "/user-info", "/user/21/workspaces", "/user/21/workspaces"]
     assert PlatformAccount.objects.count() == 1 and User.objects.filter(username__startswith="rita").count() == 1
+    assert PlatformWorkspace.objects.count() == 1 and Workspace.objects.get().members.get().username == "rita"
 
 
 def test_service_tokens_work_as_before_and_are_never_sent_to_the_platform(api, busybox, platform, owner, owner_token):
@@ -270,7 +277,8 @@ def test_service_tokens_work_as_before_and_are_never_sent_to_the_platform(api, b
 
 def test_the_bearer_header_alone_is_enough(api, busybox, platform):
     token = platform.add_user(22, "sue", "sue@example.org")
-    response = api.post("/v1alpha2/container", {"containerImage": busybox, "towerEndpoint": platform.url}, format="json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    body = {"containerImage": busybox, "towerEndpoint": platform.url}
+    response = api.post("/v1alpha2/container", body, format="json", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert user_of(response).username == "sue"
 
 
