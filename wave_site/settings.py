@@ -151,11 +151,16 @@ WAVE_UPSTREAM_CLIENT_TTL = env.float("WAVE_UPSTREAM_CLIENT_TTL", default=60.0)
 WAVE_COMMIT_ID = env.str("WAVE_COMMIT_ID", default="")
 # Other towerEndpoint values treated as this service.
 WAVE_ACCEPTED_TOWER_ENDPOINTS = env.list("WAVE_ACCEPTED_TOWER_ENDPOINTS", default=[])
-# Public Seqera Platform endpoints, which Nextflow and wave-cli send by default: a request naming one
-# without a towerAccessToken is anonymous (README, Accounts).
+# Seqera Platform endpoints the operator trusts, the public ones Nextflow and wave-cli send by default:
+# a request naming one without a towerAccessToken is anonymous (README, Accounts).
 WAVE_PLATFORM_ENDPOINTS = env.list(
     "WAVE_PLATFORM_ENDPOINTS", default=["https://api.cloud.seqera.io", "https://api.cloud.stage-seqera.io"]
 )
+# Tokens of those Platforms are checked with their user-info call (README, Accounts): seconds one
+# call may take, and seconds a user, or a refusal, is cached.
+WAVE_PLATFORM_TIMEOUT = env.float("WAVE_PLATFORM_TIMEOUT", default=10.0)
+WAVE_PLATFORM_CACHE_TTL = env.int("WAVE_PLATFORM_CACHE_TTL", default=300)
+WAVE_PLATFORM_REFUSAL_CACHE_TTL = env.int("WAVE_PLATFORM_REFUSAL_CACHE_TTL", default=30)
 # Fernet keys for stored registry secrets, newest first: encrypt with the first, decrypt with any.
 WAVE_CREDENTIALS_KEYS = [k for k in (_secret("WAVE_CREDENTIALS_KEYS", default="") or "").split(",") if k]
 
