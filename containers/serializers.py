@@ -291,7 +291,7 @@ class ContainerRequestSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         legacy = self.context.get("legacy", False)
         initial = self.initial_data
-        if message := mirror_error(attrs, initial, legacy):  # Wave checks these first
+        if message := mirror_error(attrs, initial, legacy, self.context.get("bearer", False)):  # Wave checks these first
             raise _error(message)
         if legacy:
             for name in ("packages", "nameStrategy"):

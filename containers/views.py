@@ -49,7 +49,8 @@ class ContainerRequestView(APIView):
         summary="Request a container: an existing image, augmented, or built from a Dockerfile or conda packages",
     )
     def post(self, request: Request) -> Response:
-        serializer = ContainerRequestSerializer(data=request.data, context={"legacy": self.legacy})
+        bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+        serializer = ContainerRequestSerializer(data=request.data, context={"legacy": self.legacy, "bearer": bearer})
         serializer.is_valid(raise_exception=True)
         attrs = serializer.validated_data
         body = request_container(_caller(request, attrs, self.endpoint), request.data, attrs)

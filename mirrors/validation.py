@@ -10,16 +10,17 @@ from oci.reference import parse_reference, parse_repository
 MAX_IMAGE = 512  # the longest image name a mirror record keeps
 
 
-def mirror_error(attrs: dict, initial: dict, legacy: bool) -> str | None:
+def mirror_error(attrs: dict, initial: dict, legacy: bool, bearer: bool = False) -> str | None:
     """Why a mirror request is refused, or None. `attrs` are validated attributes, `initial` the body
-    (for attributes the serializer does not declare)."""
+    (for attributes the serializer does not declare); `bearer`: a token came in `Authorization`, as
+    Nextflow sends it."""
     if not attrs.get("mirror"):
         return None
     if legacy:
         return "Container mirroring requires the use of v2 API"
     if not attrs.get("containerImage"):
         return "Attribute `containerImage` is required when specifying `mirror` mode"
-    if not attrs.get("towerAccessToken"):
+    if not attrs.get("towerAccessToken") and not bearer:
         return "Container mirroring requires an authenticated request - specify the tower token attribute"
     conflicts = {
         "freeze": attrs.get("freeze"),

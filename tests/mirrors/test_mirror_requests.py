@@ -80,6 +80,15 @@ def test_wave_refuses_a_mirror_request(api, busybox, owner_token, target, change
     assert not Mirror.objects.exists()
 
 
+def test_a_token_sent_only_as_bearer_header_authenticates_a_mirror(api, busybox, owner, owner_token, target):
+    """Nextflow sends its token as `Authorization: Bearer` too; a header-only token is a token."""
+    response = api.post(
+        "/v1alpha2/container", mirror_body(busybox, target, None), format="json", HTTP_AUTHORIZATION=f"Bearer {owner_token}"
+    )
+    assert response.status_code == 200, response.json()
+    assert Mirror.objects.get().user == owner
+
+
 def test_source_and_target_must_be_in_different_registries(api, busybox, owner_token):
     response = post(api, "/v1alpha2/container", mirror_body(busybox, f"{REGISTRY}/mine", owner_token))
     assert response.status_code == 400
