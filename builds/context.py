@@ -30,10 +30,28 @@ def write_context(build: Build, work: Path) -> Path:
     (context / "Dockerfile").write_text(build.container_file)
     if build.conda_file:
         (context / "conda.yml").write_text(build.conda_file)
+    for name, file in (build.context.get("files") or {}).items():  # a translated Singularity file's
+        _write_generated(context, name, file["text"], file["mode"])
     for index, layer in enumerate(build.context.get("layers") or []):
         blob = StoredBlob.objects.get(digest=layer["gzipDigest"])
         (context / layer_file_name(index)).write_bytes(bytes(blob.data))
     return context
+
+
+def _write_generated(context: Path, name: str, text: str, mode: int) -> None:
+    """A file the service made, written under `context` without following any link a caller's
+    build context may hold in its way (it is replaced: the service's file wins)."""
+    *folders, file_name = Path(name).parts
+    path = context
+    for part in folders:
+        path = path / part
+        if path.is_symlink():
+            path.unlink()
+        path.mkdir(exist_ok=True)
+    path = path / file_name
+    path.unlink(missing_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
 
 
 def registries_of(build: Build) -> set[str]:

@@ -18,10 +18,12 @@ class BuildSpec:
     insecure_registries: frozenset[str]  # spoken to over plain HTTP
     sandbox: SandboxSpec
     credentials: dict[str, Credentials] = field(default_factory=dict, repr=False)  # by registry host
+    oci_layout: Path | None = None  # write the image here (tag `image`) instead of pushing it (SIF builds)
 
 
 class Builder(Protocol):
-    """Build `spec.context/Dockerfile` and push it to `spec.target`; return the pushed digest.
+    """Build `spec.context/Dockerfile` and push it to `spec.target` (or write it as the OCI layout
+    `spec.oci_layout`, tagged `image`); return the pushed digest.
 
     Output goes to `output` as it comes; `tick` is called at least once a second; past `deadline`
     (monotonic seconds) the build is killed and `process.DeadlineExceeded` raised. A failed step
