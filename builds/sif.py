@@ -71,8 +71,9 @@ def _write_new(path: Path, text: str, mode: int = 0o644) -> None:
 def add_singularity_metadata(rootfs: Path, config: dict) -> None:
     container = config.get("config") or {}
     meta = rootfs / ".singularity.d"
-    if meta.is_symlink() or (meta / "env").is_symlink():
-        raise SifError("The image's /.singularity.d is a symbolic link; it must be a folder")
+    for folder in (meta, meta / "env"):  # written into: a link would lead the writes out of the image
+        if folder.is_symlink():
+            raise SifError(f"The image's /{folder.relative_to(rootfs)} is a symbolic link; it must be a folder")
     for folder in (meta, meta / "env", meta / "actions", meta / "libs"):
         folder.mkdir(exist_ok=True)
     env = [e.partition("=") for e in container.get("Env") or []]

@@ -137,3 +137,23 @@ def test_a_failing_post_fails_the_build_with_its_reason(wave_server, build_worke
     assert "exit status 1" in build.reason, build.reason
     status = httpx.get(f"{wave_server.url}/v1alpha2/container/{answer['requestId']}/status").json() if "requestId" in answer else None
     assert status is None or status["succeeded"] is False
+
+
+def test_an_arm64_image_becomes_an_arm64_sif(wave_server, build_worker, multiarch, tmp_path):
+    body = {"containerImage": multiarch, "containerPlatform": "linux/arm64", "format": "sif", "freeze": True,
+            "buildRepository": repository()}
+    _, sif = built_sif(wave_server, body, tmp_path)
+    assert "arm64" in sif.listing and "amd64" not in sif.listing
+    assert sif.text("/etc/arch") == "arm64\n"
+    assert "exec \"$@\"" in sif.text("/.singularity.d/runscript") and "/etc/arch" in sif.text("/.singularity.d/runscript")
+
+
+def test_an_image_whose_singularity_folder_is_a_link_out_fails_without_writing_there(wave_server, build_worker, busybox, tmp_path):
+    outside = tmp_path / f"outside-{uuid.uuid4().hex}"  # an absolute link target: the worker's host, were it followed
+    outside.mkdir()
+    dockerfile = f"FROM {busybox}\nRUN mkdir /.singularity.d && ln -s {outside} /.singularity.d/env\n"
+    body = {"containerFile": b64(dockerfile), "format": "sif", "freeze": True, "buildRepository": repository()}
+    answer = wave_server.request_container(body)
+    assert completed(wave_server, answer["buildId"])["succeeded"] is False
+    assert Build.objects.get(pk=answer["buildId"]).reason == "The image's /.singularity.d/env is a symbolic link; it must be a folder"
+    assert list(outside.iterdir()) == []
