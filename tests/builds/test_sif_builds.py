@@ -18,6 +18,7 @@ from tests.builds.test_build_jobs import completed
 from tests.builds.test_conda_builds import pull_sif
 from tests.clients.bodies import client_body
 from tests.conftest import run
+from tests.containers.test_pull_path import data_layer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -64,12 +65,14 @@ def built_sif(server, body: dict, tmp_path) -> tuple[dict, Sif]:
 
 
 def test_a_nextflow_singularity_freeze_of_an_image_becomes_a_sif_with_its_config(wave_server, build_worker, busybox, tmp_path):
+    layer = {**data_layer(), "skipHashing": None}  # as Nextflow sends its module bundles
     config = {"entrypoint": ["/bin/echo", "entry"], "cmd": ["default", "args"], "env": ["GREETING=hello sif"],
-              "workingDir": None, "layers": None}
+              "workingDir": None, "layers": [layer]}
     body = client_body("nextflow_freeze_singularity", containerImage=busybox, buildRepository=repository(), containerConfig=config)
     _, sif = built_sif(wave_server, body, tmp_path)
     assert "amd64" in sif.listing
     assert {"bin/busybox", ".singularity.d/runscript", ".singularity.d/env/10-docker2singularity.sh"} <= sif.files
+    assert sif.text("/opt/added/hello.txt") == "hello from the added layer\n"
     assert "export GREETING='hello sif'" in sif.text("/.singularity.d/env/10-docker2singularity.sh")
     # `singularity run` with and without arguments: ENTRYPOINT, then the arguments or else CMD.
     assert sif.run("/.singularity.d/runscript").strip() == "entry default args"
