@@ -106,4 +106,5 @@ def build_spec(build: Build, context: Path) -> BuildSpec:
         insecure_registries=frozenset(insecure),
         sandbox=sandbox_spec(hosts),
         credentials=credentials,
+        compression=build.context.get("compression"),
     )

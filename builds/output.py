@@ -11,6 +11,9 @@ from .sandbox.egress import UNREACHABLE
 LONGEST_LINE = 65536  # output with no newline is passed on in pieces of this size
 DISK_FULL = "no space left on device"
 _UNREACHABLE_LINE = re.compile(re.escape(UNREACHABLE) + r" (?P<registry>\S+) \((?P<why>.*), \d+ times\)$")
+# buildah failing to pull a FROM image (a public one, for Wave's templates), and the sandbox saying why.
+_UNPULLED = re.compile(r"initializing source docker://(?P<image>\S+?): ")
+_REFUSED = "Refused by the build sandbox's egress policy: builder: "
 
 
 class BuildOutput:
@@ -19,6 +22,7 @@ class BuildOutput:
         self.last_error = ""  # the builder's last `error ...`/`fatal ...` line
         self.disk_full = ""  # the first line that says the disk is full: the cause, not a consequence
         self.unreachable: dict[str, str] = {}  # registry -> why the sandbox could not reach it
+        self.refused = ""  # the sandbox's first refusal of a builder's connection
         self._rewrites: dict[str, str] = {}
         self._partial = ""
         for old, new in rewrites.items():
@@ -59,6 +63,8 @@ class BuildOutput:
             self.disk_full = line.strip()
         if match := _UNREACHABLE_LINE.match(line):
             self.unreachable.setdefault(match["registry"], match["why"])
+        if line.startswith(_REFUSED) and not self.refused:
+            self.refused = line[len(_REFUSED):].strip()
         return line
 
     @property
@@ -68,4 +74,10 @@ class BuildOutput:
         for registry, why in self.unreachable.items():
             if registry in self.last_error:  # the builder's own words for it are a bare "EOF"
                 return f"Registry '{registry}' could not be reached ({why}): {self.last_error}"
+        if match := _UNPULLED.search(self.last_error):
+            why = f" (the build sandbox refused it: {self.refused})" if self.refused else ""
+            return (
+                f"The image '{match['image']}' could not be pulled{why}: a build can only start from images its "
+                f"workers reach (use a reachable image, or a mirror of it). {self.last_error}"
+            )
         return self.last_error

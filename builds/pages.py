@@ -13,6 +13,7 @@ from django.shortcuts import render
 
 from .models import Build, without_large_fields
 from .reconcile import reap_stale_builds
+from .visibility import sees_build_private
 
 LOG_SHOWN = 100_000  # characters of a log a page shows (the reference's cut), or a follower gets at once
 
@@ -46,28 +47,29 @@ def build_list(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/build_list.html", {"page": page, "params": params, "statuses": Build.Status.values})
 
 
-def _build_for(request: HttpRequest, build_id: str, **log_parts) -> Build:
+def _build_for(request: HttpRequest, build_id: str, **log_parts) -> tuple[Build, bool]:
+    """The build, public by id (builds/visibility.py), and whether this user sees its private side."""
     reap_stale_builds(build_id)
-    build = visible_builds(request.user).annotate(log_size=Length("log"), **log_parts).filter(pk=build_id).first()
+    build = Build.objects.select_related("user").defer(*without_large_fields()).annotate(
+        log_size=Length("log"), **log_parts
+    ).filter(pk=build_id).first()
     if build is None:
         raise Http404(f"No build {build_id}")
-    return build
+    return build, sees_build_private(request.user, build)
 
 
-@login_required
 def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
-    build = _build_for(request, build_id, log_shown=Right("log", LOG_SHOWN))
-    return render(request, "pages/build_detail.html", {"build": build, "log_cut": build.log_size > LOG_SHOWN})
+    build, private = _build_for(request, build_id, log_shown=Right("log", LOG_SHOWN))
+    return render(request, "pages/build_detail.html", {"build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN})
 
 
-@login_required
 def build_log(request: HttpRequest, build_id: str) -> JsonResponse:
-    """The log from `offset` on, for the page's follower; `completed` tells it when to stop."""
+    """The log from `offset` on, for the page's follower; `completed` tells it when to stop. Whoever
+    may not read the log follows the status only."""
     try:
         offset = max(int(request.GET.get("offset", 0)), 0)
     except ValueError:
         offset = 0
-    build = _build_for(request, build_id, log_shown=Substr("log", offset + 1, LOG_SHOWN))
-    return JsonResponse({
-        "text": build.log_shown, "offset": offset + len(build.log_shown), "status": build.status, "completed": build.completed,
-    })
+    build, private = _build_for(request, build_id, log_shown=Substr("log", offset + 1, LOG_SHOWN))
+    text = build.log_shown if private else ""
+    return JsonResponse({"text": text, "offset": offset + len(text), "status": build.status, "completed": build.completed})

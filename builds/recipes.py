@@ -13,7 +13,9 @@ PIP_PREFIX = "pip:"
 # reference service's micromamba Dockerfile run by the builder backend.
 CONDA_RATTLER = "conda/rattler"
 CONDA_MICROMAMBA = "conda/micromamba:v1"
-BUILD_TEMPLATES = (CONDA_RATTLER, CONDA_MICROMAMBA)
+# Wave's templates, rendered as Wave renders them (builds/templates.py).
+CONDA_MICROMAMBA_V2, CONDA_PIXI_V1, CRAN_INSTALLR_V1 = "conda/micromamba:v2", "conda/pixi:v1", "cran/installr:v1"
+BUILD_TEMPLATES = (CONDA_RATTLER, CONDA_MICROMAMBA, CONDA_MICROMAMBA_V2, CONDA_PIXI_V1, CRAN_INSTALLR_V1)
 _SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+)\s*(?P<op>==|=|>=|<=|>|<|!=|~=)?\s*(?P<rest>.*)$")
 
 

@@ -18,6 +18,7 @@ from oci.platform import parse_platform
 from oci.reference import parse_reference
 from wave_site.errors import ApiError
 
+from .compression import compression_context
 from .conda.plan import CondaPlanError, explicit_entries, plan_from_environment
 from .conda.sources import remote_urls
 from .models import Build
@@ -26,6 +27,7 @@ from .context import FROM_LINE
 from .queue import enqueue_build
 from .sif_build import container_file_recipe
 from .recipes import CONDA_MICROMAMBA, conda_dockerfile, conda_packages, conda_yaml, config_steps
+from .templates import template_recipe, unset_wave_defaults
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,10 @@ def _check_sources(plan) -> None:
 
 def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
     """The recipe, the conda file and the build context of a conda request."""
+    if (made := template_recipe(attrs)) is not None:
+        return *made, {}
     packages = attrs.get("packages") or {}
-    opts = packages.get("condaOpts") or {}
+    opts = unset_wave_defaults(packages.get("condaOpts"))  # the clients always send wave-api's defaults
     entries = packages.get("entries") or []
     if len(entries) == 1 and entries[0].startswith(("http://", "https://")) and "::" not in entries[0]:
         conda_file = _lock_from_url(entries[0])
@@ -184,7 +188,7 @@ def plan_build(attrs: dict) -> BuildPlan:
         target_image=target_image(repository, build_hash, packages, attrs.get("nameStrategy")),
         format=attrs["format"],
         freeze=attrs["freeze"],
-        context={**context, **({"layers": config.get("layers") or []} if layers else {})},
+        context={**context, **({"layers": config.get("layers") or []} if layers else {}), **compression_context(attrs, context)},
     )
 
 

@@ -4,15 +4,18 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import ApiTokenAuthentication
 from containers.serializers import MessageSerializer
 from wave_site.errors import ApiError
 
 from .models import Build, without_large_fields
 from .reconcile import reap_stale_builds
+from .visibility import sees_build_private
 
 
 class BuildStatusSerializer(serializers.Serializer):
@@ -71,10 +74,33 @@ def build_status(build: Build) -> dict:
     return body
 
 
+PRIVATE_FIELDS = ("containerFile", "condaFile", "org")
+
+
+def _private(request: Request, build: Build, what: str) -> None:
+    """Refuse a build's private side (builds/visibility.py) to whoever may not read it."""
+    if not sees_build_private(request.user, build):
+        raise ApiError(
+            f"The {what} of build '{build.id}' is shown to its owner's organisation and operators: "
+            "send one of their API tokens as 'Authorization: Bearer <token>'",
+            status=403,
+        )
+
+
 class BuildView(APIView):
-    @extend_schema(responses={200: BuildRecordSerializer, 404: MessageSerializer}, summary="A build record")
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+
+    @extend_schema(
+        responses={200: BuildRecordSerializer, 404: MessageSerializer},
+        summary="A build record; containerFile, condaFile and org only for the owner's org and operators",
+    )
     def get(self, request: Request, build_id: str) -> Response:
-        return Response(BuildRecordSerializer(get_build(build_id)).data)
+        build = get_build(build_id)
+        data = BuildRecordSerializer(build).data
+        if not sees_build_private(request.user, build):
+            for name in PRIVATE_FIELDS:
+                data.pop(name)
+        return Response(data)
 
 
 class BuildStatusView(APIView):
@@ -84,19 +110,29 @@ class BuildStatusView(APIView):
 
 
 class BuildLogsView(APIView):
-    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: MessageSerializer}, summary="A build's log")
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+
+    @extend_schema(
+        responses={(200, "text/plain"): OpenApiTypes.STR, 403: MessageSerializer, 404: MessageSerializer},
+        summary="A build's log (an owned build's: for its owner's org and operators)",
+    )
     def get(self, request: Request, build_id: str) -> HttpResponse:
-        return HttpResponse(get_build(build_id, "log").log, content_type="text/plain; charset=utf-8")
+        build = get_build(build_id, "log")
+        _private(request, build, "log")
+        return HttpResponse(build.log, content_type="text/plain; charset=utf-8")
 
 
 class BuildCondaLockView(APIView):
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["explicit", "yaml"], description="@EXPLICIT list (default) or conda-lock YAML")],
-        responses={(200, "text/plain"): OpenApiTypes.STR, 404: MessageSerializer},
-        summary="A conda build's lock: every package's URL and checksum",
+        responses={(200, "text/plain"): OpenApiTypes.STR, 403: MessageSerializer, 404: MessageSerializer},
+        summary="A conda build's lock: every package's URL and checksum (an owned build's: for its owner's org and operators)",
     )
     def get(self, request: Request, build_id: str) -> HttpResponse:
         build = get_build(build_id, "condalock", "condalock_yaml")
+        _private(request, build, "conda lock")
         if not build.conda_file:
             raise ApiError(f"Build '{build_id}' is not a conda build and has no lock", status=404)
         kind = request.query_params.get("format", "explicit")

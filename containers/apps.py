@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ContainersConfig(AppConfig):
     name = "containers"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .scanning import configured_scanner
+
+        configured_scanner()  # a WAVE_SCANNER naming no backend stops the service at start, not at a request

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import timezone
 
 from builds.models import Build
+from mirrors.status import mirror_status
 
+from .answers import seconds
 from .models import ContainerRequest
 
 
@@ -46,15 +49,19 @@ def _build(build: Build) -> dict:
 
 
 def status(request: ContainerRequest) -> dict:
-    """`PENDING` before a build starts, `BUILDING` while it runs, `DONE` after (or at once without a build)."""
+    """`PENDING` before a build starts, `BUILDING` while it runs, `DONE` after (or at once without a build).
+    `duration`, as in Wave, is the build's once it ended, or the request's age when there is no build."""
     body: dict = {"id": request.token, "creationTime": request.created_at}
+    if request.request.get("mirror") is True:
+        return mirror_status(request, body)
     build = request.build
     if build is None:
-        return {**body, "status": "DONE", "succeeded": True}
+        return {**body, "status": "DONE", "succeeded": True, "duration": seconds(request.created_at, timezone.now())}
     body["buildId"] = build.id
     if not build.completed:
         return {**body, "status": "PENDING" if build.status == Build.Status.PENDING else "BUILDING"}
-    body.update(status="DONE", succeeded=bool(build.succeeded))
+    started = build.started_at or build.finished_at or request.created_at
+    body.update(status="DONE", succeeded=bool(build.succeeded), duration=seconds(started, build.finished_at or started))
     if not build.succeeded:
         body["reason"] = build.reason or "the build failed"
         body["detailsUri"] = build_page_url(build)

@@ -51,7 +51,8 @@ class ContainerRequest(models.Model):
 
     @property
     def is_live(self) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+        """Is its token a pull capability? A frozen request's id only follows its status."""
+        return not self.freeze and self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
 
 
 class StoredBlob(models.Model):

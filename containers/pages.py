@@ -10,6 +10,7 @@ from django.shortcuts import render
 
 from accounts.identity import Identity
 from builds.models import without_large_fields
+from builds.visibility import sees_private
 from metrics.models import PullEvent
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -19,16 +20,15 @@ from .inspect import inspect_image
 from .models import ContainerRequest
 
 
-@login_required
 def token_detail(request: HttpRequest, token: str) -> HttpResponse:
+    """Public by request id, as Wave's page; its private side as for builds (builds/visibility.py)."""
     container = ContainerRequest.objects.select_related("build", "user").defer(*without_large_fields("build__")).filter(token=token).first()
-    if container is None or not (request.user.is_staff or container.user_id == request.user.pk or (container.org and container.org == request.user.org)):
+    if container is None:
         raise Http404(f"No container token {token}")
-    context = {
-        "c": container,
-        "config": json.dumps(container.container_config, indent=2) if container.container_config else "",
-        "pulls": PullEvent.objects.filter(token=token).count(),
-    }
+    context = {"c": container, "private": sees_private(request.user, container.user_id, container.org)}
+    if context["private"]:
+        context["config"] = json.dumps(container.container_config, indent=2) if container.container_config else ""
+        context["pulls"] = PullEvent.objects.filter(token=token).count()
     return render(request, "pages/token_detail.html", context)
 
 

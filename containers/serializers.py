@@ -9,6 +9,8 @@ from rest_framework import serializers
 
 from builds.naming import NAME_STRATEGIES
 from builds.recipes import BUILD_TEMPLATES
+from containers.build_options import BuildCompressionSerializer, CranOptsSerializer, PixiOptsSerializer, validate_cran
+from mirrors.validation import mirror_error
 from oci.digest import parse_digest
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -21,6 +23,8 @@ from wave_site.fields import (
     decode_base64,
     shown,
 )
+
+from .scanning import SCAN_LEVELS, SCAN_MODES
 
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=", re.S)
 _BUILDER_SECRETS = ("/.docker/config.json", "/kaniko")
@@ -122,6 +126,8 @@ class PackagesSerializer(serializers.Serializer):
     entries = StringListField(required=False, allow_null=True)
     channels = StringListField(required=False, allow_null=True)
     condaOpts = CondaOptsSerializer(required=False, allow_null=True)
+    pixiOpts = PixiOptsSerializer(required=False, allow_null=True)
+    cranOpts = CranOptsSerializer(required=False, allow_null=True)
     spackOpts = serializers.DictField(required=False, allow_null=True)
 
     def validate_type(self, value: str) -> str:
@@ -129,9 +135,9 @@ class PackagesSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 "Spack builds are not supported by this service (the reference deprecated them); use CONDA"
             )
-        if value.upper() != "CONDA":
-            raise serializers.ValidationError(f"unsupported package type '{shown(value)}'; the supported type is CONDA")
-        return "CONDA"
+        if value.upper() not in ("CONDA", "CRAN"):
+            raise serializers.ValidationError(f"unsupported package type '{shown(value)}'; the supported types are CONDA and CRAN")
+        return value.upper()
 
     def validate_environment(self, value: str | None) -> str | None:
         return decode_base64(value, "packages.environment", settings.WAVE_MAX_CONDA_FILE) if value else None
@@ -149,6 +155,8 @@ class PackagesSerializer(serializers.Serializer):
         if entries and attrs.get("environment"):
             raise _error("Attribute 'packages' takes 'entries' or 'environment', not both")
         attrs["entries"] = entries
+        if attrs["type"] == "CRAN":
+            validate_cran(attrs)
         return attrs
 
 
@@ -170,11 +178,15 @@ class ContainerRequestSerializer(serializers.Serializer):
     format = StrictCharField(required=False, allow_null=True, allow_blank=True)
     nameStrategy = StrictCharField(required=False, allow_null=True, allow_blank=True)
     buildTemplate = StrictCharField(required=False, allow_null=True, allow_blank=True)
+    buildCompression = BuildCompressionSerializer(required=False, allow_null=True)
     towerAccessToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerRefreshToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerEndpoint = StrictCharField(required=False, allow_null=True, allow_blank=True)
     towerWorkspaceId = StrictIntegerField(required=False, allow_null=True)
     dryRun = StrictBooleanField(required=False, allow_null=True)
+    scanMode = StrictCharField(required=False, allow_null=True)
+    scanLevels = StringListField(required=False, allow_null=True)
+    mirror = StrictBooleanField(required=False, allow_null=True)
 
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):
@@ -243,6 +255,21 @@ class ContainerRequestSerializer(serializers.Serializer):
             )
         return value or None
 
+    def validate_scanMode(self, value: str | None) -> str | None:
+        if value is not None and value not in SCAN_MODES:
+            raise serializers.ValidationError(
+                f"Attribute 'scanMode' takes one of {', '.join(SCAN_MODES)} - offending value: '{shown(value)}'"
+            )
+        return value
+
+    def validate_scanLevels(self, value: list[str] | None) -> list[str] | None:
+        for level in value or []:
+            if level not in SCAN_LEVELS:
+                raise serializers.ValidationError(
+                    f"Attribute 'scanLevels' takes {', '.join(SCAN_LEVELS)} - offending value: '{shown(level)}'"
+                )
+        return value
+
     def validate_nameStrategy(self, value: str | None) -> str | None:
         if value and value not in NAME_STRATEGIES:
             raise serializers.ValidationError(
@@ -255,6 +282,8 @@ class ContainerRequestSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         legacy = self.context.get("legacy", False)
         initial = self.initial_data
+        if message := mirror_error(attrs, initial, legacy):  # Wave checks these first
+            raise _error(message)
         if legacy:
             for name in ("packages", "nameStrategy"):
                 if initial.get(name) is not None:
@@ -312,6 +341,7 @@ class ContainerResponseSerializer(serializers.Serializer):
     buildId = serializers.CharField(required=False)
     cached = serializers.BooleanField(required=False)
     freeze = serializers.BooleanField()
+    mirror = serializers.BooleanField(required=False)
     succeeded = serializers.BooleanField(required=False)
 
 
@@ -319,10 +349,12 @@ class ContainerStatusSerializer(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.ChoiceField(choices=["PENDING", "BUILDING", "DONE"])
     buildId = serializers.CharField(required=False)
+    mirrorId = serializers.CharField(required=False)
     creationTime = serializers.DateTimeField()
     succeeded = serializers.BooleanField(required=False)
     reason = serializers.CharField(required=False)
     detailsUri = serializers.CharField(required=False)
+    duration = serializers.FloatField(required=False, help_text="seconds, always with a fraction")
 
 
 class MessageSerializer(serializers.Serializer):

@@ -10,7 +10,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.identity import Identity
-from builds.models import Build
 from builds.services import BuildPlan, plan_build, submit_build
 from metrics import ratelimit
 from oci.reference import parse_reference
@@ -18,7 +17,9 @@ from wave_site.errors import ApiError
 
 from . import upstream
 from .layers import redact_layers, store_layers
+from .answers import build_answer
 from .models import ContainerRequest, new_token
+from .scanning import check_request as check_scan
 from .tokens import cache_token, token_info
 
 SECRET_ATTRIBUTES = ("towerAccessToken", "towerRefreshToken")
@@ -61,7 +62,8 @@ def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> Container
         platform=attrs["containerPlatform"],
         **fields,
     )
-    transaction.on_commit(lambda: cache_token(token_info(request)))
+    if not request.freeze:  # a durable request's id follows its status; it is no pull capability
+        transaction.on_commit(lambda: cache_token(token_info(request)))
     return request
 
 
@@ -84,9 +86,14 @@ def _rate_limit(kind: str, caller: Caller) -> None:
 def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
     """Handle one validated container request and return the response body."""
     _rate_limit("pulls", caller)
+    check_scan(attrs)
     layers = (attrs.get("containerConfig") or {}).get("layers")
     if layers:
         store_layers(layers)
+    if attrs.get("mirror"):
+        from mirrors.services import request_mirror  # here: mirrors.services builds on this module
+
+        return request_mirror(caller, body, attrs)
     if attrs.get("containerFile") or attrs.get("packages") or attrs.get("condaFile") or attrs["freeze"]:
         return _request_build(caller, body, attrs)
     return _request_proxy(caller, body, attrs)
@@ -104,7 +111,6 @@ def _request_proxy(caller: Caller, body: dict, attrs: dict) -> dict:
         "targetImage": request.target_image,
         "expiration": request.expires_at,
         "containerImage": request.container_image,
-        "cached": False,
         "freeze": False,
         "succeeded": True,
     }
@@ -112,34 +118,25 @@ def _request_proxy(caller: Caller, body: dict, attrs: dict) -> dict:
 
 def _request_build(caller: Caller, body: dict, attrs: dict) -> dict:
     plan = plan_build(attrs)
-    if attrs.get("dryRun"):
-        return _response(plan, build_id=f"{plan.content_hash}_0", cached=False, request=None)
+    target = parse_reference(plan.target_image)
+    if attrs.get("dryRun"):  # names the image a real run would, and stores no build (see README, Dry runs)
+        cached = upstream.manifest_exists(caller.identity, target)
+        request = _build_request(caller, body, attrs, plan, container_image=plan.target_image)
+        return build_answer(plan, request, build_id=f"{plan.content_hash}_0", cached=cached, succeeded=True)
     if attrs.get("containerImage"):  # freeze: the source must be readable before anything is built
         upstream.fetch_manifest(caller.identity, parse_reference(attrs["containerImage"]))
-    target = parse_reference(plan.target_image)
     build, cached = submit_build(
         plan, caller.identity, lambda: upstream.manifest_exists(caller.identity, target), lambda: _rate_limit("builds", caller)
     )
-    request = None
-    if not plan.freeze:
-        request = _issue_token(
-            caller, body, attrs, target.path_and_reference,
-            container_image=attrs.get("containerImage") or "", build=build, cached=cached,
-        )
-    return _response(plan, build_id=build.id, cached=cached, request=request, build=build)
+    request = _build_request(
+        caller, body, attrs, plan, container_image=attrs.get("containerImage") or "", build=build, cached=cached
+    )
+    return build_answer(plan, request, build_id=build.id, cached=cached, succeeded=build.succeeded)
 
 
-def _response(plan: BuildPlan, *, build_id: str, cached: bool, request: ContainerRequest | None, build: Build | None = None) -> dict:
-    body = {"buildId": build_id, "cached": cached, "freeze": plan.freeze}
-    if request is None:
-        body["targetImage"] = plan.client_image
-    else:
-        body.update(
-            requestId=request.token,
-            containerToken=request.token,
-            targetImage=request.target_image,
-            expiration=request.expires_at,
-        )
-    if build is not None and build.completed:
-        body["succeeded"] = bool(build.succeeded)
-    return body
+def _build_request(caller: Caller, body: dict, attrs: dict, plan: BuildPlan, **fields) -> ContainerRequest:
+    """Every build answer has a request id the container status follows (`wave --freeze --await`);
+    a frozen image is pulled straight from where it was pushed, so its request issues no token."""
+    if plan.freeze:
+        return _new_request(caller, body, attrs, target_image=plan.client_image, freeze=True, **fields)
+    return _issue_token(caller, body, attrs, parse_reference(plan.target_image).path_and_reference, **fields)

@@ -242,6 +242,16 @@ class RegistryClient:
             raise RegistryError(f"Registry '{self.registry}' served blob {digest} with other content")
         return response.content
 
+    async def open_blob(self, path: str, digest: str) -> httpx.Response:
+        """The blob as a stream (read it with `aiter_raw`, then close it); the reader checks the digest."""
+        response = await self.request("GET", f"/v2/{path}/blobs/{digest}", scope=self._scope(path), stream=True)
+        try:
+            await self._check(response, f"blob '{digest}' of '{path}'")
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
+
     async def head_blob(self, path: str, digest: str) -> httpx.Response:
         response = await self.request("HEAD", f"/v2/{path}/blobs/{digest}", scope=self._scope(path))
         await self._check(response, f"blob '{digest}' of '{path}'")

@@ -7,7 +7,7 @@ import pytest
 from wave_site import __version__
 
 
-def test_service_info_gives_the_version_and_the_commit(client, settings):
+def test_service_info_gives_the_wave_api_level_the_version_and_the_commit(client, settings):
     from wave_site.service_info import commit_id
 
     commit_id.cache_clear()
@@ -16,7 +16,8 @@ def test_service_info_gives_the_version_and_the_commit(client, settings):
         body = client.get("/service-info").json()
     finally:
         commit_id.cache_clear()
-    assert body == {"serviceInfo": {"version": __version__, "commitId": "0123abcd"}}
+    # wave-cli `--info` reads `version` as a semver and wants at least 1.31.0
+    assert body == {"serviceInfo": {"version": "1.31.2", "commitId": "0123abcd", "serviceVersion": __version__}}
 
 
 def test_without_a_configured_commit_it_reads_git(settings):

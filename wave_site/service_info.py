@@ -12,6 +12,11 @@ from rest_framework.views import APIView
 
 from wave_site import __version__
 
+# The Wave API level this service answers, in the field the clients read (`serviceInfo.version`):
+# wave-cli's `--info` compares it as a semver with the 1.31.0 it requires; both clients were built
+# against wave-api 1.31.x. The service's own version is `serviceVersion`.
+WAVE_API_VERSION = "1.31.2"
+
 
 @functools.cache
 def commit_id() -> str:
@@ -31,9 +36,13 @@ class ServiceInfoView(APIView):
     @extend_schema(
         responses=inline_serializer(
             "ServiceInfo",
-            {"serviceInfo": inline_serializer("ServiceInfoBody", {"version": serializers.CharField(), "commitId": serializers.CharField()})},
+            {"serviceInfo": inline_serializer("ServiceInfoBody", {
+                "version": serializers.CharField(help_text="the Wave API level implemented"),
+                "commitId": serializers.CharField(),
+                "serviceVersion": serializers.CharField(help_text="this service's own version"),
+            })},
         ),
-        summary="The service's version and commit",
+        summary="The Wave API level implemented, the service's version and commit",
     )
     def get(self, request: Request) -> Response:
-        return Response({"serviceInfo": {"version": __version__, "commitId": commit_id()}})
+        return Response({"serviceInfo": {"version": WAVE_API_VERSION, "commitId": commit_id(), "serviceVersion": __version__}})

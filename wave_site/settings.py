@@ -112,7 +112,10 @@ WAVE_HOUSEKEEPING_TASKS = [
     "builds.reconcile.reap_stale_builds",
     "builds.requeue.requeue_lost_builds",
     "metrics.counters.advance",
+    "mirrors.jobs.reap_stale_mirrors",
 ]
+# Seconds a mirror (`mirror: true`) may take; past it (and a minute) the housekeeper fails it.
+WAVE_MIRROR_TIMEOUT = env.int("WAVE_MIRROR_TIMEOUT", default=900)
 # A build PENDING this long with no RQ job waiting or taken is queued again, at most this many times.
 WAVE_BUILD_PENDING_TIMEOUT = env.int("WAVE_BUILD_PENDING_TIMEOUT", default=60)  # seconds
 WAVE_BUILD_REQUEUE_LIMIT = env.int("WAVE_BUILD_REQUEUE_LIMIT", default=3)
@@ -123,9 +126,15 @@ WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # 
 WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
 WAVE_MAX_LAYER_SIZE = env.int("WAVE_MAX_LAYER_SIZE", default=10 * 1024 * 1024)
 WAVE_FUSION_PATTERN = env.str("WAVE_FUSION_PATTERN", default="https://fusionfs.seqera.io/")
+# The security scanner backend (containers/scanning.py); none: scan requests get Wave's 501.
+WAVE_SCANNER = env.str("WAVE_SCANNER", default="")
 WAVE_CONDA_CHANNELS = env.list("WAVE_CONDA_CHANNELS", default=["conda-forge", "bioconda"])
 WAVE_CONDA_BASE_PACKAGES = env.str("WAVE_CONDA_BASE_PACKAGES", default="conda-forge::procps-ng")
 WAVE_CONDA_MAMBA_IMAGE = env.str("WAVE_CONDA_MAMBA_IMAGE", default="mambaorg/micromamba:1.5.10-noble")
+# The build images of Wave's templates conda/micromamba:v2, conda/pixi:v1 and cran/installr:v1 (builds/templates.py).
+WAVE_CONDA_MAMBA_IMAGE_V2 = env.str("WAVE_CONDA_MAMBA_IMAGE_V2", default="mambaorg/micromamba:2-amazon2023")
+WAVE_PIXI_IMAGE = env.str("WAVE_PIXI_IMAGE", default="public.cr.seqera.io/wave/pixi:0.61.0-noble")
+WAVE_CRAN_IMAGE = env.str("WAVE_CRAN_IMAGE", default="rocker/r-ver:4.4.1")
 # The image conda environments are laid on (glibc-based), and where named channels live.
 WAVE_CONDA_BASE_IMAGE = env.str("WAVE_CONDA_BASE_IMAGE", default=f"{WAVE_DEFAULT_REGISTRY}/library/debian:bookworm-slim")
 WAVE_CONDA_CHANNEL_ALIAS = env.str("WAVE_CONDA_CHANNEL_ALIAS", default="https://conda.anaconda.org/")
@@ -176,6 +185,7 @@ INSTALLED_APPS = [
     "containers",
     "builds",
     "metrics",
+    "mirrors",
 ]
 
 MIDDLEWARE = [

@@ -7,12 +7,14 @@ from accounts import pages as account_pages
 from builds import pages as build_pages
 from containers import pages as container_pages
 from metrics import pages as usage_pages
+from mirrors import pages as mirror_pages
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from builds import views as builds
 from containers import registry_views as registry
 from containers import views as containers
 from metrics import views as metrics
+from mirrors import views as mirrors
 from wave_site.observability import metrics_view
 from wave_site.service_info import ServiceInfoView
 
@@ -30,6 +32,7 @@ urlpatterns = [
     path("view/builds/<str:build_id>/log", build_pages.build_log),
     path("view/containers/<str:token>", container_pages.token_detail),
     path("view/inspect/", container_pages.inspect_form),
+    path("view/mirrors/<str:mirror_id>", mirror_pages.mirror_detail),
     path("view/usage/", usage_pages.usage_index),
     path("view/usage/<str:org>", usage_pages.usage_org),
     path("view/account/", account_pages.account),
@@ -51,6 +54,8 @@ urlpatterns = [
     path("v1alpha1/builds/<str:build_id>/status", builds.BuildStatusView.as_view()),
     path("v1alpha1/builds/<str:build_id>/logs", builds.BuildLogsView.as_view()),
     path("v1alpha1/builds/<str:build_id>/condalock", builds.BuildCondaLockView.as_view()),
+    path("v1alpha1/mirrors/<str:mirror_id>", mirrors.MirrorView.as_view()),
+    path("v1alpha1/mirrors/<str:mirror_id>/logs", mirrors.MirrorLogsView.as_view()),
     path("v1alpha2/metrics/builds", metrics.BuildMetricsView.as_view()),
     path("v1alpha2/metrics/pulls", metrics.PullMetricsView.as_view()),
     path("v1alpha2/metrics/fusion/pulls", metrics.FusionPullMetricsView.as_view()),

@@ -18,6 +18,7 @@ class BuildSpec:
     insecure_registries: frozenset[str]  # spoken to over plain HTTP
     sandbox: SandboxSpec
     credentials: dict[str, Credentials] = field(default_factory=dict, repr=False)  # by registry host
+    compression: dict | None = None  # `{mode, level}` of the pushed layers (builds/compression.py)
     oci_layout: Path | None = None  # write the image here (tag `image`) instead of pushing it (SIF builds)
 
 

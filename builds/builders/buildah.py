@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from ..compression import push_flags
 from ..process import run_streaming
 from ..sandbox import sandboxed
 from ..sandbox.spec import RUNTIME
@@ -41,9 +42,9 @@ class BuildahBuilder:
 
     def _write_config(self, spec: BuildSpec, work: Path) -> None:
         (work / "tmp").mkdir(mode=0o700, exist_ok=True)
-        (work / "registries.conf").write_text(
-            "".join(f'[[registry]]\nlocation = "{host}"\ninsecure = true\n\n' for host in sorted(spec.insecure_registries))
-        )
+        # Short names (`FROM ubuntu`, Wave's templates) mean Docker Hub, as in Docker and parse_reference.
+        insecure = "".join(f'[[registry]]\nlocation = "{host}"\ninsecure = true\n\n' for host in sorted(spec.insecure_registries))
+        (work / "registries.conf").write_text('unqualified-search-registries = ["docker.io"]\n\n' + insecure)
         auths = {
             host: {"auth": base64.b64encode(f"{c.username}:{c.password}".encode()).decode()}
             for host, c in spec.credentials.items()
@@ -65,7 +66,10 @@ class BuildahBuilder:
         env = self._env(spec, work)
         digest_file = work / "digest"
         destination = f"oci:{spec.oci_layout}:image" if spec.oci_layout else f"docker://{spec.target}"
-        push = [*store, "push", "--retry-delay", PUSH_RETRY_DELAY, "--digestfile", str(digest_file), spec.target, destination]
+        push = [
+            *store, "push", "--retry-delay", PUSH_RETRY_DELAY, *push_flags(spec.compression), "--digestfile", str(digest_file),
+            spec.target, destination,
+        ]
         announce = "Writing the image for its conversion" if spec.oci_layout else f"Pushing {spec.target}"
         with sandboxed(spec.sandbox, output) as launch:
             command = launch({"argv": [*bud, str(spec.context)]}, {"argv": push, "announce": announce})

@@ -1,0 +1,62 @@
+"""What a mirror request's container status and `GET /v1alpha1/mirrors/{id}` say (Wave's
+`ContainerStatusServiceImpl` and `MirrorResult`)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from containers.answers import seconds
+from containers.models import ContainerRequest
+
+from .jobs import reap_stale_mirrors
+from .models import Mirror
+
+FAILED_REASON = "Container mirror did not complete successfully"
+
+
+def details_uri(mirror: Mirror) -> str:
+    return f"{settings.WAVE_SERVER_URL}/view/mirrors/{mirror.id}"
+
+
+def fresh(mirror: Mirror) -> Mirror:
+    """The mirror, failed first if it is past its timeout (so a read is right with no housekeeper)."""
+    if not mirror.completed and reap_stale_mirrors(mirror.id):
+        mirror.refresh_from_db()
+    return mirror
+
+
+def mirror_status(request: ContainerRequest, body: dict) -> dict:
+    """PENDING until a worker takes the copy, BUILDING while it runs, then DONE with `succeeded` and
+    `duration` (from the request, as a build's container status counts from the build's start)."""
+    mirror = request.mirrors.defer("log").first()
+    if mirror is None:  # a dry run, or the target had the image already
+        return {**body, "status": "DONE", "succeeded": True}
+    mirror = fresh(mirror)
+    body["mirrorId"] = mirror.id
+    if not mirror.completed:
+        return {**body, "status": "PENDING" if mirror.status == Mirror.Status.PENDING else "BUILDING"}
+    body.update(status="DONE", succeeded=bool(mirror.succeeded), duration=seconds(mirror.created_at, mirror.finished_at or mirror.created_at))
+    if not mirror.succeeded:
+        body["reason"] = f"{FAILED_REASON} - Cause: {mirror.reason}"
+        body["detailsUri"] = details_uri(mirror)
+    return body
+
+
+def mirror_result(mirror: Mirror) -> dict:
+    """Wave's MirrorResult; `reason` added on failure (the log says the same, last)."""
+    result = {
+        "mirrorId": mirror.id,
+        "digest": mirror.digest,
+        "sourceImage": mirror.source_image,
+        "targetImage": mirror.target_image,
+        "platform": mirror.platform or None,
+        "creationTime": mirror.created_at,
+        "userName": mirror.user.username if mirror.user else None,
+        "userId": mirror.user_id,
+        "status": "COMPLETED" if mirror.completed else "PENDING",
+        "duration": mirror.duration,
+        "exitCode": (0 if mirror.succeeded else 1) if mirror.completed else None,
+        "logs": mirror.log or None,
+        "reason": mirror.reason or None,
+    }
+    return {key: value for key, value in result.items() if value is not None}

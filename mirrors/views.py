@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from containers.serializers import MessageSerializer
+from wave_site.errors import ApiError
+
+from .models import Mirror
+from .status import fresh, mirror_result
+
+RESULT = inline_serializer("MirrorResult", {
+    "mirrorId": serializers.CharField(), "digest": serializers.CharField(), "sourceImage": serializers.CharField(),
+    "targetImage": serializers.CharField(), "platform": serializers.CharField(required=False),
+    "creationTime": serializers.DateTimeField(), "status": serializers.ChoiceField(["PENDING", "COMPLETED"]),
+    "duration": serializers.FloatField(required=False), "exitCode": serializers.IntegerField(required=False),
+    "logs": serializers.CharField(required=False), "reason": serializers.CharField(required=False),
+})
+
+
+def _mirror(mirror_id: str) -> Mirror:
+    mirror = Mirror.objects.select_related("user").filter(pk=mirror_id).first()
+    if mirror is None:
+        raise ApiError(f"Unknown mirror '{mirror_id}'", status=404)
+    return fresh(mirror)
+
+
+class MirrorView(APIView):
+    @extend_schema(responses={200: RESULT, 404: MessageSerializer}, summary="A mirror's record (Wave's MirrorResult)")
+    def get(self, request: Request, mirror_id: str) -> Response:
+        return Response(mirror_result(_mirror(mirror_id)))
+
+
+class MirrorLogsView(APIView):
+    @extend_schema(responses={(200, "text/plain"): str, 404: MessageSerializer}, summary="A mirror's log")
+    def get(self, request: Request, mirror_id: str) -> HttpResponse:
+        mirror = _mirror(mirror_id)
+        if not mirror.log:
+            raise ApiError(f"Mirror '{mirror_id}' has no log yet", status=404)
+        response = HttpResponse(mirror.log, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{mirror.id}.log"'
+        return response
