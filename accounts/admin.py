@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils import timezone
 
-from .models import ApiToken, RegistryCredential, User, Workspace
+from .models import ApiToken, PlatformAccount, PlatformWorkspace, RegistryCredential, User, Workspace
 
 
 @admin.register(User)
@@ -74,3 +74,27 @@ class RegistryCredentialAdmin(admin.ModelAdmin):
     list_display = ("registry", "username", "user", "workspace", "updated_at")
     list_filter = ("registry",)
     search_fields = ("registry", "username", "user__username", "workspace__name")
+
+
+@admin.register(PlatformAccount)
+class PlatformAccountAdmin(admin.ModelAdmin):
+    """Made when a Platform token is first accepted. Deleting one (or its user) makes a new user at the
+    next request; deactivating the user blocks the Platform user."""
+
+    list_display = ("user", "platform_user_name", "platform_user_id", "endpoint", "created_at")
+    list_filter = ("endpoint",)
+    search_fields = ("platform_user_name", "user__username", "user__email")
+    readonly_fields = ("user", "endpoint", "platform_user_id", "platform_user_name", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(PlatformWorkspace)
+class PlatformWorkspaceAdmin(admin.ModelAdmin):
+    list_display = ("workspace", "platform_workspace_id", "endpoint")
+    list_filter = ("endpoint",)
+    readonly_fields = ("workspace", "endpoint", "platform_workspace_id")
+
+    def has_add_permission(self, request) -> bool:
+        return False

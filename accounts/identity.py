@@ -14,7 +14,8 @@ from oci.reference import DOCKER_HUB
 from wave_site.errors import ApiError
 
 from .crypto import SecretUnreadable
-from .models import ApiToken, RegistryCredential, User, Workspace, hash_token
+from .models import TOKEN_PREFIX, ApiToken, RegistryCredential, User, Workspace, hash_token
+from .platform_identity import platform_identity
 
 
 @dataclass(frozen=True)
@@ -56,27 +57,40 @@ def user_for_token(plaintext: str) -> User | None:
     return token.user
 
 
+def _configured(endpoint: str) -> str:
+    """The configured Platform endpoint a request named: the one called, never the request's own text."""
+    url = next(url for url in settings.WAVE_PLATFORM_ENDPOINTS if _authority(url) == _authority(endpoint))
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{_authority(url)}{parts.path.rstrip('/')}"
+
+
+def request_token(body_token: str | None, authorization: str) -> str | None:
+    """The `towerAccessToken`, or the bearer token Nextflow also sends in `Authorization`."""
+    scheme, _, header_token = authorization.partition(" ")
+    header_token = header_token.strip() if scheme.lower() == "bearer" else ""
+    if body_token and header_token and body_token != header_token:
+        raise ApiError("towerAccessToken and the Authorization header carry different tokens: send one token")
+    return body_token or header_token or None
+
+
 def identify(access_token: str | None, endpoint: str | None, workspace_id: int | None) -> Identity:
     """The caller. Nextflow and wave-cli name a public Seqera Platform endpoint unless told otherwise:
-    without a token that is an anonymous request; with one, the token must be this service's own."""
+    without a token that is an anonymous request; with one, a token of this service names its user,
+    and any other is checked with that Platform (when the operator lists it in WAVE_PLATFORM_ENDPOINTS)."""
     platform = bool(endpoint) and not _is_local_endpoint(endpoint) and _names(endpoint, settings.WAVE_PLATFORM_ENDPOINTS)
     if endpoint and not platform and not _is_local_endpoint(endpoint):
         raise ApiError(
             f"Unsupported towerEndpoint '{endpoint}': this service only accepts its own accounts "
-            f"(omit towerEndpoint or use '{settings.WAVE_SERVER_URL}')"
+            f"(omit towerEndpoint or use '{settings.WAVE_SERVER_URL}') and the Seqera Platforms its operators "
+            "trust (WAVE_PLATFORM_ENDPOINTS)"
         )
     if not access_token:
         if workspace_id is not None:
             raise ApiError(f"towerWorkspaceId '{workspace_id}' requires a towerAccessToken")
         return ANONYMOUS
     user = user_for_token(access_token)
-    if user is None and platform:
-        raise ApiError(
-            f"Invalid towerAccessToken: it is not a token of this service, and tokens of the Seqera Platform "
-            f"at '{endpoint}' are not accepted here. Unset TOWER_ACCESS_TOKEN (tower.accessToken) to use the "
-            f"service anonymously, or use a token made on this service with towerEndpoint '{settings.WAVE_SERVER_URL}'",
-            status=401,
-        )
+    if user is None and platform and not access_token.startswith(TOKEN_PREFIX):
+        return Identity(*platform_identity(_configured(endpoint), access_token, workspace_id))
     if user is None:
         raise ApiError("Invalid towerAccessToken: the token is unknown or has been revoked", status=401)
     if workspace_id is None:

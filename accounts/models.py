@@ -115,3 +115,37 @@ class RegistryCredential(models.Model):
 
     def get_secret(self) -> str:
         return crypto.decrypt(self.secret_encrypted)
+
+
+class PlatformAccount(models.Model):
+    """A local user made for a Seqera Platform user, the first time one of their tokens was accepted."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="platform_account")
+    endpoint = models.CharField(max_length=255, help_text="The Platform's API endpoint, as configured.")
+    platform_user_id = models.BigIntegerField()
+    platform_user_name = models.CharField(max_length=255, help_text="The userName the Platform last gave.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "platform_user_id"], name="one_user_per_platform_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform_user_name} (#{self.platform_user_id} at {self.endpoint})"
+
+
+class PlatformWorkspace(models.Model):
+    """The local workspace of a Seqera Platform workspace (the `towerWorkspaceId` of its runs)."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="platform_workspace")
+    endpoint = models.CharField(max_length=255)
+    platform_workspace_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "platform_workspace_id"], name="one_workspace_per_platform_workspace"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.platform_workspace_id} at {self.endpoint}"

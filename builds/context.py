@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -14,6 +16,8 @@ from oci.errors import OciError
 from oci.reference import parse_reference
 
 from .builders import BuildSpec
+from .builders.base import BuildFailed
+from .context_archive import ContextError, Limits, unpack
 from .models import Build
 from .sandbox import SandboxSpec
 from .recipes import layer_file_name
@@ -23,35 +27,54 @@ FROM_LINE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULT
 FROM_FLAG = re.compile(r"[-,]from=([^\s,]+)", re.IGNORECASE)
 
 
+def context_limits() -> Limits:
+    """What a `buildContext` archive may hold (checked when it arrives, and again when unpacked)."""
+    return Limits(entries=settings.WAVE_MAX_CONTEXT_ENTRIES, size=settings.WAVE_MAX_CONTEXT_SIZE)
+
+
 def write_context(build: Build, work: Path) -> Path:
-    """The build context: the Dockerfile, the conda file, and any layers a freeze adds."""
+    """The build context: the request's `buildContext` unpacked, then the Dockerfile, the conda file,
+    and any layers a freeze adds (these win over files of the same name in the `buildContext`)."""
     context = work / "context"
     context.mkdir()
-    (context / "Dockerfile").write_text(build.container_file)
+    if archive := build.context.get("buildContext"):
+        blob = StoredBlob.objects.only("data").get(digest=archive["gzipDigest"])
+        try:
+            unpack(io.BytesIO(bytes(blob.data)), context, context_limits())
+        except ContextError as exc:
+            raise BuildFailed(str(exc), 1) from None
+    _write(context / "Dockerfile", build.container_file.encode())
     if build.conda_file:
-        (context / "conda.yml").write_text(build.conda_file)
+        _write(context / "conda.yml", build.conda_file.encode())
     for name, file in (build.context.get("files") or {}).items():  # a translated Singularity file's
         _write_generated(context, name, file["text"], file["mode"])
     for index, layer in enumerate(build.context.get("layers") or []):
         blob = StoredBlob.objects.get(digest=layer["gzipDigest"])
-        (context / layer_file_name(index)).write_bytes(bytes(blob.data))
+        _write(context / layer_file_name(index), bytes(blob.data))
     return context
 
 
+def _write(path: Path, data: bytes) -> None:
+    """Write a file of the service's own, replacing whatever the `buildContext` put there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.is_symlink() or path.exists():
+        path.unlink()
+    path.write_bytes(data)
+
+
 def _write_generated(context: Path, name: str, text: str, mode: int) -> None:
-    """A file the service made, written under `context` without following any link a caller's
-    build context may hold in its way (it is replaced: the service's file wins)."""
+    """A file the service made at `name` under `context`; links or files the `buildContext` put on
+    its way are replaced, never followed."""
     *folders, file_name = Path(name).parts
     path = context
     for part in folders:
         path = path / part
-        if path.is_symlink():
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
             path.unlink()
         path.mkdir(exist_ok=True)
-    path = path / file_name
-    path.unlink(missing_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
+    _write(path / file_name, text.encode())
+    (path / file_name).chmod(mode)
 
 
 def registries_of(build: Build) -> set[str]:

@@ -90,11 +90,13 @@ def run_build(build_id: str) -> None:
     storage = builder_storage()
     janitor = Janitor(build.id, Path(settings.WAVE_DATA_DIR) / "builds", storage, settings.WAVE_BUILD_CACHE_SIZE)
     with janitor:
-        # The worker's own paths never reach the log: the work folder reads as /build.
-        output = BuildOutput(build_log, {
+        # The worker's own paths never reach the log: the work folder reads as /build. The builder
+        # prints some with their symlinks resolved (the context folder), so those are rewritten too.
+        paths = {
             str(janitor.work): "/build", str(storage): "<storage>",
             str(settings.WAVE_DATA_DIR): "<data>", str(settings.BASE_DIR): "<app>",
-        })
+        }
+        output = BuildOutput(build_log, {**{os.path.realpath(path): shown for path, shown in paths.items()}, **paths})
         try:
             if build.context.get("builder") == "conda":
                 digest = run_conda_build(build, output, deadline, tick)

@@ -171,6 +171,9 @@ def plan_build(attrs: dict) -> BuildPlan:
         "layers": layers,
         **({"files": context["files"]} if context.get("files") else {}),
     }
+    build_context = attrs.get("buildContext")
+    if build_context:  # as Wave: the context's tarDigest is part of the id only when one is sent
+        inputs["buildContext"] = build_context["tarDigest"]
     _check_emulation(recipe, context, attrs["containerPlatform"])
     _check_build_registries(recipe, context, attrs)
     if attrs["format"] == "sif" and context.get("commands"):
@@ -188,7 +191,12 @@ def plan_build(attrs: dict) -> BuildPlan:
         target_image=target_image(repository, build_hash, packages, attrs.get("nameStrategy")),
         format=attrs["format"],
         freeze=attrs["freeze"],
-        context={**context, **({"layers": config.get("layers") or []} if layers else {}), **compression_context(attrs, context)},
+        context={
+            **context,
+            **({"layers": config.get("layers") or []} if layers else {}),
+            **({"buildContext": {k: build_context[k] for k in ("gzipDigest", "tarDigest")}} if build_context else {}),
+            **compression_context(attrs, context),
+        },
     )
 
 

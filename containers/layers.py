@@ -15,27 +15,35 @@ from .serializers import DATA_URI_PREFIX
 from .upstream import DownloadError, download
 
 
-def _fetch(location: str, limit: int, index: int) -> bytes:
+def _fetch(location: str, limit: int, label: str) -> bytes:
     if location.startswith("data:"):
         try:
             return base64.b64decode(DATA_URI_PREFIX.sub("", location, count=1), validate=True)
         except (binascii.Error, ValueError):
-            raise ApiError(f"Layer {index}: the data: location is not valid base64") from None
+            raise ApiError(f"{label}: the data: location is not valid base64") from None
     try:
         return download(location, limit)
     except DownloadError as exc:
-        raise ApiError(f"Layer {index}: {exc}") from None
+        raise ApiError(f"{label}: {exc}") from None
 
 
-def _tar_digest(blob: bytes, index: int) -> str:
+def _tar_digest(blob: bytes, label: str, inflated_limit: int | None = None) -> str:
+    """The digest of the inflated content, inflated 1 MiB at a time (a gzip bomb never sits in
+    memory); past `inflated_limit` bytes the layer is refused."""
     decompressor = zlib.decompressobj(wbits=31)  # gzip framing
-    digest = hashlib.sha256()
+    digest, inflated, step = hashlib.sha256(), 0, 1 << 20
     try:
-        for start in range(0, len(blob), 1 << 20):
-            digest.update(decompressor.decompress(blob[start : start + (1 << 20)]))
+        for start in range(0, len(blob), step):
+            data = decompressor.decompress(blob[start : start + step], step)
+            while data:
+                inflated += len(data)
+                if inflated_limit is not None and inflated > inflated_limit:
+                    raise ApiError(f"{label}: the content inflates to more than {inflated_limit} bytes")
+                digest.update(data)
+                data = decompressor.decompress(decompressor.unconsumed_tail, step)
         digest.update(decompressor.flush())
     except zlib.error:
-        raise ApiError(f"Layer {index}: the content is not gzip data") from None
+        raise ApiError(f"{label}: the content is not gzip data") from None
     return "sha256:" + digest.hexdigest()
 
 
@@ -54,24 +62,29 @@ def _already_verified(layer: dict) -> bool:
 def store_layers(layers: list[dict]) -> None:
     """Fetch, verify and store every layer; any mismatch is a 400 naming the layer and the values."""
     for index, layer in enumerate(layers):
-        if _already_verified(layer):
-            continue
-        blob = _fetch(layer["location"], layer["gzipSize"], index)
-        if len(blob) != layer["gzipSize"]:
-            raise ApiError(f"Layer {index}: gzipSize is {layer['gzipSize']} but the content is {len(blob)} bytes")
-        actual = sha256_digest(blob)
-        if actual != layer["gzipDigest"]:
-            raise ApiError(f"Layer {index}: gzipDigest is {layer['gzipDigest']} but the content digest is {actual}")
-        tar_digest = _tar_digest(blob, index)
-        if tar_digest != layer["tarDigest"]:
-            raise ApiError(f"Layer {index}: tarDigest is {layer['tarDigest']} but the uncompressed digest is {tar_digest}")
-        stored, _ = StoredBlob.objects.get_or_create(
-            digest=actual, defaults={"size": len(blob), "data": blob, "tar_digest": tar_digest}
-        )
-        if not layer["location"].startswith("data:") and layer["location"] not in stored.locations:
-            stored.locations = [*stored.locations, layer["location"]]
-            stored.tar_digest = tar_digest
-            stored.save(update_fields=["locations", "tar_digest"])
+        store_layer(layer, f"Layer {index}")
+
+
+def store_layer(layer: dict, label: str, inflated_limit: int | None = None) -> None:
+    """Fetch, verify and store one layer (`label` starts every error message)."""
+    if _already_verified(layer):
+        return
+    blob = _fetch(layer["location"], layer["gzipSize"], label)
+    if len(blob) != layer["gzipSize"]:
+        raise ApiError(f"{label}: gzipSize is {layer['gzipSize']} but the content is {len(blob)} bytes")
+    actual = sha256_digest(blob)
+    if actual != layer["gzipDigest"]:
+        raise ApiError(f"{label}: gzipDigest is {layer['gzipDigest']} but the content digest is {actual}")
+    tar_digest = _tar_digest(blob, label, inflated_limit)
+    if tar_digest != layer["tarDigest"]:
+        raise ApiError(f"{label}: tarDigest is {layer['tarDigest']} but the uncompressed digest is {tar_digest}")
+    stored, _ = StoredBlob.objects.get_or_create(
+        digest=actual, defaults={"size": len(blob), "data": blob, "tar_digest": tar_digest}
+    )
+    if not layer["location"].startswith("data:") and layer["location"] not in stored.locations:
+        stored.locations = [*stored.locations, layer["location"]]
+        stored.tar_digest = tar_digest
+        stored.save(update_fields=["locations", "tar_digest"])
 
 
 def redact_layers(config: dict | None) -> dict | None:

@@ -31,6 +31,7 @@ from wave_site.observability import MANIFEST_CACHE
 from wave_site.redis import ERRORS, async_redis, unavailable
 
 from .build_wait import wait_for_end
+from .includes import source_of
 from .models import ContainerRequest, StoredBlob
 from .tokens import TokenInfo
 from .upstream import address_policy, client_for
@@ -51,19 +52,21 @@ class ProxyError(Exception):
 _clients: dict[tuple, tuple[RegistryClient, float]] = {}
 
 
-def _make_client(info: TokenInfo) -> RegistryClient:
+def _make_client(info: TokenInfo, registry: str) -> RegistryClient:
     user = User.objects.filter(pk=info.user_id).first() if info.user_id else None
     workspace = Workspace.objects.filter(pk=info.workspace_id).first() if info.workspace_id else None
-    return client_for(Identity(user, workspace), info.registry)
+    return client_for(Identity(user, workspace), registry)
 
 
-async def upstream_client(info: TokenInfo) -> RegistryClient:
-    """A pooled client per (registry, user, workspace): its connections and bearer tokens are reused."""
-    key = (info.registry, info.user_id, info.workspace_id)
+async def upstream_client(info: TokenInfo, registry: str | None = None) -> RegistryClient:
+    """A pooled client per (registry, user, workspace): its connections and bearer tokens are reused.
+    `registry` is another registry than the token's image's (an included layer's), same credentials."""
+    registry = registry or info.registry
+    key = (registry, info.user_id, info.workspace_id)
     hit = _clients.get(key)
     if hit and hit[1] > time.monotonic():
         return hit[0]
-    client = await sync_to_async(_make_client)(info)
+    client = await sync_to_async(_make_client)(info, registry)
     _clients[key] = (client, time.monotonic() + settings.WAVE_UPSTREAM_CLIENT_TTL)
     if hit:  # let requests still streaming through the old client finish before closing it
         asyncio.get_running_loop().call_later(600, lambda: asyncio.ensure_future(hit[0].aclose()))
@@ -227,10 +230,19 @@ def _streamer() -> BlobStreamer:
     return _streamers[loop]
 
 
+def _blob_source(info: TokenInfo, digest: str) -> tuple[str | None, str]:
+    """Where a blob lives: the token's image's repository, or an included layer's own."""
+    for layer in (info.config or {}).get("layers") or []:
+        if layer["gzipDigest"] == digest and (source := source_of(layer["location"])):
+            return source
+    return None, info.path
+
+
 async def open_upstream_blob(info: TokenInfo, digest: str, method: str, range_header: str | None) -> BlobResponse:
     """The upstream's answer for a blob: headers, and for a GET a stream the caller reads or closes."""
-    client = await upstream_client(info)
+    registry, path = _blob_source(info, digest)
+    client = await upstream_client(info, registry)
     if method == "HEAD":
-        response = await client.head_blob(info.path, digest)
+        response = await client.head_blob(path, digest)
         return BlobResponse(response.status_code, dict(response.headers))
-    return await _streamer().open(client, info.path, digest, range_header)
+    return await _streamer().open(client, path, digest, range_header)

@@ -11,6 +11,7 @@ from builds.naming import NAME_STRATEGIES
 from builds.recipes import BUILD_TEMPLATES
 from containers.build_options import BuildCompressionSerializer, CranOptsSerializer, PixiOptsSerializer, validate_cran
 from mirrors.validation import mirror_error
+from containers.includes import MAX_INCLUDES, TOO_MANY
 from oci.digest import parse_digest
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -187,6 +188,8 @@ class ContainerRequestSerializer(serializers.Serializer):
     scanMode = StrictCharField(required=False, allow_null=True)
     scanLevels = StringListField(required=False, allow_null=True)
     mirror = StrictBooleanField(required=False, allow_null=True)
+    buildContext = LayerSerializer(required=False, allow_null=True)  # wave-cli --context
+    containerIncludes = StringListField(required=False, allow_null=True)  # wave-cli --include
 
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):
@@ -269,6 +272,12 @@ class ContainerRequestSerializer(serializers.Serializer):
                     f"Attribute 'scanLevels' takes {', '.join(SCAN_LEVELS)} - offending value: '{shown(level)}'"
                 )
         return value
+    def validate_containerIncludes(self, value: list[str] | None) -> list[str] | None:
+        for image in value or []:
+            if not image.strip():
+                raise serializers.ValidationError("entries must be image names, not ''")
+            _image_reference(image)
+        return value or None
 
     def validate_nameStrategy(self, value: str | None) -> str | None:
         if value and value not in NAME_STRATEGIES:
@@ -314,6 +323,20 @@ class ContainerRequestSerializer(serializers.Serializer):
                 f"Attribute 'containerImage' '{image}' is pinned by digest and cannot be combined with "
                 "'containerConfig': augmenting an image changes its digest. Use a tag instead"
             )
+        if len(attrs.get("containerIncludes") or []) > MAX_INCLUDES:
+            raise _error(TOO_MANY)  # Wave's message
+        if attrs.get("containerIncludes") and freeze:
+            raise _error(
+                "Attributes 'containerIncludes' and 'freeze' cannot be used together on this service: "
+                "included layers are added when the image is pulled"
+            )
+        if image and attrs.get("containerIncludes") and "@" in image:
+            raise _error(
+                f"Attribute 'containerImage' '{image}' is pinned by digest and cannot be combined with "
+                "'containerIncludes': adding layers changes its digest. Use a tag instead"
+            )
+        if attrs.get("buildContext") and not dockerfile:
+            raise _error("Attribute 'buildContext' requires 'containerFile': a build context is only used by a Dockerfile build")
         return attrs
 
 

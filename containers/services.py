@@ -16,6 +16,8 @@ from oci.reference import parse_reference
 from wave_site.errors import ApiError
 
 from . import upstream
+from .build_context import redact_build_context, store_build_context
+from .includes import with_includes
 from .layers import redact_layers, store_layers
 from .answers import build_answer
 from .models import ContainerRequest, new_token
@@ -38,6 +40,8 @@ def stored_request(body: dict) -> dict:
     kept = {k: v for k, v in body.items() if k not in SECRET_ATTRIBUTES}
     if isinstance(kept.get("containerConfig"), dict):
         kept["containerConfig"] = redact_layers(kept["containerConfig"])
+    if isinstance(kept.get("buildContext"), dict):
+        kept["buildContext"] = redact_build_context(kept["buildContext"])
     return kept
 
 
@@ -90,6 +94,10 @@ def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
     layers = (attrs.get("containerConfig") or {}).get("layers")
     if layers:
         store_layers(layers)
+    if attrs.get("buildContext"):
+        store_build_context(attrs["buildContext"])
+    if attrs.get("containerIncludes"):
+        attrs = with_includes(caller.identity, attrs)
     if attrs.get("mirror"):
         from mirrors.services import request_mirror  # here: mirrors.services builds on this module
 

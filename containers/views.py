@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import ApiTokenAuthentication
-from accounts.identity import identify
+from accounts.identity import identify, request_token
 from metrics.ratelimit import client_ip
 from builds.models import without_large_fields
 from builds.reconcile import reap_stale_builds
@@ -34,7 +34,8 @@ ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer
 
 
 def _caller(request: Request, attrs: dict, endpoint: str) -> Caller:
-    identity = identify(attrs.get("towerAccessToken"), attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
+    token = request_token(attrs.get("towerAccessToken"), request.headers.get("Authorization", ""))
+    identity = identify(token, attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
     return Caller(identity, client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
 
 
@@ -134,5 +135,6 @@ class InspectView(APIView):
                 platform = parse_platform(request.query_params["platform"])
             except OciError as exc:
                 raise ApiError(str(exc)) from None
-        identity = identify(attrs.get("towerAccessToken"), attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
+        token = request_token(attrs.get("towerAccessToken"), request.headers.get("Authorization", ""))
+        identity = identify(token, attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
         return Response(inspect_image(identity, attrs["containerImage"], platform))

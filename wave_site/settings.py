@@ -125,6 +125,9 @@ WAVE_DEFAULT_PLATFORM = env.str("WAVE_DEFAULT_PLATFORM", default="linux/amd64")
 WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # bytes, decoded
 WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
 WAVE_MAX_LAYER_SIZE = env.int("WAVE_MAX_LAYER_SIZE", default=10 * 1024 * 1024)
+# A `buildContext` archive: at most this many entries and bytes of file content once unpacked.
+WAVE_MAX_CONTEXT_ENTRIES = env.int("WAVE_MAX_CONTEXT_ENTRIES", default=10_000)
+WAVE_MAX_CONTEXT_SIZE = env.int("WAVE_MAX_CONTEXT_SIZE", default=100 * 1024 * 1024)
 WAVE_FUSION_PATTERN = env.str("WAVE_FUSION_PATTERN", default="https://fusionfs.seqera.io/")
 # The security scanner backend (containers/scanning.py); none: scan requests get Wave's 501.
 WAVE_SCANNER = env.str("WAVE_SCANNER", default="")
@@ -148,11 +151,16 @@ WAVE_UPSTREAM_CLIENT_TTL = env.float("WAVE_UPSTREAM_CLIENT_TTL", default=60.0)
 WAVE_COMMIT_ID = env.str("WAVE_COMMIT_ID", default="")
 # Other towerEndpoint values treated as this service.
 WAVE_ACCEPTED_TOWER_ENDPOINTS = env.list("WAVE_ACCEPTED_TOWER_ENDPOINTS", default=[])
-# Public Seqera Platform endpoints, which Nextflow and wave-cli send by default: a request naming one
-# without a towerAccessToken is anonymous (README, Accounts).
+# Seqera Platform endpoints the operator trusts, the public ones Nextflow and wave-cli send by default:
+# a request naming one without a towerAccessToken is anonymous (README, Accounts).
 WAVE_PLATFORM_ENDPOINTS = env.list(
     "WAVE_PLATFORM_ENDPOINTS", default=["https://api.cloud.seqera.io", "https://api.cloud.stage-seqera.io"]
 )
+# Tokens of those Platforms are checked with their user-info call (README, Accounts): seconds one
+# call may take, and seconds a user, or a refusal, is cached.
+WAVE_PLATFORM_TIMEOUT = env.float("WAVE_PLATFORM_TIMEOUT", default=10.0)
+WAVE_PLATFORM_CACHE_TTL = env.int("WAVE_PLATFORM_CACHE_TTL", default=300)
+WAVE_PLATFORM_REFUSAL_CACHE_TTL = env.int("WAVE_PLATFORM_REFUSAL_CACHE_TTL", default=30)
 # Fernet keys for stored registry secrets, newest first: encrypt with the first, decrypt with any.
 WAVE_CREDENTIALS_KEYS = [k for k in (_secret("WAVE_CREDENTIALS_KEYS", default="") or "").split(",") if k]
 

@@ -88,12 +88,13 @@ def test_a_token_of_this_service_with_the_platform_endpoint_is_its_user(api, bus
     assert ContainerRequest.objects.get(token=response.json()["containerToken"]).user == owner
 
 
-def test_a_platform_token_says_which_endpoint_refused_it_and_what_to_change(api, busybox):
-    body = {"containerImage": busybox, "towerAccessToken": "eyJ0aWQiOiAxfQ.platform-token", "towerEndpoint": "https://api.tower.nf"}
+def test_a_platform_token_says_which_endpoint_refused_it_and_what_to_change(api, busybox, platform):
+    # `platform`: a fake Seqera Platform on loopback (tests/accounts/conftest.py); it refuses unknown tokens.
+    body = {"containerImage": busybox, "towerAccessToken": "eyJ0aWQiOiAxfQ.platform-token", "towerEndpoint": platform.url}
     response = post(api, "/v1alpha2/container", body)
     assert response.status_code == 401
     message = response.json()["message"]
-    assert "Seqera Platform at 'https://api.tower.nf'" in message and "Unset TOWER_ACCESS_TOKEN" in message
+    assert f"Seqera Platform at {platform.url} refused" in message and "TOWER_ACCESS_TOKEN" in message
     assert "platform-token" not in message
 
 
