@@ -16,6 +16,7 @@ from django.conf import settings
 from builds.models import Build
 from tests.builds.test_build_jobs import completed
 from tests.builds.test_conda_builds import pull_sif
+from tests.builds.context_tars import wave_cli_context
 from tests.clients.bodies import client_body
 from tests.conftest import run
 from tests.containers.test_pull_path import data_layer
@@ -160,3 +161,17 @@ def test_an_image_whose_singularity_folder_is_a_link_out_fails_without_writing_t
     assert completed(wave_server, answer["buildId"])["succeeded"] is False
     assert Build.objects.get(pk=answer["buildId"]).reason == "The image's /.singularity.d/env is a symbolic link; it must be a folder"
     assert list(outside.iterdir()) == []
+
+
+def test_a_definition_files_files_come_from_wave_clis_build_context(wave_server, build_worker, busybox, tmp_path):
+    marker = uuid.uuid4().hex
+    definition = (f"Bootstrap: docker\nFrom: {busybox}\n%files\n    data/hello.txt /opt/hello.txt\n"
+                  f"    'with space.txt'\n    scripts /opt/scripts\n%post\n    echo {marker} > /marker\n")
+    context = wave_cli_context({"data/hello.txt": b"hello from %files\n", "with space.txt": b"spaced\n",
+                                "scripts/run.sh": b"#!/bin/sh\necho run\n"})
+    body = {"containerFile": b64(definition), "buildContext": context, "format": "sif", "freeze": True,
+            "buildRepository": repository()}
+    _, sif = built_sif(wave_server, body, tmp_path)
+    assert sif.text("/opt/hello.txt") == "hello from %files\n"
+    assert sif.text("/with space.txt") == "spaced\n"
+    assert sif.text("/opt/scripts/run.sh") == "#!/bin/sh\necho run\n"  # a folder's contents, as COPY copies
