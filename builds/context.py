@@ -46,6 +46,8 @@ def write_context(build: Build, work: Path) -> Path:
     _write(context / "Dockerfile", build.container_file.encode())
     if build.conda_file:
         _write(context / "conda.yml", build.conda_file.encode())
+    for name, file in (build.context.get("files") or {}).items():  # a translated Singularity file's
+        _write_generated(context, name, file["text"], file["mode"])
     for index, layer in enumerate(build.context.get("layers") or []):
         blob = StoredBlob.objects.get(digest=layer["gzipDigest"])
         _write(context / layer_file_name(index), bytes(blob.data))
@@ -59,6 +61,20 @@ def _write(path: Path, data: bytes) -> None:
     elif path.is_symlink() or path.exists():
         path.unlink()
     path.write_bytes(data)
+
+
+def _write_generated(context: Path, name: str, text: str, mode: int) -> None:
+    """A file the service made at `name` under `context`; links or files the `buildContext` put on
+    its way are replaced, never followed."""
+    *folders, file_name = Path(name).parts
+    path = context
+    for part in folders:
+        path = path / part
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            path.unlink()
+        path.mkdir(exist_ok=True)
+    _write(path / file_name, text.encode())
+    (path / file_name).chmod(mode)
 
 
 def registries_of(build: Build) -> set[str]:
