@@ -7,6 +7,7 @@ class MetricsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from . import login_throttle  # noqa: F401  (connects its signal receiver)
         from .ratelimit import _networks
 
         _networks(tuple(settings.WAVE_TRUSTED_PROXIES))  # a bad entry stops the start, not a request
