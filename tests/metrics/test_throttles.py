@@ -133,3 +133,16 @@ def test_metrics_basic_auth_is_throttled_with_a_json_429(settings, fresh_windows
     # Failures anywhere count together: the login page is closed to this client too.
     assert login(client, "/accounts/login/", "reader", "password").status_code == 429
     assert Client(REMOTE_ADDR="127.0.0.3").get("/v1alpha2/metrics/builds", **basic("reader", "password")).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/container-token/{}", "/v1alpha2/container/{}", "/v1alpha2/container/{}/status"])
+def test_guessing_tokens_on_the_api_is_refused_after_the_limit(path, api, busybox, settings, fresh_windows):
+    settings.WAVE_RATE_LIMIT_TOKEN_MISSES = f"3/{FOREVER}"
+    token = api.post("/v1alpha2/container", {"containerImage": busybox}, format="json").json()["containerToken"]
+    answers = [api.get(path.format(secrets.token_hex(6))) for _ in range(5)]
+    assert [a.status_code for a in answers] == [404, 404, 404, 429, 429]
+    assert answers[-1].json()["message"].startswith("Too many unknown container tokens from client 127.0.0.1: 3 in")
+    assert 0 < int(answers[-1]["Retry-After"]) <= FOREVER
+    assert api.get(path.format(token)).status_code == 429
+    assert api.get(path.format(token), REMOTE_ADDR="127.0.0.3").status_code == 200
