@@ -103,7 +103,7 @@ def client_ip(meta: dict) -> str | None:
     WAVE_TRUSTED_PROXIES (addresses or networks); then the right-most X-Forwarded-For address that
     is not a trusted proxy. Every place that reads the client's IP (rate limits, throttles, request
     records, pull events, logs) goes through here; the server must pass the socket peer unchanged
-    (uvicorn `--no-proxy-headers`, README Security)."""
+    (uvicorn `--no-proxy-headers`). README, Client addresses and throttles."""
     remote = meta.get("REMOTE_ADDR")
     peer = _address(remote)
     trusted = _networks(tuple(settings.WAVE_TRUSTED_PROXIES))

@@ -4,7 +4,7 @@ guess included, until the window ends.
 
 Only failures count, so clients that get things right are never slowed. Like the rate limits they
 degrade open: while Redis is away nothing is throttled, logged once a minute and counted as
-`wave_redis_unavailable_total{use="throttle"}` (README, Throttles).
+`wave_redis_unavailable_total{use="throttle"}` (README, Client addresses and throttles).
 """
 
 from __future__ import annotations
