@@ -61,7 +61,8 @@ async def acheck(kind: str, ip: str | None) -> None:
 
 def _counted(kind: str, ip: str | None, limit: Limit, failures: int, retry_after: int) -> None:
     if failures == limit.count:  # once per client and window, not once per refused attempt
-        log.warning("client %s reached %d %s in %s: refused for %d seconds", ip, failures, WHAT[kind], _describe(limit.window), retry_after)
+        log.warning("client %s reached %d %s in %s: refused for %d seconds",
+                    ip, failures, WHAT[kind], _describe(limit.window), retry_after)
 
 
 def fail(kind: str, ip: str | None) -> None:
