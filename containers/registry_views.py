@@ -20,7 +20,8 @@ from oci import errors
 from wave_site.observability import BYTES_STREAMED, observe, start_request
 
 from . import proxy
-from .tokens import TokenInfo, load_token
+from .token_guard import guarded_load_token
+from .tokens import TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ def registry_endpoint(kind: str):
     return decorate
 
 
-async def _token(token: str, name: str) -> TokenInfo:
-    info = await load_token(token)
+async def _token(request: HttpRequest, token: str, name: str) -> TokenInfo:
+    info = await guarded_load_token(token, client_ip(request.META))
     if info is None:
         raise proxy.ProxyError(404, "NAME_UNKNOWN", f"Unknown, revoked or expired container token '{token}'")
     if name != info.path:
@@ -90,7 +91,7 @@ async def unknown(request: HttpRequest, path: str = "") -> HttpResponse:
 
 @registry_endpoint("MANIFEST")
 async def manifest(request: HttpRequest, token: str, name: str, reference: str) -> HttpResponse:
-    info = await _token(token, name)
+    info = await _token(request, token, name)
     ip = client_ip(request.META)
     if request.method == "GET":
         try:
@@ -141,7 +142,7 @@ async def _stream(upstream):
 
 @registry_endpoint("BLOB")
 async def blob(request: HttpRequest, token: str, name: str, digest: str) -> HttpResponse:
-    info = await _token(token, name)
+    info = await _token(request, token, name)
     head = request.method == "HEAD"
     range_header = request.headers.get("Range")
     data = await proxy.own_blob(info, digest)
@@ -158,6 +159,6 @@ async def blob(request: HttpRequest, token: str, name: str, digest: str) -> Http
 @registry_endpoint("NAME")
 async def tags(request: HttpRequest, token: str, name: str) -> HttpResponse:
     """Only the tag the token grants: other tags of the repository are not pullable with it."""
-    info = await _token(token, name)
+    info = await _token(request, token, name)
     granted = [] if info.reference.startswith("sha256:") else [info.reference]
     return JsonResponse({"name": f"wt/{token}/{name}", "tags": granted}, headers=API_VERSION)

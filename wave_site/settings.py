@@ -171,6 +171,10 @@ WAVE_RATE_LIMIT_BUILDS_ANONYMOUS = env.str("WAVE_RATE_LIMIT_BUILDS_ANONYMOUS", d
 WAVE_RATE_LIMIT_PULLS_ANONYMOUS = env.str("WAVE_RATE_LIMIT_PULLS_ANONYMOUS", default="250/3600")
 # Proxies whose X-Forwarded-For is believed (the client IP of rate limits and request records).
 WAVE_TRUSTED_PROXIES = env.list("WAVE_TRUSTED_PROXIES", default=[])
+# Throttles on guessing, per client IP, as `<failures>/<window seconds>` (README, Throttles): unknown
+# container tokens on /v2/, and failed password logins (pages, admin, metrics Basic auth).
+WAVE_RATE_LIMIT_TOKEN_MISSES = env.str("WAVE_RATE_LIMIT_TOKEN_MISSES", default="100/60")
+WAVE_RATE_LIMIT_LOGIN_FAILURES = env.str("WAVE_RATE_LIMIT_LOGIN_FAILURES", default="10/900")
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[urlsplit(WAVE_SERVER_URL).hostname or "localhost", "localhost", "127.0.0.1", "[::1]"]
@@ -205,6 +209,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "metrics.login_throttle.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "wave_site.urls"
