@@ -23,6 +23,7 @@ from builds.models import without_large_fields
 from oci.reference import parse_reference
 from wave_site.redis import ERRORS, async_redis, sync_redis, unavailable
 
+from .includes import source_of
 from .models import ContainerRequest
 
 
@@ -51,8 +52,10 @@ class TokenInfo:
         return bool(self.config)
 
     @property
-    def layer_digests(self) -> frozenset[str]:
-        return frozenset(layer["gzipDigest"] for layer in (self.config or {}).get("layers") or [])
+    def own_layer_digests(self) -> frozenset[str]:
+        """The added layers this service stores (included layers stay in their own repositories)."""
+        layers = (self.config or {}).get("layers") or []
+        return frozenset(layer["gzipDigest"] for layer in layers if not source_of(layer["location"]))
 
 
 def _key(token: str) -> str:
