@@ -145,7 +145,7 @@ async def blob(request: HttpRequest, token: str, name: str, digest: str) -> Http
     info = await _token(request, token, name)
     head = request.method == "HEAD"
     range_header = request.headers.get("Range")
-    data = await proxy.own_blob(info, digest)
+    data = await proxy.granted_blob(info, digest)
     if data is not None:
         return _ranged(data, range_header, digest, head)
     upstream = await proxy.open_upstream_blob(info, digest, request.method, range_header)

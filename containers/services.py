@@ -57,6 +57,7 @@ def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> Container
     request = ContainerRequest.objects.create(
         user=caller.identity.user,
         workspace=caller.identity.workspace,
+        api_token=caller.identity.api_token,
         org=caller.identity.org or "",
         ip_address=caller.ip_address,
         user_agent=caller.user_agent[:255],

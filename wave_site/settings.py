@@ -82,6 +82,10 @@ WAVE_REGISTRY_CREDENTIALS = _registry_credentials(_secret("WAVE_REGISTRY_CREDENT
 # Registries spoken to over plain HTTP besides loopback ones (host[:port]).
 WAVE_INSECURE_REGISTRIES = env.list("WAVE_INSECURE_REGISTRIES", default=[])
 WAVE_TOKEN_LIFETIME = env.int("WAVE_TOKEN_LIFETIME", default=36 * 3600)  # seconds
+# The most manifests and blobs one token's image may name (see containers/grant.py).
+WAVE_TOKEN_MAX_REACHABLE = env.int("WAVE_TOKEN_MAX_REACHABLE", default=10_000)
+# Seconds a cached token record is trusted before its request, user and API token are read again.
+WAVE_TOKEN_RECHECK = env.int("WAVE_TOKEN_RECHECK", default=60)
 WAVE_BUILD_TIMEOUT = env.int("WAVE_BUILD_TIMEOUT", default=15 * 60)  # seconds, recorded on each build
 # A running build whose worker has not beaten its heart for this long is marked failed.
 WAVE_BUILD_HEARTBEAT_TIMEOUT = env.int("WAVE_BUILD_HEARTBEAT_TIMEOUT", default=60)  # seconds
