@@ -148,3 +148,19 @@ def test_each_run_does_one_batch_and_referenced_blobs_do_not_block_the_rest(api,
     assert collect_blobs() == 1
     assert all(exists(layer["gzipDigest"]) for layer in referenced)
     assert not any(exists(layer["gzipDigest"]) for layer in unreferenced)
+
+
+def test_a_tokens_cached_record_and_its_tombstone_expire_with_the_token(api, busybox, django_capture_on_commit_callbacks):
+    # Redis collects these itself: each is written with the time the token has left to live.
+    import redis
+    from django.conf import settings
+
+    from containers.tokens import revoke
+
+    with django_capture_on_commit_callbacks(execute=True):
+        token = post(api, "/v1alpha2/container", {"containerImage": busybox}).json()["containerToken"]
+    store, key = redis.Redis.from_url(settings.REDIS_URL), f"wave:token:{token}"
+    left = (ContainerRequest.objects.get(pk=token).expires_at - timezone.now()).total_seconds()
+    assert store.exists(key) and 0 < store.ttl(key) <= left + 1
+    revoke(ContainerRequest.objects.filter(pk=token))
+    assert store.get(key) == b"revoked" and 0 < store.ttl(key) <= left + 1
