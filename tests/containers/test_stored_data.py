@@ -164,3 +164,17 @@ def test_a_tokens_cached_record_and_its_tombstone_expire_with_the_token(api, bus
     assert store.exists(key) and 0 < store.ttl(key) <= left + 1
     revoke(ContainerRequest.objects.filter(pk=token))
     assert store.get(key) == b"revoked" and 0 < store.ttl(key) <= left + 1
+
+
+def test_a_build_whose_context_was_collected_fails_saying_so(tmp_path):
+    from builds.builders.base import BuildFailed
+    from builds.context import write_context
+
+    digest = "sha256:" + "c" * 64
+    content_hash = uuid.uuid4().hex[:16]
+    build = Build.objects.create(
+        id=f"{content_hash}_2", content_hash=content_hash, number=2, container_file="FROM x", platform="linux/amd64",
+        build_repository="r", target_image="r:t", context={"buildContext": {"gzipDigest": digest, "tarDigest": digest}},
+    )
+    with pytest.raises(BuildFailed, match=f"The build context {digest} is no longer stored: request the build again"):
+        write_context(build, tmp_path)
