@@ -6,11 +6,13 @@ so a `KeyError` or `TypeError` left anywhere after this is the service's own bug
 from __future__ import annotations
 
 import json
+from typing import NoReturn
 
 from . import mediatypes
 from .errors import InvalidDocument
 
 _STRING_LISTS = ("Env", "Entrypoint", "Cmd")
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
 
 
 def _object(raw: bytes, what: str) -> dict:
@@ -19,11 +21,11 @@ def _object(raw: bytes, what: str) -> dict:
     except (ValueError, RecursionError) as exc:  # not JSON, bad UTF-8, or nested past the parser
         raise InvalidDocument(f"The registry sent an invalid {what}: {exc}") from None
     if not isinstance(doc, dict):
-        raise InvalidDocument(f"The registry sent an invalid {what}: a JSON {type(doc).__name__}, not an object")
+        raise InvalidDocument(f"The registry sent an invalid {what}: {_JSON_TYPES[type(doc)]}, not an object")
     return doc
 
 
-def _fail(what: str, problem: str):
+def _fail(what: str, problem: str) -> NoReturn:
     raise InvalidDocument(f"The registry sent an invalid {what}: {problem}")
 
 

@@ -57,7 +57,7 @@ def test_an_upstream_manifest_that_is_not_a_manifest_is_a_400_in_its_words(api, 
 
 
 @pytest.mark.parametrize("raw, problem", [
-    (b"[1, 2]", "a JSON list, not an object"),
+    (b"[1, 2]", "an array, not an object"),
     (b"[" * 100_000 + b"]" * 100_000, "maximum recursion depth exceeded"),
     (b'{"mediaType": 7}', "'mediaType' is not a string"),
 ])
