@@ -16,46 +16,45 @@ referenced ones again. Two housekeepers at once delete what either would, once.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import reduce
-from operator import or_
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 
 from builds.models import Build
 
 from .models import ContainerRequest, StoredBlob
 
-
-def _named(config: dict | None, body: dict | None) -> set[str]:
-    """Digests a request's (or a build's) layers and build context name."""
-    layers = (config or {}).get("layers") or []
-    names = {layer.get("gzipDigest") for layer in layers if isinstance(layer, dict)}
-    context = (body or {}).get("buildContext")
-    if isinstance(context, dict):
-        names.add(context.get("gzipDigest"))
-    return names - {None}
+# The digests among %(digests)s that rows of a table name in a layer list or as a build context, in one
+# scan of those rows (not one containment test per digest: 2 s a round with 20,000 live requests).
+_NAMED = """
+SELECT layer ->> 'gzipDigest' FROM {table} r,
+  jsonb_array_elements(CASE WHEN jsonb_typeof(r.{layers}) = 'array' THEN r.{layers} ELSE '[]' END) layer
+  WHERE {alive} AND layer ->> 'gzipDigest' = ANY(%(digests)s)
+UNION
+SELECT r.{context} ->> 'gzipDigest' FROM {table} r
+  WHERE {alive} AND r.{context} ->> 'gzipDigest' = ANY(%(digests)s)
+"""
+_BY_REQUEST = _NAMED.format(
+    table=ContainerRequest._meta.db_table, layers="container_config -> 'layers'", context="request -> 'buildContext'",
+    alive="r.revoked_at IS NULL AND r.expires_at > %(now)s",
+)
+_BY_BUILD = _NAMED.format(
+    table=Build._meta.db_table, layers="context -> 'layers'", context="context -> 'buildContext'",
+    alive="r.status IN ('PENDING', 'RUNNING')",
+)
 
 
 def referenced(digests: set[str]) -> set[str]:
-    """Those of `digests` a live request or an unfinished build names (two queries)."""
+    """Those of `digests` a live request or an unfinished build names."""
     if not digests:
         return set()
-    by_request = reduce(or_, (
-        Q(container_config__layers__contains=[{"gzipDigest": d}]) | Q(request__buildContext__gzipDigest=d) for d in digests
-    ))
-    by_build = reduce(or_, (
-        Q(context__layers__contains=[{"gzipDigest": d}]) | Q(context__buildContext__gzipDigest=d) for d in digests
-    ))
-    live = ContainerRequest.objects.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
     found: set[str] = set()
-    for config, body in live.filter(by_request).values_list("container_config", "request"):
-        found |= _named(config, body)
-    unfinished = Build.objects.filter(status__in=[Build.Status.PENDING, Build.Status.RUNNING])
-    for context in unfinished.filter(by_build).values_list("context", flat=True):
-        found |= _named(context, context)
-    return found & digests
+    with connection.cursor() as cursor:
+        for query in (_BY_REQUEST, _BY_BUILD):
+            cursor.execute(query, {"digests": list(digests), "now": timezone.now()})
+            found.update(digest for (digest,) in cursor.fetchall())
+    return found
 
 
 def collect_blobs() -> int:
