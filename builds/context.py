@@ -38,7 +38,7 @@ def write_context(build: Build, work: Path) -> Path:
     context = work / "context"
     context.mkdir()
     if archive := build.context.get("buildContext"):
-        blob = StoredBlob.objects.only("data").get(digest=archive["gzipDigest"])
+        blob = _stored(archive["gzipDigest"], "build context")
         try:
             unpack(io.BytesIO(bytes(blob.data)), context, context_limits())
         except ContextError as exc:
@@ -49,9 +49,17 @@ def write_context(build: Build, work: Path) -> Path:
     for name, file in (build.context.get("files") or {}).items():  # a translated Singularity file's
         _write_generated(context, name, file["text"], file["mode"])
     for index, layer in enumerate(build.context.get("layers") or []):
-        blob = StoredBlob.objects.get(digest=layer["gzipDigest"])
+        blob = _stored(layer["gzipDigest"], f"layer {index}")
         _write(context / layer_file_name(index), bytes(blob.data))
     return context
+
+
+def _stored(digest: str, what: str) -> StoredBlob:
+    """A blob the request stored; gone only when every request naming it expired (README, Retention)."""
+    blob = StoredBlob.objects.only("data").filter(digest=digest).first()
+    if blob is None:
+        raise BuildFailed(f"The {what} {digest} is no longer stored: request the build again with it", 1)
+    return blob
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -17,6 +17,7 @@ import weakref
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
+from django.utils import timezone
 
 from accounts.identity import Identity
 from accounts.models import User, Workspace
@@ -104,8 +105,10 @@ async def _remember(info: TokenInfo, manifests: dict[str, Manifest], kinds: dict
 
 
 def _store_blob(data: bytes) -> str:
+    """Store a rewritten config, or stamp it again: its collector's grace period counts from here."""
     digest = sha256_digest(data)
-    StoredBlob.objects.get_or_create(digest=digest, defaults={"size": len(data), "data": data})
+    if not StoredBlob.objects.filter(digest=digest).update(created_at=timezone.now()):
+        StoredBlob.objects.get_or_create(digest=digest, defaults={"size": len(data), "data": data})
     return digest
 
 

@@ -17,6 +17,7 @@ from metrics import ratelimit
 from metrics.events import record_pull_soon
 from metrics.ratelimit import client_ip
 from oci import errors
+from wave_site.errors import internal_error_message
 from wave_site.observability import BYTES_STREAMED, observe, start_request
 
 from . import proxy
@@ -48,9 +49,9 @@ async def _answer(view, kind: str, request: HttpRequest, *args, **kwargs) -> Htt
     except errors.OciError as exc:
         log.warning("upstream error on %s: %s", request.path, exc)
         return registry_error(502, "UNKNOWN", str(exc))
-    except (ValueError, KeyError, TypeError) as exc:  # upstream JSON that is not a manifest or config
-        log.warning("invalid upstream answer on %s: %r", request.path, exc)
-        return registry_error(502, "UNKNOWN", f"The upstream registry sent an invalid answer: {exc}")
+    except Exception:  # noqa: BLE001 (our own bug: logged with its traceback, answered with the request id)
+        log.exception("internal error on %s", request.path)
+        return registry_error(500, "UNKNOWN", internal_error_message())
 
 
 def registry_endpoint(kind: str):

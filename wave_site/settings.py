@@ -117,7 +117,17 @@ WAVE_HOUSEKEEPING_TASKS = [
     "builds.requeue.requeue_lost_builds",
     "metrics.counters.advance",
     "mirrors.jobs.reap_stale_mirrors",
+    "containers.lifecycle.collect_blobs",
+    "metrics.retention.collect_pull_events",
+    "builds.workdirs.collect_work_folders",
 ]
+# What the housekeeper collects (README, Retention): stored blobs nothing names, kept this many seconds
+# after their last use; pull events older than this many days (0: kept for ever); rows per task per round.
+WAVE_STORED_BLOB_GRACE = env.int("WAVE_STORED_BLOB_GRACE", default=86400)
+WAVE_PULL_EVENT_RETENTION_DAYS = env.int("WAVE_PULL_EVENT_RETENTION_DAYS", default=0)
+WAVE_COLLECT_BATCH = env.int("WAVE_COLLECT_BATCH", default=500)
+# Seconds an ended build's work folder a janitor left may stay (see builds/workdirs.py).
+WAVE_WORK_FOLDER_GRACE = env.int("WAVE_WORK_FOLDER_GRACE", default=3600)
 # Seconds a mirror (`mirror: true`) may take; past it (and a minute) the housekeeper fails it.
 WAVE_MIRROR_TIMEOUT = env.int("WAVE_MIRROR_TIMEOUT", default=900)
 # A build PENDING this long with no RQ job waiting or taken is queued again, at most this many times.

@@ -24,6 +24,7 @@ from containers.upstream import client_for
 from oci import mediatypes
 from oci.client import Manifest, RegistryClient
 from oci.digest import sha256_digest
+from oci.documents import parse_config
 from oci.image import canonical_json
 from oci.layer import Layer
 from oci.layout import save_blob, write_layout
@@ -49,7 +50,7 @@ async def _base_image(client: RegistryClient, path: str, reference: str, platfor
         if entry is None:
             raise ValueError(f"The base image {path}:{reference} has no {platform} image")
         manifest = await client.get_manifest(path, entry["digest"])
-    config = json.loads(await client.get_blob(path, manifest.json["config"]["digest"]))
+    config = parse_config(await client.get_blob(path, manifest.json["config"]["digest"]))
     wanted = parse_platform(platform).architecture
     if config.get("architecture", "amd64") != wanted:
         raise ValueError(f"The base image {path}:{reference} is for {config.get('architecture')}, not {wanted}")
@@ -101,7 +102,7 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
     base_ref, target = parse_reference(plan.base_image), parse_reference(build.target_image)
     async with base_client, client:
         base_manifest, base_config = await _base_image(base_client, base_ref.path, base_ref.reference, plan.platform)
-        base_layers = base_manifest.json["layers"]
+        base_layers = base_manifest.json.get("layers") or []
         config = _config(base_config, plan, layers)
         descriptors = [{"mediaType": _oci_layer_type(d["mediaType"]), "digest": d["digest"], "size": d["size"]} for d in base_layers]
         descriptors += [{"mediaType": mediatypes.OCI_LAYER_GZIP, "digest": layer.gzip_digest, "size": layer.size} for _, layer in layers]
