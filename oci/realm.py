@@ -16,8 +16,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from pathlib import Path
-
-import httpx
+from urllib.parse import urljoin, urlsplit
 
 PUBLIC_SUFFIX_LIST = Path("/usr/share/publicsuffix/public_suffix_list.dat")
 
@@ -36,10 +35,12 @@ class _Rules:
                 kind, rule = self.exception, rule[1:]
             elif rule.startswith("*."):
                 kind, rule = self.wildcard, rule[2:]
-            try:
-                kind.add(rule.encode("idna").decode("ascii"))  # hosts arrive in their ASCII form
-            except UnicodeError:
-                continue
+            if not rule.isascii():
+                try:
+                    rule = rule.encode("idna").decode("ascii")  # hosts arrive in their ASCII form
+                except UnicodeError:
+                    continue
+            kind.add(rule)
 
     def public_suffix(self, labels: list[str]) -> int:
         """How many labels of `labels` the longest matching rule makes public (`*` when none does)."""
@@ -80,20 +81,25 @@ def _literal_or_local(host: str) -> bool:
     return True
 
 
+def _endpoint(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+
+
 def realm_allowed(registry_url: str, realm: str) -> bool:
     """May the credentials for the registry at `registry_url` (scheme and authority) go to `realm`?"""
     try:
-        registry = httpx.URL(registry_url)
-        target = registry.join(realm)  # a relative realm is on the registry itself
-    except httpx.InvalidURL:
+        scheme, host, port = _endpoint(registry_url)
+        realm_scheme, realm_host, realm_port = _endpoint(urljoin(registry_url, realm))  # relative: the registry
+    except ValueError:  # a port that is not a number
         return False
-    if not target.host or target.scheme not in ("http", "https"):
+    if not realm_host or realm_scheme not in ("http", "https"):
         return False
-    if registry.scheme == "https" and target.scheme != "https":
+    if scheme == "https" and realm_scheme != "https":
         return False
-    if (registry.host, registry.port or registry.scheme) == (target.host, target.port or target.scheme):
+    if (host, port) == (realm_host, realm_port):
         return True
-    if _literal_or_local(registry.host) or _literal_or_local(target.host):
+    if _literal_or_local(host) or _literal_or_local(realm_host):
         return False
-    domain = registrable_domain(registry.host)
-    return domain is not None and domain == registrable_domain(target.host)
+    domain = registrable_domain(host)
+    return domain is not None and domain == registrable_domain(realm_host)
