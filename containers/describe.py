@@ -26,7 +26,7 @@ def describe(request: ContainerRequest) -> dict:
         "revoked": request.revoked_at is not None,
         "endpoint": request.endpoint,
         "request": request.request,
-        "user": {"username": request.user.username, "org": request.org or None} if request.user else None,
+        "user": {"id": request.user_id} if request.user_id else None,  # as Wave: no name, no email (domain)
         "workspaceId": request.workspace_id,
         "platform": request.platform,
         "source": {"image": request.container_image or None, "digest": request.source_digest or None},

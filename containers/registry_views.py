@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from metrics import ratelimit
 from metrics.events import record_pull_soon
 from metrics.ratelimit import client_ip
-from oci import errors
+from oci import errors, mediatypes
 from wave_site.errors import internal_error_message
 from wave_site.observability import BYTES_STREAMED, observe, start_request
 
@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# An upstream names its manifest's type (in its Content-Type or the JSON's `mediaType`): only the
+# manifest types pass, and blobs are always BLOB_TYPE, so that no upstream gets `text/html` served
+# on the service's origin.
+_MANIFEST_TYPES = mediatypes.INDEX_TYPES | mediatypes.IMAGE_TYPES | mediatypes.SCHEMA1_TYPES
+BLOB_TYPE = "application/octet-stream"
 
 
 def registry_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
@@ -109,7 +114,8 @@ async def manifest(request: HttpRequest, token: str, name: str, reference: str) 
         "ETag": f'"{served.digest}"',
     }
     body = served.raw if request.method == "GET" else b""
-    return HttpResponse(body, content_type=served.media_type, headers=headers)
+    content_type = served.media_type if served.media_type in _MANIFEST_TYPES else BLOB_TYPE
+    return HttpResponse(body, content_type=content_type, headers=headers)
 
 
 def _ranged(data: bytes, range_header: str | None, digest: str, head: bool) -> HttpResponse:
@@ -129,10 +135,10 @@ def _ranged(data: bytes, range_header: str | None, digest: str, head: bool) -> H
         headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
     part = data[start : end + 1]
     headers["Content-Length"] = str(len(part))
-    return HttpResponse(b"" if head else part, status=status, content_type="application/octet-stream", headers=headers)
+    return HttpResponse(b"" if head else part, status=status, content_type=BLOB_TYPE, headers=headers)
 
 
-_PASSED_HEADERS = ("content-length", "content-range", "content-type", "docker-content-digest", "accept-ranges", "etag")
+_PASSED_HEADERS = ("content-length", "content-range", "docker-content-digest", "accept-ranges", "etag")
 
 
 async def _stream(upstream):
@@ -152,6 +158,7 @@ async def blob(request: HttpRequest, token: str, name: str, digest: str) -> Http
     upstream = await proxy.open_upstream_blob(info, digest, request.method, range_header)
     headers = {**API_VERSION, **{k: v for k, v in upstream.headers.items() if k.lower() in _PASSED_HEADERS}}
     headers.setdefault("Docker-Content-Digest", digest)
+    headers["Content-Type"] = BLOB_TYPE
     if head:
         return HttpResponse(b"", status=upstream.status, headers=headers)
     return StreamingHttpResponse(_stream(upstream), status=upstream.status, headers=headers)

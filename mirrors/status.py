@@ -43,7 +43,8 @@ def mirror_status(request: ContainerRequest, body: dict) -> dict:
 
 
 def mirror_result(mirror: Mirror) -> dict:
-    """Wave's MirrorResult; `reason` added on failure (the log says the same, last)."""
+    """Wave's MirrorResult, without `userName` (public by id: the user id only); `reason` added on
+    failure (the log says the same, last)."""
     result = {
         "mirrorId": mirror.id,
         "digest": mirror.digest,
@@ -51,7 +52,6 @@ def mirror_result(mirror: Mirror) -> dict:
         "targetImage": mirror.target_image,
         "platform": mirror.platform or None,
         "creationTime": mirror.created_at,
-        "userName": mirror.user.username if mirror.user else None,
         "userId": mirror.user_id,
         "status": "COMPLETED" if mirror.completed else "PENDING",
         "duration": mirror.duration,

@@ -23,7 +23,7 @@ RESULT = inline_serializer("MirrorResult", {
 
 
 def _mirror(mirror_id: str) -> Mirror:
-    mirror = Mirror.objects.select_related("user").filter(pk=mirror_id).first()
+    mirror = Mirror.objects.filter(pk=mirror_id).first()
     if mirror is None:
         raise ApiError(f"Unknown mirror '{mirror_id}'", status=404)
     return fresh(mirror)

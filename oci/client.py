@@ -17,6 +17,7 @@ from .auth import DEFAULT_TOKEN_CACHE, NO_AUTH, Challenge, Credentials, TokenCac
 from .digest import sha256_digest
 from .documents import media_type_of, parse_manifest
 from .errors import NotFound, RegistryError, RegistryUnreachable, Unauthorized
+from .realm import realm_allowed
 from .reference import DOCKER_HUB, DOCKER_HUB_API
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -129,13 +130,22 @@ class RegistryClient:
         params = {"scope": scope}
         if challenge.service:
             params["service"] = challenge.service
-        auth = (self.credentials.username, self.credentials.password) if self.credentials else None
+        # Stored credentials go only to a realm of the registry's own domain; elsewhere, anonymously.
+        withheld = bool(self.credentials) and not realm_allowed(self.base_url, challenge.realm)
+        auth = (self.credentials.username, self.credentials.password) if self.credentials and not withheld else None
         try:
             response = await self._http.get(challenge.realm, params=params, auth=auth)
         except httpx.TransportError as exc:
             raise RegistryUnreachable(
                 f"The token service of registry '{self.registry}' is unreachable: {_reason(exc)}"
             ) from exc
+        if response.status_code in (401, 403) and withheld:
+            raise Unauthorized(
+                f"Registry '{self.registry}' sends its token requests to '{httpx.URL(challenge.realm).host}', outside "
+                f"its own domain: the stored credentials are not sent there, and it refused an anonymous token for '{scope}'",
+                response.status_code,
+                "UNAUTHORIZED",
+            )
         if response.status_code in (401, 403):
             raise Unauthorized(
                 f"Registry '{self.registry}' refused the credentials for '{scope}'"

@@ -51,6 +51,18 @@ def is_forbidden_address(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
+def describe_address(address: str) -> str:
+    """The address as Python writes it (getaddrinfo writes `::7f00:1` as `::127.0.0.1`), with the
+    IPv4 it carries, so that a refusal of a public-looking IPv6 address says why."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip in _NAT64[1]:
+        return f"{ip.compressed} (local-use NAT64)"
+    embedded = [] if ip.is_loopback or ip.is_unspecified else _embedded_ipv4(ip)  # ::1 is no IPv4-compatible form
+    return f"{ip.compressed} (carrying {' and '.join(map(str, embedded))})" if embedded else ip.compressed
+
+
 class AddressPolicy:
     """`allowed` holds `host` (any port) or `host:port` entries that may be contacted whatever they resolve to."""
 
@@ -67,7 +79,7 @@ class AddressPolicy:
         bad = [a for a in addresses if is_forbidden_address(a)]
         if bad:
             raise ForbiddenAddress(
-                f"Host '{host}' resolves to {bad[0]}, a loopback, private or link-local address "
+                f"Host '{host}' resolves to {describe_address(bad[0])}, a loopback, private or link-local address "
                 "that this service does not contact"
             )
 

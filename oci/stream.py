@@ -20,17 +20,17 @@ from aiohttp.abc import AbstractResolver
 
 from .client import RegistryClient
 from .errors import NotFound, RegistryError, RegistryUnreachable, Unauthorized
-from .netguard import AddressPolicy, resolve_addresses
+from .netguard import AddressPolicy, Resolver, resolve_addresses
 
 MAX_REDIRECTS = 5
 
 
 class GuardedResolver(AbstractResolver):
-    def __init__(self, policy: AddressPolicy):
-        self.policy = policy
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = resolve_addresses):
+        self.policy, self.resolver = policy, resolver
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
-        addresses = await resolve_addresses(host, port)
+        addresses = await self.resolver(host, port)
         if not self.policy.host_allowed(host, port):
             self.policy.check(host, port, addresses)
         return [

@@ -16,6 +16,8 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 
+from wave_site.security_headers import nosniff  # noqa: E402
+
 
 class BareASGIHandler(ASGIHandler):
     """Django's ASGI handler with an empty middleware chain."""
@@ -26,7 +28,7 @@ class BareASGIHandler(ASGIHandler):
         self._view_middleware = []
         self._template_response_middleware = []
         self._exception_middleware = []
-        self._middleware_chain = convert_exception_to_response(self._get_response_async)
+        self._middleware_chain = nosniff(convert_exception_to_response(self._get_response_async))
 
 
 from wave_site.dbpool import start_sweeper  # noqa: E402

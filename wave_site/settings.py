@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import environ
 
 from oci.auth import Credentials
+from wave_site.security_headers import https_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -194,6 +195,11 @@ ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[urlsplit(WAVE_SERVER_URL).hostname or "localhost", "localhost", "127.0.0.1", "[::1]"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[WAVE_SERVER_URL])
+# Behind a TLS front (WAVE_SERVER_URL https): Secure session and CSRF cookies, HSTS for this many
+# seconds, and the front's X-Forwarded-Proto believed (SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE,
+# SECURE_HSTS_SECONDS, SECURE_PROXY_SSL_HEADER; wave_site/security_headers.py).
+WAVE_HSTS_SECONDS = env.int("WAVE_HSTS_SECONDS", default=31536000)
+globals().update(https_settings(WAVE_SERVER_URL, WAVE_HSTS_SECONDS))
 
 # --- Django --------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -223,6 +229,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "wave_site.security_headers.frame_ancestors",
     "metrics.login_throttle.LoginThrottleMiddleware",
 ]
 
