@@ -18,8 +18,7 @@ LABEL = "Attribute 'buildContext'"
 def store_build_context(layer: dict) -> None:
     """Fetch and verify the context's digests and size, store it, and check its entries."""
     limits = context_limits()
-    # Tar headers (a PAX one too) and padding take up to 2 KiB per entry beyond the content counted.
-    store_layer(layer, LABEL, inflated_limit=limits.size + 2048 * (limits.entries + 10))
+    store_layer(layer, LABEL, inflated_limit=limits.inflated)
     blob = StoredBlob.objects.only("data").get(digest=layer["gzipDigest"])
     try:
         check_archive(io.BytesIO(bytes(blob.data)), limits)
