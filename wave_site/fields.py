@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 
+from django.conf import settings
 from rest_framework import serializers
 
 
@@ -50,6 +51,10 @@ class StringListField(serializers.ListField):
     def to_internal_value(self, data: object) -> list[str]:
         if not isinstance(data, list):
             raise serializers.ValidationError(f"must be a list of strings, not {shown(data)}")
+        if len(data) > settings.WAVE_MAX_LIST_ENTRIES:
+            raise serializers.ValidationError(
+                f"has {len(data)} entries, more than the {settings.WAVE_MAX_LIST_ENTRIES} allowed (WAVE_MAX_LIST_ENTRIES)"
+            )
         bad = [item for item in data if not isinstance(item, str)]
         if bad:
             raise serializers.ValidationError(f"must be a list of strings; {shown(bad[0])} is not a string")
