@@ -10,13 +10,15 @@ import os
 
 import pytest
 from django.test import Client
+from rest_framework.exceptions import ValidationError
 
 from builds.context_archive import ContextError, Limits, unpack
 from containers.models import ContainerRequest, StoredBlob
 from oci.inflate import GRACE
 from oci.layer import LayerBuilder
 from tests.bombs import gzip_bomb, tar_bomb
-from tests.conftest import REGISTRY, post
+from tests.conftest import post
+from wave_site.fields import StrictCharField
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +185,10 @@ def test_a_character_outside_the_bmp_written_as_a_surrogate_pair_is_accepted_and
     response = api.post("/v1alpha2/container", body, content_type="application/json")
     assert response.status_code == 200, response.json()
     assert ContainerRequest.objects.get().request["extra"] == "\U0001f600 ok"
+
+
+def test_strict_strings_still_refuse_surrogates_with_drfs_message_when_no_parser_ran():
+    with pytest.raises(ValidationError, match=r"Surrogate characters are not allowed: U\+D800\."):
+        StrictCharField().run_validation("a\ud800")
+    with pytest.raises(ValidationError, match="Null characters are not allowed"):
+        StrictCharField().run_validation("a\x00")
