@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+import socket
 import time
 
 import httpx
@@ -68,3 +70,24 @@ def test_a_body_over_the_limit_is_a_json_413_over_http(server, settings, path):
     assert response.json()["message"] == (
         f"The request body is {len(body)} bytes; at most {settings.WAVE_MAX_BODY_SIZE} bytes are accepted (WAVE_MAX_BODY_SIZE)"
     )
+
+
+def test_a_body_declared_too_large_is_refused_before_it_is_sent(server, settings):
+    """Only the headers go out: without the check, the server would wait for 10 GB that never come."""
+    declared = 10 * 1024**3
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(
+            f"POST /v1alpha2/container HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {declared}\r\n\r\n".encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), head
+    assert json.loads(body) == {
+        "message": f"The request body is {declared} bytes; at most {settings.WAVE_MAX_BODY_SIZE} bytes are accepted (WAVE_MAX_BODY_SIZE)"
+    }
