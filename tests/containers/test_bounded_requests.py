@@ -17,7 +17,7 @@ from containers.models import ContainerRequest, StoredBlob
 from oci.inflate import GRACE
 from oci.layer import LayerBuilder
 from tests.bombs import gzip_bomb, tar_bomb
-from tests.conftest import post
+from tests.conftest import REGISTRY, post
 from wave_site.fields import StrictCharField
 
 pytestmark = pytest.mark.django_db
@@ -192,3 +192,18 @@ def test_strict_strings_still_refuse_surrogates_with_drfs_message_when_no_parser
         StrictCharField().run_validation("a\ud800")
     with pytest.raises(ValidationError, match="Null characters are not allowed"):
         StrictCharField().run_validation("a\x00")
+
+
+def test_a_long_build_repository_with_image_suffix_is_cut_to_a_valid_name_not_a_500(api):
+    """The review's F14: a 200-character buildRepository and a long package name made a repository
+    path over 255 characters, which the service itself could not parse."""
+    repository = f"{REGISTRY}/" + "r" * (200 - len(REGISTRY) - 1)
+    body = {
+        "packages": {"type": "CONDA", "entries": ["bioconda::" + "p" * 150]},
+        "buildRepository": repository, "nameStrategy": "imageSuffix", "dryRun": True,
+    }
+    response = post(api, "/v1alpha2/container", body)
+    assert response.status_code == 200, response.json()
+    target = response.json()["containerImage"]
+    assert target.startswith(repository + "/ppp")
+    assert len(target.split("/", 1)[1].split(":")[0]) == 255
