@@ -4,9 +4,9 @@ same compressed size, through the running web process, in one run.
 Needs the local stack (`scripts/stack up`). Both bodies are `data:` layers on the seeded busybox
 with a wrong `tarDigest`, so both are refused (400) and nothing is stored: the baseline (random
 bytes, gzip) is inflated and hashed whole before its refusal, the bomb (2,400 MiB of zeros) only
-until the ratio limit stops it. Alternating rounds; prints the median latency, the web process's
-CPU time per request, and its peak RSS over its RSS before the measured rounds (after one
-request of each kind).
+until the ratio limit stops it. After one request of each kind, prints the web process's peak RSS
+over its RSS before after `--rounds` bombs and then as many normal layers, then the median latency
+and web CPU time per request of alternating rounds.
 
     .venv/bin/python benchmarks/bounds.py [--server http://localhost:9090] [--registry localhost:5000] [--rounds 7]
 """
@@ -73,7 +73,12 @@ def main() -> None:
         for content in bodies.values():  # one of each first: imports and pools are loaded before measuring
             client.post("/v1alpha2/container", content=content, headers=headers)
         rss_before = status_kib(pid, "VmRSS")
-        for _ in range(args.rounds):
+        for name, content in bodies.items():  # memory: each kind alone, the bomb first
+            for _ in range(args.rounds):
+                client.post("/v1alpha2/container", content=content, headers=headers)
+            print(f"web process after {args.rounds} x {name}: peak RSS "
+                  f"{(status_kib(pid, 'VmHWM') - rss_before) / 1024:+.1f} MiB over its RSS before")
+        for _ in range(args.rounds):  # time: alternating
             for name, content in bodies.items():
                 before, start = cpu_seconds(pid), time.perf_counter()
                 response = client.post("/v1alpha2/container", content=content, headers=headers)
@@ -87,8 +92,7 @@ def main() -> None:
               f"web CPU {statistics.median(cpu[name]) * 1000:.0f} ms")
     ratio = statistics.median(times["bomb"]) / statistics.median(times["normal layer"])
     print(f"bomb / normal layer: {ratio:.2f}x")
-    print(f"web process: peak RSS {(status_kib(pid, 'VmHWM') - rss_before) / 1024:+.1f} MiB over its RSS before "
-          f"(peak {status_kib(pid, 'VmHWM') / 1024:.0f} MiB; RSS before {rss_before / 1024:.0f} MiB)")
+    print(f"web process: RSS before {rss_before / 1024:.0f} MiB, peak {status_kib(pid, 'VmHWM') / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
