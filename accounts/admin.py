@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.utils import timezone
 
 from .models import ApiToken, PlatformAccount, PlatformWorkspace, RegistryCredential, User, Workspace
 
@@ -32,7 +31,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        live = list(queryset.filter(revoked_at__isnull=True))
+        for token in live:  # one by one: each revocation also revokes its container tokens (a signal)
+            token.revoke()
+        count = len(live)
         messages.info(request, f"Revoked {count} token(s).")
 
 

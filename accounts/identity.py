@@ -22,6 +22,7 @@ from .platform_identity import platform_identity
 class Identity:
     user: User | None = None
     workspace: Workspace | None = None
+    api_token: ApiToken | None = None  # the one the request came with; its container tokens die with it
 
     @property
     def org(self) -> str | None:
@@ -49,12 +50,16 @@ def _is_local_endpoint(endpoint: str) -> bool:
     return _names(endpoint, [settings.WAVE_SERVER_URL, *settings.WAVE_ACCEPTED_TOWER_ENDPOINTS])
 
 
-def user_for_token(plaintext: str) -> User | None:
+def active_api_token(plaintext: str) -> ApiToken | None:
     token = ApiToken.objects.active().select_related("user").filter(token_hash=hash_token(plaintext)).first()
-    if token is None:
-        return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    return token.user
+    if token is not None:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
+
+
+def user_for_token(plaintext: str) -> User | None:
+    token = active_api_token(plaintext)
+    return token.user if token else None
 
 
 def _configured(endpoint: str) -> str:
@@ -88,17 +93,18 @@ def identify(access_token: str | None, endpoint: str | None, workspace_id: int |
         if workspace_id is not None:
             raise ApiError(f"towerWorkspaceId '{workspace_id}' requires a towerAccessToken")
         return ANONYMOUS
-    user = user_for_token(access_token)
-    if user is None and platform and not access_token.startswith(TOKEN_PREFIX):
+    token = active_api_token(access_token)
+    if token is None and platform and not access_token.startswith(TOKEN_PREFIX):
         return Identity(*platform_identity(_configured(endpoint), access_token, workspace_id))
-    if user is None:
+    if token is None:
         raise ApiError("Invalid towerAccessToken: the token is unknown or has been revoked", status=401)
+    user = token.user
     if workspace_id is None:
-        return Identity(user)
+        return Identity(user, api_token=token)
     workspace = Workspace.objects.filter(pk=workspace_id, members=user).first()
     if workspace is None:
         raise ApiError(f"Unknown towerWorkspaceId '{workspace_id}', or you are not a member of it", status=403)
-    return Identity(user, workspace)
+    return Identity(user, workspace, token)
 
 
 def _registry_keys(registry: str) -> list[str]:

@@ -40,7 +40,7 @@ def write_context(build: Build, work: Path) -> Path:
     context = work / "context"
     context.mkdir()
     if archive := build.context.get("buildContext"):
-        blob = StoredBlob.objects.only("data").get(digest=archive["gzipDigest"])
+        blob = _stored(archive["gzipDigest"], "build context")
         try:
             unpack(io.BytesIO(bytes(blob.data)), context, context_limits())
         except ContextError as exc:
@@ -48,10 +48,20 @@ def write_context(build: Build, work: Path) -> Path:
     _write(context / "Dockerfile", build.container_file.encode())
     if build.conda_file:
         _write(context / "conda.yml", build.conda_file.encode())
+    for name, file in (build.context.get("files") or {}).items():  # a translated Singularity file's
+        _write_generated(context, name, file["text"], file["mode"])
     for index, layer in enumerate(build.context.get("layers") or []):
-        blob = StoredBlob.objects.get(digest=layer["gzipDigest"])
+        blob = _stored(layer["gzipDigest"], f"layer {index}")
         _write(context / layer_file_name(index), bytes(blob.data))
     return context
+
+
+def _stored(digest: str, what: str) -> StoredBlob:
+    """A blob the request stored; gone only when every request naming it expired (README, Retention)."""
+    blob = StoredBlob.objects.only("data").filter(digest=digest).first()
+    if blob is None:
+        raise BuildFailed(f"The {what} {digest} is no longer stored: request the build again with it", 1)
+    return blob
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -61,6 +71,20 @@ def _write(path: Path, data: bytes) -> None:
     elif path.is_symlink() or path.exists():
         path.unlink()
     path.write_bytes(data)
+
+
+def _write_generated(context: Path, name: str, text: str, mode: int) -> None:
+    """A file the service made at `name` under `context`; links or files the `buildContext` put on
+    its way are replaced, never followed."""
+    *folders, file_name = Path(name).parts
+    path = context
+    for part in folders:
+        path = path / part
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            path.unlink()
+        path.mkdir(exist_ok=True)
+    _write(path / file_name, text.encode())
+    (path / file_name).chmod(mode)
 
 
 def registries_of(build: Build) -> set[str]:

@@ -28,6 +28,8 @@ from .process import DeadlineExceeded
 from .reconcile import reap_stale_builds
 from .retry import LOST, Backoff, reconnect, retry_lost
 from .sandbox.child import SandboxError
+from .sif import SifError
+from .sif_build import build_sif
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 5.0  # seconds
@@ -102,14 +104,17 @@ def run_build(build_id: str) -> None:
                 spec = build_spec(build, write_context(build, janitor.work))
                 for credentials in spec.credentials.values():
                     output.rewrite(credentials.password, "******")
-                digest = get_builder().build(spec, output, deadline, tick)
+                if build.format == Build.Format.SIF:
+                    digest = build_sif(build, spec, output, deadline, tick)
+                else:
+                    digest = get_builder().build(spec, output, deadline, tick)
         except DeadlineExceeded:
             finish(build, output, reason=f"The build timed out after {build.timeout} seconds and was stopped")
         except BuildFailed as exc:
             if output.disk_full:
                 janitor.disk_full()
             finish(build, output, reason=output.reason or str(exc), exit_status=exc.exit_status)
-        except (SolveError, SandboxError) as exc:
+        except (SolveError, SandboxError, SifError) as exc:
             finish(build, output, reason=str(exc))
         except Exception as exc:  # the build must end recorded, whatever went wrong
             log.exception("build %s failed", build.id)

@@ -25,6 +25,7 @@ from .models import Build
 from .naming import content_hash, target_image
 from .context import FROM_LINE
 from .queue import enqueue_build
+from .sif_build import container_file_recipe
 from .recipes import CONDA_MICROMAMBA, conda_dockerfile, conda_packages, conda_yaml, config_steps
 from .templates import template_recipe, unset_wave_defaults
 
@@ -154,7 +155,7 @@ def plan_build(attrs: dict) -> BuildPlan:
     if attrs.get("packages") or attrs.get("condaFile"):
         recipe, conda_file, context = _conda_recipe(attrs)
     elif attrs.get("containerFile"):
-        recipe = attrs["containerFile"]
+        recipe, context = container_file_recipe(attrs)
     else:  # freeze of an existing image
         recipe = f"FROM {attrs['containerImage']}\n"
     if attrs["freeze"] and config:
@@ -168,14 +169,16 @@ def plan_build(attrs: dict) -> BuildPlan:
         "repository": repository,
         "format": attrs["format"],
         "layers": layers,
+        **({"files": context["files"]} if context.get("files") else {}),
     }
     build_context = attrs.get("buildContext")
     if build_context:  # as Wave: the context's tarDigest is part of the id only when one is sent
         inputs["buildContext"] = build_context["tarDigest"]
     _check_emulation(recipe, context, attrs["containerPlatform"])
     _check_build_registries(recipe, context, attrs)
-    if attrs["format"] == "sif" and (context.get("builder") != "conda" or context.get("commands")):
-        raise ApiError("Attribute 'format' 'sif' is available for conda packages without condaOpts.commands")
+    if attrs["format"] == "sif" and context.get("commands"):
+        raise ApiError("Attribute 'format' 'sif' cannot be combined with 'packages.condaOpts.commands'; "
+                       "put the commands in a Singularity definition file's %post instead")
     build_hash = content_hash(inputs)
     packages = conda_packages(conda_file) if conda_file else []
     return BuildPlan(

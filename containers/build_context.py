@@ -1,5 +1,6 @@
-"""`buildContext` (wave-cli `--context`): a layer verified like a `containerConfig` layer, stored,
-and its archive checked entry by entry before a build is planned, so a hostile tar is a 400."""
+"""`buildContext` (wave-cli `--context`): a layer verified like a `containerConfig` layer, its archive
+checked entry by entry before a build is planned, so a hostile tar is a 400; stored with the request's
+layers once the request is accepted (`layers.keep`)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,22 @@ from builds.context import context_limits
 from builds.context_archive import ContextError, check_archive
 from wave_site.errors import ApiError
 
-from .layers import store_layer
+from .layers import VerifiedBlob, verify_layer
 from .models import StoredBlob
 
 LABEL = "Attribute 'buildContext'"
 
 
-def store_build_context(layer: dict) -> None:
-    """Fetch and verify the context's digests and size, store it, and check its entries."""
+def verify_build_context(layer: dict) -> VerifiedBlob | None:
+    """Fetch and verify the context's digests and size, and check its entries; None when stored already."""
     limits = context_limits()
-    store_layer(layer, LABEL, inflated_limit=limits.inflated)
-    blob = StoredBlob.objects.only("data").get(digest=layer["gzipDigest"])
+    verified = verify_layer(layer, LABEL, inflated_limit=limits.inflated)
+    data = verified.data if verified else bytes(StoredBlob.objects.only("data").get(digest=layer["gzipDigest"]).data)
     try:
-        check_archive(io.BytesIO(bytes(blob.data)), limits)
+        check_archive(io.BytesIO(data), limits)
     except ContextError as exc:
         raise ApiError(f"{LABEL}: {exc}") from None
+    return verified
 
 
 def redact_build_context(layer: dict) -> dict:

@@ -1,4 +1,6 @@
-"""Layers added by `containerConfig.layers`: fetched once, checked against their digests, stored."""
+"""Layers added by `containerConfig.layers`: fetched once, checked against their digests, and
+stored only once the request is accepted (`verify_layers` checks, `keep` stores): a request refused
+later (its image, its build, a rate limit) leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -6,6 +8,9 @@ import base64
 import binascii
 import hashlib
 import zlib
+from dataclasses import dataclass
+
+from django.utils import timezone
 
 from django.conf import settings
 
@@ -45,28 +50,41 @@ def _tar_digest(blob: bytes, label: str, inflated_limit: int | None = None) -> s
     return "sha256:" + digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class VerifiedBlob:
+    """A layer whose bytes match its digests, not stored yet."""
+
+    digest: str
+    tar_digest: str
+    location: str
+    data: bytes
+
+
 def _already_verified(layer: dict) -> bool:
     """The same layer from the same URL was fetched and checked before. A `data:` layer is always
-    checked (its bytes are in the request), so no request reads a stored layer by naming its digest."""
-    stored = StoredBlob.objects.filter(digest=layer["gzipDigest"]).only("size", "tar_digest", "locations").first()
+    checked (its bytes are in the request), so no request reads a stored layer by naming its digest.
+    The row is stamped now, in the same statement, so the collector's grace period starts again
+    (`containers.lifecycle`): it cannot delete the blob between this check and the request's row."""
+    if layer["location"].startswith("data:"):
+        return False
     return bool(
-        stored
-        and not layer["location"].startswith("data:")
-        and layer["location"] in stored.locations
-        and (stored.size, stored.tar_digest) == (layer["gzipSize"], layer["tarDigest"])
+        StoredBlob.objects.filter(
+            digest=layer["gzipDigest"], size=layer["gzipSize"], tar_digest=layer["tarDigest"],
+            locations__contains=[layer["location"]],
+        ).update(created_at=timezone.now())
     )
 
 
-def store_layers(layers: list[dict]) -> None:
-    """Fetch, verify and store every layer; any mismatch is a 400 naming the layer and the values."""
-    for index, layer in enumerate(layers):
-        store_layer(layer, f"Layer {index}")
+def verify_layers(layers: list[dict]) -> list[VerifiedBlob]:
+    """Fetch and verify every layer; any mismatch is a 400 naming the layer and the values."""
+    verified = [verify_layer(layer, f"Layer {index}") for index, layer in enumerate(layers)]
+    return [blob for blob in verified if blob]
 
 
-def store_layer(layer: dict, label: str, inflated_limit: int | None = None) -> None:
-    """Fetch, verify and store one layer (`label` starts every error message)."""
+def verify_layer(layer: dict, label: str, inflated_limit: int | None = None) -> VerifiedBlob | None:
+    """Fetch and verify one layer (`label` starts every error message); None when it is stored already."""
     if _already_verified(layer):
-        return
+        return None
     blob = _fetch(layer["location"], layer["gzipSize"], label)
     if len(blob) != layer["gzipSize"]:
         raise ApiError(f"{label}: gzipSize is {layer['gzipSize']} but the content is {len(blob)} bytes")
@@ -76,13 +94,20 @@ def store_layer(layer: dict, label: str, inflated_limit: int | None = None) -> N
     tar_digest = _tar_digest(blob, label, inflated_limit)
     if tar_digest != layer["tarDigest"]:
         raise ApiError(f"{label}: tarDigest is {layer['tarDigest']} but the uncompressed digest is {tar_digest}")
-    stored, _ = StoredBlob.objects.get_or_create(
-        digest=actual, defaults={"size": len(blob), "data": blob, "tar_digest": tar_digest}
-    )
-    if not layer["location"].startswith("data:") and layer["location"] not in stored.locations:
-        stored.locations = [*stored.locations, layer["location"]]
-        stored.tar_digest = tar_digest
-        stored.save(update_fields=["locations", "tar_digest"])
+    return VerifiedBlob(actual, tar_digest, layer["location"], blob)
+
+
+def keep(blobs: list[VerifiedBlob]) -> None:
+    """Store verified blobs: called once the request is accepted, before anything that reads them."""
+    for blob in blobs:
+        stored, created = StoredBlob.objects.get_or_create(
+            digest=blob.digest, defaults={"size": len(blob.data), "data": blob.data, "tar_digest": blob.tar_digest}
+        )
+        fields = {} if created else {"created_at": timezone.now()}  # the grace period starts again
+        if not blob.location.startswith("data:") and blob.location not in stored.locations:
+            fields.update(locations=[*stored.locations, blob.location], tar_digest=blob.tar_digest)
+        if fields:
+            StoredBlob.objects.filter(digest=blob.digest).update(**fields)
 
 
 def redact_layers(config: dict | None) -> dict | None:

@@ -23,6 +23,10 @@ class ContainerRequest(models.Model):
     token = models.CharField(max_length=TOKEN_HEX, primary_key=True, default=new_token)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     workspace = models.ForeignKey("accounts.Workspace", null=True, blank=True, on_delete=models.SET_NULL)
+    api_token = models.ForeignKey(
+        "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="container_requests",
+        help_text="The API token the request came with: revoking it revokes this token (containers/signals.py).",
+    )
     org = models.CharField(max_length=255, blank=True, default="", db_index=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True, default="")

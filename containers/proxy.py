@@ -1,10 +1,11 @@
 """The pull path's store: manifests resolved (and augmented) per token, blobs local or upstream.
 
 Manifests are cached in Redis per token and reference, so repeated pulls of a tag make no upstream
-request; augmented manifests are serialised once and served as exactly those bytes. Blobs the
-service made itself (added layers, rewritten configs) come from Postgres; every other blob streams
-from the upstream registry. While Redis is away, manifests are resolved from the upstream on every
-pull, and a token's own blobs are found by resolving its image again.
+request; augmented manifests are serialised once and served as exactly those bytes. A token serves
+only the manifests and blobs reachable from its image (`grant`). Blobs the service made itself
+(added layers, rewritten configs) come from Postgres; every other blob streams from the upstream
+registry. While Redis is away, manifests are resolved from the upstream on every pull, and so is
+the reachable set on every blob request.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import weakref
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
+from django.utils import timezone
 
 from accounts.identity import Identity
 from accounts.models import User, Workspace
@@ -30,6 +32,7 @@ from oci.stream import BlobResponse, BlobStreamer
 from wave_site.observability import MANIFEST_CACHE
 from wave_site.redis import ERRORS, async_redis, unavailable
 
+from . import grant
 from .build_wait import wait_for_end
 from .includes import source_of
 from .models import ContainerRequest, StoredBlob
@@ -80,10 +83,6 @@ def _manifest_key(token: str, reference: str) -> str:
     return f"wave:manifest:{token}:{reference}"
 
 
-def _own_key(token: str) -> str:
-    return f"wave:own:{token}"
-
-
 def _encode(manifest: Manifest) -> bytes:
     return f"{manifest.media_type}\n{manifest.digest}\n".encode() + manifest.raw
 
@@ -93,22 +92,23 @@ def _decode(value: bytes) -> Manifest:
     return Manifest(media_type.decode(), raw, digest.decode())
 
 
-async def _remember(info: TokenInfo, manifests: dict[str, Manifest], own: set[str]) -> None:
+async def _remember(info: TokenInfo, manifests: dict[str, Manifest], kinds: dict[str, str]) -> None:
+    """Cache the resolved manifests and replace the token's reachable set, together."""
     try:
-        async with async_redis().pipeline(transaction=False) as pipe:
+        async with async_redis().pipeline(transaction=True) as pipe:
             for reference, manifest in manifests.items():
                 pipe.set(_manifest_key(info.token, reference), _encode(manifest), ex=MANIFEST_TTL)
-            if own:
-                pipe.sadd(_own_key(info.token), *own)
-                pipe.expire(_own_key(info.token), MANIFEST_TTL * 2)
+            grant.store(pipe, info.token, kinds, MANIFEST_TTL)
             await pipe.execute()
     except ERRORS as exc:
         unavailable("manifest_cache", exc)
 
 
 def _store_blob(data: bytes) -> str:
+    """Store a rewritten config, or stamp it again: its collector's grace period counts from here."""
     digest = sha256_digest(data)
-    StoredBlob.objects.get_or_create(digest=digest, defaults={"size": len(data), "data": data})
+    if not StoredBlob.objects.filter(digest=digest).update(created_at=timezone.now()):
+        StoredBlob.objects.get_or_create(digest=digest, defaults={"size": len(data), "data": data})
     return digest
 
 
@@ -125,17 +125,18 @@ def _record_wave_digest(token: str, digest: str) -> None:
     ContainerRequest.objects.filter(token=token, wave_digest="").update(wave_digest=digest)
 
 
-async def _resolve_upstream(info: TokenInfo) -> tuple[dict[str, Manifest], set[str]]:
-    """Fetch the token's image and augment it when the token says so; every reference it answers,
-    and the digests of the blobs the service made for it."""
+async def _resolve_upstream(info: TokenInfo) -> tuple[dict[str, Manifest], dict[str, str]]:
+    """Fetch the token's image, augment it when the token says so, and fetch every other entry of
+    the index it serves; every reference that answers, and what the token grants (see `grant`).
+    Both are cached."""
     client = await upstream_client(info)
     manifest = await client.get_manifest(info.path, info.reference)
     if manifest.media_type in mediatypes.SCHEMA1_TYPES:
         raise ProxyError(400, "MANIFEST_INVALID", f"Image '{info.image}' uses the Docker schema 1 format, which is not supported")
+    own: set[str] = set()
     if not info.augmented:
-        return {info.reference: manifest, manifest.digest: manifest}, set()
-    own = set(info.layer_digests)
-    if manifest.is_index:
+        resolved = {info.reference: manifest, manifest.digest: manifest}
+    elif manifest.is_index:
         platform = parse_platform(info.platform)
         entry = select_platform(manifest, platform)
         if entry is None:
@@ -148,10 +149,43 @@ async def _resolve_upstream(info: TokenInfo) -> tuple[dict[str, Manifest], set[s
         image, config_digest = await _augment(client, info, manifest)
         resolved = {info.reference: image, image.digest: image}
         wave_digest = image.digest
-    own.add(config_digest)
-    await _remember(info, {}, own)
-    await sync_to_async(_record_wave_digest)(info.token, wave_digest)
-    return resolved, own
+    if info.augmented:
+        own = {config_digest, *info.own_layer_digests}
+        await sync_to_async(_record_wave_digest)(info.token, wave_digest)
+    await _fetch_entries(client, info, resolved)
+    kinds = grant.reachable(set(resolved.values()), own)
+    _bounded(info, len(kinds))
+    await _remember(info, resolved, kinds)
+    return resolved, kinds
+
+
+def _bounded(info: TokenInfo, count: int) -> None:
+    if count > settings.WAVE_TOKEN_MAX_REACHABLE:
+        raise ProxyError(
+            400, "MANIFEST_INVALID",
+            f"Image '{info.image}' names {count} manifests and blobs, more than a token grants (WAVE_TOKEN_MAX_REACHABLE={settings.WAVE_TOKEN_MAX_REACHABLE})",
+        )
+
+
+async def _fetch_entries(client: RegistryClient, info: TokenInfo, resolved: dict[str, Manifest]) -> None:
+    """Add to `resolved` every manifest the served index lists (nested indexes too), as it is: the
+    token grants them and their blobs, and the client asks for one of them next."""
+    pending = [resolved[info.reference]]
+    gate = asyncio.Semaphore(8)
+
+    async def fetch(digest: str) -> Manifest:
+        async with gate:
+            return await client.get_manifest(info.path, digest)
+
+    while pending:
+        index = pending.pop()
+        if not index.is_index:
+            continue
+        missing = [d for d in dict.fromkeys(grant.children(index)) if d not in resolved]
+        _bounded(info, len({m.digest for m in resolved.values()}) + len(missing))
+        for manifest in await asyncio.gather(*(fetch(d) for d in missing)):
+            resolved[manifest.digest] = manifest
+            pending.append(manifest)
 
 
 async def wait_for_build(info: TokenInfo) -> None:
@@ -169,8 +203,14 @@ async def wait_for_build(info: TokenInfo) -> None:
         raise ProxyError(404, "MANIFEST_UNKNOWN", f"The build of this image failed ({reason}); its log: {logs}")
 
 
+async def _resolve(info: TokenInfo) -> tuple[dict[str, Manifest], dict[str, str]]:
+    if info.build_id:
+        await wait_for_build(info)
+    return await _resolve_upstream(info)
+
+
 async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:
-    """The manifest a client gets for `reference` (the token's tag, or a digest it was given)."""
+    """The manifest a client gets for `reference`: the token's tag, or a digest it grants."""
     try:
         cached = await async_redis().get(_manifest_key(info.token, reference))
     except ERRORS as exc:
@@ -181,14 +221,11 @@ async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:
         return _decode(cached)
     if not is_digest(reference) and reference != info.reference:
         raise ProxyError(404, "MANIFEST_UNKNOWN", f"Tag '{reference}' is not part of this container token; it grants '{info.image}'")
-    if info.build_id:
-        await wait_for_build(info)
-    resolved, _ = await _resolve_upstream(info)
-    if reference not in resolved and is_digest(reference):
-        # A digest not made by this service: an untouched entry of an index, fetched as it is.
-        manifest = await (await upstream_client(info)).get_manifest(info.path, reference)
-        resolved[reference] = manifest
-    await _remember(info, resolved, set())
+    if reference != info.reference:  # a digest: refused at once when the stored set lacks it
+        stored, kind = await grant.lookup(info.token, reference)
+        if stored and kind != grant.MANIFEST:
+            raise ProxyError(404, "MANIFEST_UNKNOWN", f"Manifest '{reference}' is not part of '{info.image}'")
+    resolved, _ = await _resolve(info)
     if reference not in resolved:
         raise ProxyError(404, "MANIFEST_UNKNOWN", f"Manifest '{reference}' is not part of '{info.image}'")
     return resolved[reference]
@@ -202,22 +239,15 @@ def _stored_blob(digest: str) -> bytes | None:
     return bytes(blob.data) if blob else None
 
 
-async def own_blob(info: TokenInfo, digest: str) -> bytes | None:
-    """A blob this service made for the token (an added layer or a rewritten config), else None."""
-    if not info.augmented:
-        return None
-    if digest not in info.layer_digests and not await _made_for(info, digest):
-        return None
-    return await sync_to_async(_stored_blob)(digest)
-
-
-async def _made_for(info: TokenInfo, digest: str) -> bool:
-    try:
-        return bool(await async_redis().sismember(_own_key(info.token), digest))
-    except ERRORS as exc:
-        unavailable("manifest_cache", exc)
-    _, own = await _resolve_upstream(info)  # the rewritten config's digest, made again
-    return digest in own
+async def granted_blob(info: TokenInfo, digest: str) -> bytes | None:
+    """A blob the token grants: its bytes when the service made it (an added layer or a rewritten
+    config), None when it streams from upstream; a 404 when the token does not grant it."""
+    stored, kind = await grant.lookup(info.token, digest)
+    if not stored:  # the set expired or Redis is away: compute it again, never allow
+        kind = (await _resolve(info))[1].get(digest)
+    if kind not in (grant.BLOB, grant.OWN_BLOB):
+        raise ProxyError(404, "BLOB_UNKNOWN", f"Blob '{digest}' is not part of '{info.image}'")
+    return await sync_to_async(_stored_blob)(digest) if kind == grant.OWN_BLOB else None
 
 
 _streamers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -321,8 +321,8 @@ class ContainerRequestSerializer(serializers.Serializer):
             raise _error("Attributes 'containerFile' and 'packages' cannot be used in the same request")
         if freeze and not attrs.get("buildRepository"):
             raise _error("Attribute 'freeze' requires 'buildRepository': a frozen image is pushed to your own repository")
-        if attrs.get("format") == "sif" and not (freeze and attrs.get("buildRepository")):
-            raise _error("Attribute 'format' 'sif' requires 'freeze: true' and a 'buildRepository'")
+        if attrs.get("format") == "sif" and not freeze:  # Wave's own message
+            raise _error("Singularity build is only allowed enabling freeze mode - see 'wave.freeze' setting")
         if image and attrs.get("containerConfig") and "@" in image:
             raise _error(
                 f"Attribute 'containerImage' '{image}' is pinned by digest and cannot be combined with "

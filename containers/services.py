@@ -16,9 +16,9 @@ from oci.reference import parse_reference
 from wave_site.errors import ApiError
 
 from . import upstream
-from .build_context import redact_build_context, store_build_context
+from .build_context import redact_build_context, verify_build_context
 from .includes import with_includes
-from .layers import redact_layers, store_layers
+from .layers import VerifiedBlob, keep, redact_layers, verify_layers
 from .answers import build_answer
 from .models import ContainerRequest, new_token
 from .scanning import check_request as check_scan
@@ -57,6 +57,7 @@ def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> Container
     request = ContainerRequest.objects.create(
         user=caller.identity.user,
         workspace=caller.identity.workspace,
+        api_token=caller.identity.api_token,
         org=caller.identity.org or "",
         ip_address=caller.ip_address,
         user_agent=caller.user_agent[:255],
@@ -91,11 +92,10 @@ def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
     """Handle one validated container request and return the response body."""
     _rate_limit("pulls", caller)
     check_scan(attrs)
-    layers = (attrs.get("containerConfig") or {}).get("layers")
-    if layers:
-        store_layers(layers)
-    if attrs.get("buildContext"):
-        store_build_context(attrs["buildContext"])
+    # Checked now, stored only once nothing below refuses the request (see `layers.keep`).
+    blobs = verify_layers((attrs.get("containerConfig") or {}).get("layers") or [])
+    if attrs.get("buildContext") and (context := verify_build_context(attrs["buildContext"])):
+        blobs.append(context)
     if attrs.get("containerIncludes"):
         attrs = with_includes(caller.identity, attrs)
     if attrs.get("mirror"):
@@ -103,13 +103,14 @@ def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
 
         return request_mirror(caller, body, attrs)
     if attrs.get("containerFile") or attrs.get("packages") or attrs.get("condaFile") or attrs["freeze"]:
-        return _request_build(caller, body, attrs)
-    return _request_proxy(caller, body, attrs)
+        return _request_build(caller, body, attrs, blobs)
+    return _request_proxy(caller, body, attrs, blobs)
 
 
-def _request_proxy(caller: Caller, body: dict, attrs: dict) -> dict:
+def _request_proxy(caller: Caller, body: dict, attrs: dict, blobs: list[VerifiedBlob]) -> dict:
     ref = parse_reference(attrs["containerImage"])
     manifest = upstream.fetch_manifest(caller.identity, ref)
+    keep(blobs)
     request = _issue_token(
         caller, body, attrs, ref.path_and_reference, container_image=str(ref), source_digest=manifest.digest
     )
@@ -124,7 +125,7 @@ def _request_proxy(caller: Caller, body: dict, attrs: dict) -> dict:
     }
 
 
-def _request_build(caller: Caller, body: dict, attrs: dict) -> dict:
+def _request_build(caller: Caller, body: dict, attrs: dict, blobs: list[VerifiedBlob]) -> dict:
     plan = plan_build(attrs)
     target = parse_reference(plan.target_image)
     if attrs.get("dryRun"):  # names the image a real run would, and stores no build (see README, Dry runs)
@@ -133,9 +134,13 @@ def _request_build(caller: Caller, body: dict, attrs: dict) -> dict:
         return build_answer(plan, request, build_id=f"{plan.content_hash}_0", cached=cached, succeeded=True)
     if attrs.get("containerImage"):  # freeze: the source must be readable before anything is built
         upstream.fetch_manifest(caller.identity, parse_reference(attrs["containerImage"]))
-    build, cached = submit_build(
-        plan, caller.identity, lambda: upstream.manifest_exists(caller.identity, target), lambda: _rate_limit("builds", caller)
-    )
+
+    def count_build() -> None:  # the last refusal: past it a new build is made, and reads the blobs
+        _rate_limit("builds", caller)
+        keep(blobs)
+
+    build, cached = submit_build(plan, caller.identity, lambda: upstream.manifest_exists(caller.identity, target), count_build)
+    keep(blobs)  # a build shared with an earlier request: this request's row names the blobs too
     request = _build_request(
         caller, body, attrs, plan, container_image=attrs.get("containerImage") or "", build=build, cached=cached
     )

@@ -5,6 +5,12 @@ token replaces the record with a tombstone that lives as long as the token would
 only ever written where there is none (SET NX), so a pull that read the request just before it was
 revoked cannot put the record back. When Redis is away, pulls read the request from Postgres, which
 knows about revocation and expiry; a revocation needs Redis (see `revoke`).
+
+A record is trusted for WAVE_TOKEN_RECHECK seconds, then read again from Postgres with its user and
+API token: a user deactivated, or an API token revoked, by a path that bypasses the model signals
+(a bulk `update()`, SQL) stops the token within that time (`signals` stops it at once otherwise).
+Records carry a VERSION; one of another version (written by an older or newer release) is not
+trusted: its request is read from Postgres and the record replaced, unless it changed meanwhile.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import WatchError
 
 from builds.models import without_large_fields
 from oci.reference import parse_reference
 from wave_site.redis import ERRORS, async_redis, sync_redis, unavailable
 
+from .includes import source_of
 from .models import ContainerRequest
 
 
@@ -51,8 +59,13 @@ class TokenInfo:
         return bool(self.config)
 
     @property
-    def layer_digests(self) -> frozenset[str]:
-        return frozenset(layer["gzipDigest"] for layer in (self.config or {}).get("layers") or [])
+    def own_layer_digests(self) -> frozenset[str]:
+        """The added layers this service stores (included layers stay in their own repositories)."""
+        layers = (self.config or {}).get("layers") or []
+        return frozenset(layer["gzipDigest"] for layer in layers if not source_of(layer["location"]))
+
+
+VERSION = 2  # of the record's fields; 1 was unversioned
 
 
 def _key(token: str) -> str:
@@ -86,13 +99,40 @@ def token_info(request: ContainerRequest) -> TokenInfo:
     )
 
 
+def _record(info: TokenInfo) -> tuple[bytes, int]:
+    """The cached value and its lifetime (0: not worth caching)."""
+    ttl = min(int(info.expires_at - time.time()), settings.WAVE_TOKEN_RECHECK)
+    return json.dumps({"v": VERSION, **asdict(info)}).encode(), max(ttl, 0)
+
+
 def cache_token(info: TokenInfo) -> None:
     """Cache the record unless one (or a tombstone) is there; without Redis, pulls read Postgres."""
-    ttl = int(info.expires_at - time.time())
+    value, ttl = _record(info)
     if ttl <= 0:
         return
     try:
-        sync_redis().set(_key(info.token), json.dumps(asdict(info)), ex=ttl, nx=True)
+        sync_redis().set(_key(info.token), value, ex=ttl, nx=True)
+    except ERRORS as exc:
+        unavailable("token", exc)
+
+
+def _replace_record(info: TokenInfo, stale: bytes) -> None:
+    """Put the current record where `stale` (another version's) still is, and nowhere else: never
+    over a tombstone written since it was read."""
+    value, ttl = _record(info)
+    try:
+        with sync_redis().pipeline() as pipe:
+            pipe.watch(_key(info.token))
+            if pipe.get(_key(info.token)) != stale:
+                return
+            pipe.multi()
+            if ttl > 0:
+                pipe.set(_key(info.token), value, ex=ttl)
+            else:
+                pipe.delete(_key(info.token))
+            pipe.execute()
+    except WatchError:
+        pass  # it changed meanwhile: whatever is there now is newer
     except ERRORS as exc:
         unavailable("token", exc)
 
@@ -122,13 +162,39 @@ def revoke(tokens) -> list[str]:
     return [t for t, _ in rows]
 
 
-def _load_from_database(token: str) -> TokenInfo | None:
-    request = ContainerRequest.objects.select_related("build").defer(*without_large_fields("build__")).filter(token=token).first()
+def _pullable(request: ContainerRequest | None) -> bool:
+    """Live, and its user (if any) active and the API token it was issued under (if any) unrevoked."""
     if request is None or not request.is_live:
+        return False
+    if request.user is not None and not request.user.is_active:
+        return False
+    return request.api_token is None or request.api_token.revoked_at is None
+
+
+def _load_from_database(token: str, stale: bytes | None = None) -> TokenInfo | None:
+    """The record from Postgres, cached; `stale` is another version's record it replaces."""
+    request = (
+        ContainerRequest.objects.select_related("build", "user", "api_token")
+        .defer(*without_large_fields("build__"))
+        .filter(token=token)
+        .first()
+    )
+    if not _pullable(request):
         return None
     info = token_info(request)
-    cache_token(info)
+    if stale:
+        _replace_record(info, stale)
+    else:
+        cache_token(info)
     return info
+
+
+def _current(raw: bytes) -> TokenInfo | None:
+    """The record, or None when it is of another version."""
+    fields = json.loads(raw)
+    if fields.pop("v", None) != VERSION:
+        return None
+    return TokenInfo(**fields)
 
 
 async def _cached(token: str) -> bytes | None:
@@ -144,7 +210,9 @@ async def load_token(token: str) -> TokenInfo | None:
     raw = await _cached(token)
     if raw == REVOKED:
         return None
-    info = TokenInfo(**json.loads(raw)) if raw else await sync_to_async(_load_from_database)(token)
+    info = _current(raw) if raw else None
+    if info is None:
+        info = await sync_to_async(_load_from_database)(token, raw)
     if info is None or info.expires_at <= time.time():
         return None
     return info

@@ -55,8 +55,6 @@ def fetch_manifest(identity: Identity, ref: Reference) -> Manifest:
         return async_to_sync(_fetch_manifest)(client_for(identity, ref.registry), ref)
     except errors.OciError as exc:
         raise api_error(exc, str(ref)) from None
-    except (ValueError, KeyError) as exc:  # JSON that is not a manifest
-        raise ApiError(f"Container image '{ref}' cannot be read: the registry sent an invalid manifest ({exc})") from None
 
 
 async def _manifest_exists(client: RegistryClient, ref: Reference) -> bool:

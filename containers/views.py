@@ -28,6 +28,7 @@ from .serializers import (
     MessageSerializer,
 )
 from .services import Caller, request_container
+from .token_guard import check_token_misses, count_token_miss
 from .tokens import revoke
 
 ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer}
@@ -71,11 +72,13 @@ class LegacyContainerTokenView(ContainerRequestView):
         return super().post(request)
 
 
-def _live_request(token: str) -> ContainerRequest:
+def _live_request(token: str, ip: str | None) -> ContainerRequest:
+    check_token_misses(ip)
     request = ContainerRequest.objects.select_related("build", "user").defer(*without_large_fields("build__")).filter(token=token).first()
     if request is not None and request.build_id and reap_stale_builds(request.build_id):
         request.build.refresh_from_db()
     if request is None or request.revoked_at is not None:
+        count_token_miss(ip)
         raise ApiError(f"Unknown container token '{token}'", status=404)
     return request
 
@@ -91,7 +94,7 @@ class ContainerTokenView(APIView):
 
     @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="Describe a container request")
     def get(self, request: Request, token: str) -> Response:
-        return Response(describe(_live_request(token)))
+        return Response(describe(_live_request(token, client_ip(request.META))))
 
     @extend_schema(
         responses={200: MessageSerializer, 401: MessageSerializer, 403: MessageSerializer, 404: MessageSerializer, 503: MessageSerializer},
@@ -110,13 +113,13 @@ class ContainerTokenView(APIView):
 class ContainerDetailView(APIView):
     @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="A container request")
     def get(self, request: Request, request_id: str) -> Response:
-        return Response(describe(_live_request(request_id)))
+        return Response(describe(_live_request(request_id, client_ip(request.META))))
 
 
 class ContainerStatusView(APIView):
     @extend_schema(responses={200: ContainerStatusSerializer, 404: MessageSerializer}, summary="A container request's status")
     def get(self, request: Request, request_id: str) -> Response:
-        return Response(ContainerStatusSerializer(status(_live_request(request_id))).data)
+        return Response(ContainerStatusSerializer(status(_live_request(request_id, client_ip(request.META)))).data)
 
 
 class InspectView(APIView):

@@ -7,11 +7,13 @@ Redis is away, nothing is limited (counted as `wave_redis_unavailable_total{use=
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from wave_site.redis import ERRORS, async_redis, sync_redis, unavailable
 
@@ -79,17 +81,40 @@ async def acheck(kind: str, user_id: int | None, ip: str | None) -> None:
     _verdict(kind, limit, used, retry_after, who)
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"WAVE_TRUSTED_PROXIES: {exc}") from None
+
+
+def _address(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address((value or "").strip())
+    except ValueError:
+        return None
+    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: the same client as a.b.c.d.
+    return getattr(address, "ipv4_mapped", None) or address
+
+
 def client_ip(meta: dict) -> str | None:
-    """REMOTE_ADDR, or the first address in X-Forwarded-For not of a trusted proxy, when it came from one."""
+    """The client's address: the socket peer (REMOTE_ADDR), unless that peer is a proxy named in
+    WAVE_TRUSTED_PROXIES (addresses or networks); then the right-most X-Forwarded-For address that
+    is not a trusted proxy. Every place that reads the client's IP (rate limits, throttles, request
+    records, pull events, logs) goes through here; the server must pass the socket peer unchanged
+    (uvicorn `--no-proxy-headers`). README, Client addresses and throttles."""
     remote = meta.get("REMOTE_ADDR")
-    trusted = settings.WAVE_TRUSTED_PROXIES
-    if not trusted or remote not in trusted:
-        return remote
-    for hop in reversed([h.strip() for h in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
-            return remote
-        if hop not in trusted:
-            return hop
-    return remote
+    peer = _address(remote)
+    trusted = _networks(tuple(settings.WAVE_TRUSTED_PROXIES))
+    if peer is None or not any(peer in net for net in trusted):
+        return str(peer) if peer else remote
+    client = peer
+    for hop in reversed(meta.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        address = _address(hop)
+        if address is None:  # not written by a trusted proxy: stop at the last address one vouched for
+            break
+        client = address
+        if not any(address in net for net in trusted):
+            break
+    return str(client)

@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from wave_site.errors import ApiError
 
-from . import counters
+from . import counters, login_throttle
+from .ratelimit import RateLimited
 
 PERMISSION = "metrics.view_usage_metrics"
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="wave metrics"'}
@@ -31,6 +32,10 @@ def basic_auth_user(request: HttpRequest):
         username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise ApiError("Malformed Basic credentials", status=401, headers=CHALLENGE) from None
+    try:
+        login_throttle.check(request)
+    except RateLimited as exc:
+        raise ApiError(exc.message, status=429, headers={"Retry-After": str(exc.retry_after)}) from None
     user = authenticate(request, username=username, password=password)
     if user is None:
         raise ApiError("Invalid username or password", status=401, headers=CHALLENGE)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 from dataclasses import dataclass
 from typing import AsyncIterable
 
@@ -16,6 +15,7 @@ import httpx
 from . import mediatypes
 from .auth import DEFAULT_TOKEN_CACHE, NO_AUTH, Challenge, Credentials, TokenCache, basic_auth_header, parse_challenge
 from .digest import sha256_digest
+from .documents import media_type_of, parse_manifest
 from .errors import NotFound, RegistryError, RegistryUnreachable, Unauthorized
 from .reference import DOCKER_HUB, DOCKER_HUB_API
 
@@ -33,7 +33,8 @@ class Manifest:
 
     @property
     def json(self) -> dict:
-        return json.loads(self.raw)
+        """The document, checked for its media type's shape (`InvalidDocument` otherwise)."""
+        return parse_manifest(self.raw, self.media_type)
 
     @property
     def is_index(self) -> bool:
@@ -41,7 +42,7 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, raw: bytes, media_type: str | None = None) -> Manifest:
-        media_type = media_type or json.loads(raw).get("mediaType") or mediatypes.OCI_MANIFEST
+        media_type = media_type or media_type_of(raw)
         return cls(media_type, raw, sha256_digest(raw))
 
 
@@ -147,11 +148,15 @@ class RegistryClient:
             raise RegistryError(
                 f"The token service of registry '{self.registry}' answered {response.status_code}", response.status_code
             )
-        body = response.json()
-        token = body.get("token") or body.get("access_token")
-        if not token:
+        try:  # only the parsing of the token service's answer: its mistakes are its own
+            body = response.json()
+            token = body.get("token") or body.get("access_token")
+            lifetime = float(body.get("expires_in") or 60)
+        except (ValueError, AttributeError, TypeError, RecursionError):
+            raise RegistryError(f"The token service of registry '{self.registry}' sent an answer that is not a token") from None
+        if not token or not isinstance(token, str):
             raise RegistryError(f"The token service of registry '{self.registry}' returned no token")
-        self._tokens.put(key, token, float(body.get("expires_in") or 60))
+        self._tokens.put(key, token, lifetime)
         return token
 
     async def _authorize(self, request: httpx.Request, scope: str, fresh: bool) -> None:
@@ -229,7 +234,7 @@ class RegistryClient:
         raw = response.content
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         if media_type not in mediatypes.INDEX_TYPES | mediatypes.IMAGE_TYPES | mediatypes.SCHEMA1_TYPES:
-            media_type = json.loads(raw).get("mediaType") or mediatypes.OCI_MANIFEST
+            media_type = media_type_of(raw)
         manifest = Manifest(media_type, raw, sha256_digest(raw))
         if reference.startswith("sha256:") and manifest.digest != reference:
             raise RegistryError(f"Registry '{self.registry}' served a manifest whose digest is not {reference}")

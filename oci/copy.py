@@ -9,13 +9,13 @@ too), and so is the number of images an index may name.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Callable
 
 from . import mediatypes
 from .client import Manifest, RegistryClient
 from .digest import parse_digest
+from .documents import parse_config
 from .errors import RegistryError
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -83,7 +83,7 @@ class ImageCopy:
             await self._blob(descriptor)
         if single and doc["config"].get("size", 0) <= MAX_MANIFEST_BYTES:
             # A lone image names its platform only in its config (read for the record, after the copy).
-            config = json.loads(await self.source.get_blob(self.source_path, doc["config"]["digest"]))
+            config = parse_config(await self.source.get_blob(self.source_path, doc["config"]["digest"]))
             self.result.platforms.append(f"{config.get('os', 'linux')}/{config.get('architecture', 'amd64')}")
 
     async def _blob(self, descriptor: dict) -> None:

@@ -40,3 +40,7 @@ class RegistryUnreachable(RegistryError):
 
 class ForbiddenAddress(RegistryUnreachable):
     """The host resolves to an address this service must not contact (SSRF guard)."""
+
+
+class InvalidDocument(RegistryError):
+    """A registry's manifest, index or config that is not the JSON document it claims to be."""

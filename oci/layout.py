@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
-from .client import Manifest
+from .client import Manifest, RegistryClient
+from .errors import RegistryError
 
 
 def write_layout(directory: Path, tag: str, manifest: Manifest, blobs: dict[str, bytes]) -> None:
@@ -27,3 +29,27 @@ def write_layout(directory: Path, tag: str, manifest: Manifest, blobs: dict[str,
         ],
     }
     (directory / "index.json").write_text(json.dumps(index))
+
+
+async def save_blob(client: RegistryClient, path: str, digest: str, directory: Path) -> None:
+    """Stream a blob of `path` into the layout at `directory`, checking its digest as it comes."""
+    target = directory / "blobs" / "sha256" / digest.split(":", 1)[1]
+    if target.exists():
+        return
+    response = await client.request("GET", f"/v2/{path}/blobs/{digest}", scope=f"repository:{path}:pull", stream=True)
+    partial = target.with_suffix(".partial")
+    try:
+        if response.status_code >= 400:
+            await response.aread()
+            await client._check(response, f"blob '{digest}' of '{path}'")
+        hasher = hashlib.sha256()
+        with partial.open("wb") as out:
+            async for chunk in response.aiter_bytes(1 << 20):
+                hasher.update(chunk)
+                out.write(chunk)
+        if f"sha256:{hasher.hexdigest()}" != digest:
+            raise RegistryError(f"Registry '{client.registry}' served blob {digest} with other content")
+        partial.rename(target)
+    finally:
+        await response.aclose()
+        partial.unlink(missing_ok=True)

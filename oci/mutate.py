@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from . import mediatypes
 from .client import Manifest
 from .digest import sha256_digest
+from .documents import parse_config
 from .errors import OciError
 from .platform import Platform
 
@@ -54,7 +55,7 @@ def _dumps(doc: dict) -> bytes:
 
 def mutate_config(config_raw: bytes, change: ConfigChange) -> bytes:
     """The image config with the change applied; the entrypoint it replaces goes to WAVE_ENTRY_CHAIN."""
-    doc = json.loads(config_raw)
+    doc = parse_config(config_raw)
     container = dict(doc.get("config") or {})
     env = list(container.get("Env") or [])
     if change.entrypoint is not None:
@@ -83,7 +84,7 @@ def mutate_manifest(manifest: Manifest, new_config: bytes, change: ConfigChange)
     """The image manifest pointing at `new_config`, with a descriptor per added layer."""
     if manifest.media_type not in mediatypes.IMAGE_TYPES:
         raise OciError(f"Cannot augment a manifest of type '{manifest.media_type}'")
-    doc = json.loads(manifest.raw)
+    doc = manifest.json
     doc["config"] = {**doc["config"], "digest": sha256_digest(new_config), "size": len(new_config)}
     layer_type = mediatypes.layer_gzip_type(manifest.media_type)
     doc["layers"] = list(doc.get("layers") or []) + [
@@ -102,7 +103,7 @@ def select_platform(index: Manifest, platform: Platform) -> dict | None:
 
 def replace_in_index(index: Manifest, old_digest: str, child: Manifest) -> Manifest:
     """The index with the entry `old_digest` pointing at `child` (its digest, size and media type)."""
-    doc = json.loads(index.raw)
+    doc = index.json
     doc["manifests"] = [
         {**entry, "digest": child.digest, "size": len(child.raw), "mediaType": child.media_type}
         if entry.get("digest") == old_digest

@@ -272,7 +272,9 @@ def start_server(log: Path, **env: str) -> WaveServer:
     env = server_env(**{"WAVE_SERVER_URL": f"http://localhost:{port}", "WAVE_UPSTREAM_CLIENT_TTL": "0", **env})
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "wave_site.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+            # As scripts/stack starts it: the app, not uvicorn, decides whom X-Forwarded-For is believed from.
+            [sys.executable, "-m", "uvicorn", "wave_site.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+             "--no-proxy-headers"],
             cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -76,5 +77,19 @@ def bad_request(request, exception=None) -> JsonResponse:
     return JsonResponse({"message": f"Bad request: {exception or 'refused'}"}, status=400)
 
 
-def server_error(request) -> JsonResponse:
-    return JsonResponse({"message": "Internal server error"}, status=500)
+PAGE_PREFIXES = ("/view/", "/admin/", "/accounts/")
+
+
+def internal_error_message() -> str:
+    """What a client is told about our own bug: the id that finds its logged traceback."""
+    from wave_site.observability import request_id
+
+    return f"Internal error, request id {request_id.get()}"
+
+
+def server_error(request) -> HttpResponse:
+    """Django's handler500: it runs after the traceback was logged (logger `django.request`)."""
+    message = internal_error_message()
+    if request.path.startswith(PAGE_PREFIXES) or request.path == "/":
+        return HttpResponse(f"<!doctype html><title>Internal error</title><h1>{escape(message)}</h1>", status=500)
+    return JsonResponse({"message": message}, status=500)

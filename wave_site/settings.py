@@ -82,6 +82,10 @@ WAVE_REGISTRY_CREDENTIALS = _registry_credentials(_secret("WAVE_REGISTRY_CREDENT
 # Registries spoken to over plain HTTP besides loopback ones (host[:port]).
 WAVE_INSECURE_REGISTRIES = env.list("WAVE_INSECURE_REGISTRIES", default=[])
 WAVE_TOKEN_LIFETIME = env.int("WAVE_TOKEN_LIFETIME", default=36 * 3600)  # seconds
+# The most manifests and blobs one token's image may name (see containers/grant.py).
+WAVE_TOKEN_MAX_REACHABLE = env.int("WAVE_TOKEN_MAX_REACHABLE", default=10_000)
+# Seconds a cached token record is trusted before its request, user and API token are read again.
+WAVE_TOKEN_RECHECK = env.int("WAVE_TOKEN_RECHECK", default=60)
 WAVE_BUILD_TIMEOUT = env.int("WAVE_BUILD_TIMEOUT", default=15 * 60)  # seconds, recorded on each build
 # A running build whose worker has not beaten its heart for this long is marked failed.
 WAVE_BUILD_HEARTBEAT_TIMEOUT = env.int("WAVE_BUILD_HEARTBEAT_TIMEOUT", default=60)  # seconds
@@ -113,7 +117,17 @@ WAVE_HOUSEKEEPING_TASKS = [
     "builds.requeue.requeue_lost_builds",
     "metrics.counters.advance",
     "mirrors.jobs.reap_stale_mirrors",
+    "containers.lifecycle.collect_blobs",
+    "metrics.retention.collect_pull_events",
+    "builds.workdirs.collect_work_folders",
 ]
+# What the housekeeper collects (README, Retention): stored blobs nothing names, kept this many seconds
+# after their last use; pull events older than this many days (0: kept for ever); rows per task per round.
+WAVE_STORED_BLOB_GRACE = env.int("WAVE_STORED_BLOB_GRACE", default=86400)
+WAVE_PULL_EVENT_RETENTION_DAYS = env.int("WAVE_PULL_EVENT_RETENTION_DAYS", default=0)
+WAVE_COLLECT_BATCH = env.int("WAVE_COLLECT_BATCH", default=500)
+# Seconds an ended build's work folder a janitor left may stay (see builds/workdirs.py).
+WAVE_WORK_FOLDER_GRACE = env.int("WAVE_WORK_FOLDER_GRACE", default=3600)
 # Seconds a mirror (`mirror: true`) may take; past it (and a minute) the housekeeper fails it.
 WAVE_MIRROR_TIMEOUT = env.int("WAVE_MIRROR_TIMEOUT", default=900)
 # A build PENDING this long with no RQ job waiting or taken is queued again, at most this many times.
@@ -181,6 +195,10 @@ WAVE_RATE_LIMIT_BUILDS_ANONYMOUS = env.str("WAVE_RATE_LIMIT_BUILDS_ANONYMOUS", d
 WAVE_RATE_LIMIT_PULLS_ANONYMOUS = env.str("WAVE_RATE_LIMIT_PULLS_ANONYMOUS", default="250/3600")
 # Proxies whose X-Forwarded-For is believed (the client IP of rate limits and request records).
 WAVE_TRUSTED_PROXIES = env.list("WAVE_TRUSTED_PROXIES", default=[])
+# Throttles on guessing, per client IP, as `<failures>/<window seconds>` (README, Throttles): unknown
+# container tokens on /v2/, and failed password logins (pages, admin, metrics Basic auth).
+WAVE_RATE_LIMIT_TOKEN_MISSES = env.str("WAVE_RATE_LIMIT_TOKEN_MISSES", default="100/60")
+WAVE_RATE_LIMIT_LOGIN_FAILURES = env.str("WAVE_RATE_LIMIT_LOGIN_FAILURES", default="10/900")
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[urlsplit(WAVE_SERVER_URL).hostname or "localhost", "localhost", "127.0.0.1", "[::1]"]
@@ -215,6 +233,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "metrics.login_throttle.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "wave_site.urls"

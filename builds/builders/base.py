@@ -19,10 +19,12 @@ class BuildSpec:
     sandbox: SandboxSpec
     credentials: dict[str, Credentials] = field(default_factory=dict, repr=False)  # by registry host
     compression: dict | None = None  # `{mode, level}` of the pushed layers (builds/compression.py)
+    oci_layout: Path | None = None  # write the image here (tag `image`) instead of pushing it (SIF builds)
 
 
 class Builder(Protocol):
-    """Build `spec.context/Dockerfile` and push it to `spec.target`; return the pushed digest.
+    """Build `spec.context/Dockerfile` and push it to `spec.target` (or write it as the OCI layout
+    `spec.oci_layout`, tagged `image`); return the pushed digest.
 
     Output goes to `output` as it comes; `tick` is called at least once a second; past `deadline`
     (monotonic seconds) the build is killed and `process.DeadlineExceeded` raised. A failed step

@@ -65,12 +65,14 @@ class BuildahBuilder:
             bud += ["--cache-from", spec.cache_repository, "--cache-to", spec.cache_repository]
         env = self._env(spec, work)
         digest_file = work / "digest"
+        destination = f"oci:{spec.oci_layout}:image" if spec.oci_layout else f"docker://{spec.target}"
         push = [
             *store, "push", "--retry-delay", PUSH_RETRY_DELAY, *push_flags(spec.compression), "--digestfile", str(digest_file),
-            spec.target, f"docker://{spec.target}",
+            spec.target, destination,
         ]
+        announce = "Writing the image for its conversion" if spec.oci_layout else f"Pushing {spec.target}"
         with sandboxed(spec.sandbox, output) as launch:
-            command = launch({"argv": [*bud, str(spec.context)]}, {"argv": push, "announce": f"Pushing {spec.target}"})
+            command = launch({"argv": [*bud, str(spec.context)]}, {"argv": push, "announce": announce})
             status = run_streaming(command, on_output=output, deadline=deadline, tick=tick, env=env, cwd=str(work))
         if status != 0 or not digest_file.exists():
             raise BuildFailed(f"buildah exited with status {status}", status)

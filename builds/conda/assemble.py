@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -25,9 +24,10 @@ from containers.upstream import client_for
 from oci import mediatypes
 from oci.client import Manifest, RegistryClient
 from oci.digest import sha256_digest
+from oci.documents import parse_config
 from oci.image import canonical_json
 from oci.layer import Layer
-from oci.layout import write_layout
+from oci.layout import save_blob, write_layout
 from oci.mutate import select_platform
 from oci.platform import parse_platform
 from oci.reference import parse_reference
@@ -35,7 +35,7 @@ from oci.reference import parse_reference
 from ..builders import get_builder
 from ..context import build_spec
 from ..models import Build
-from ..sif import add_singularity_metadata, make_sif, push_sif
+from ..sif import push_sif, sif_from_layout
 from .plan import PREFIX, CondaPlan
 from .runner import assemble
 
@@ -50,7 +50,7 @@ async def _base_image(client: RegistryClient, path: str, reference: str, platfor
         if entry is None:
             raise ValueError(f"The base image {path}:{reference} has no {platform} image")
         manifest = await client.get_manifest(path, entry["digest"])
-    config = json.loads(await client.get_blob(path, manifest.json["config"]["digest"]))
+    config = parse_config(await client.get_blob(path, manifest.json["config"]["digest"]))
     wanted = parse_platform(platform).architecture
     if config.get("architecture", "amd64") != wanted:
         raise ValueError(f"The base image {path}:{reference} is for {config.get('architecture')}, not {wanted}")
@@ -102,7 +102,7 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
     base_ref, target = parse_reference(plan.base_image), parse_reference(build.target_image)
     async with base_client, client:
         base_manifest, base_config = await _base_image(base_client, base_ref.path, base_ref.reference, plan.platform)
-        base_layers = base_manifest.json["layers"]
+        base_layers = base_manifest.json.get("layers") or []
         config = _config(base_config, plan, layers)
         descriptors = [{"mediaType": _oci_layer_type(d["mediaType"]), "digest": d["digest"], "size": d["size"]} for d in base_layers]
         descriptors += [{"mediaType": mediatypes.OCI_LAYER_GZIP, "digest": layer.gzip_digest, "size": layer.size} for _, layer in layers]
@@ -113,15 +113,7 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
             "layers": descriptors,
         }), mediatypes.OCI_MANIFEST)
         if build.format == Build.Format.SIF:
-            blobs = {d["digest"]: await base_client.get_blob(base_ref.path, d["digest"]) for d in base_layers}
-            blobs.update({layer.gzip_digest: layer.gzip for _, layer in layers})
-            blobs[sha256_digest(config)] = config
-            sif = await asyncio.to_thread(_sif_from_image, manifest, blobs, json.loads(config))
-            try:
-                size = sif.stat().st_size
-                return await push_sif(client, target.path, target.reference, sif), f"Pushed a SIF of {size} bytes\n"
-            finally:
-                shutil.rmtree(sif.parent, ignore_errors=True)
+            return await _publish_sif(base_client, base_ref.path, base_layers, client, target, manifest, config, layers)
         await _copy_base_layers(base_client, base_ref.path, client, target.path, base_layers)
         uploaded = 0
         for _, layer in layers:
@@ -133,23 +125,21 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
         return digest, f"Uploaded {uploaded} bytes of new layers; {len(layers)} conda layers on {len(base_layers)} base layers\n"
 
 
-def _sif_from_image(manifest: Manifest, blobs: dict[str, bytes], config: dict) -> Path:
-    """Unpack the image (umoci applies the layers, whiteouts included) and make a SIF of its root."""
+async def _publish_sif(base_client: RegistryClient, base_path: str, base_layers: list[dict], client: RegistryClient, target,
+                       manifest: Manifest, config: bytes, layers: list[tuple[str, Layer]]) -> tuple[str, str]:
+    """The assembled image as a layout on disk (base layers streamed into it), then a SIF, pushed."""
     work = Path(tempfile.mkdtemp(dir=Path(settings.WAVE_DATA_DIR) / "builds"))
     try:
+        blobs = {layer.gzip_digest: layer.gzip for _, layer in layers}
+        blobs[sha256_digest(config)] = config
         write_layout(work / "layout", "image", manifest, blobs)
-        subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{work / 'layout'}:image", str(work / "bundle")],
-                       check=True, capture_output=True)
-        rootfs = work / "bundle" / "rootfs"
-        add_singularity_metadata(rootfs, config["config"].get("Env") or [])
-        sif = work / "image.sif"
-        make_sif(rootfs, sif, config["architecture"])
-    except BaseException:
+        for descriptor in base_layers:
+            await save_blob(base_client, base_path, descriptor["digest"], work / "layout")
+        sif = await asyncio.to_thread(sif_from_layout, work / "layout", "image", work)
+        size = sif.stat().st_size
+        return await push_sif(client, target.path, target.reference, sif), f"Pushed a SIF of {size} bytes\n"
+    finally:
         shutil.rmtree(work, ignore_errors=True)
-        raise
-    shutil.rmtree(work / "layout")
-    shutil.rmtree(work / "bundle")
-    return sif
 
 
 def _run_commands(build: Build, plan: CondaPlan, digest: str, output, deadline: float, tick) -> str:

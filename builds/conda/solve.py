@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import rattler
+import rattler.exceptions
 from rattler.platform import Subdir
 
 from oci.errors import OciError
@@ -21,6 +22,14 @@ DOWNLOAD_TIMEOUT = 120  # seconds without progress; the build's deadline bounds 
 
 class SolveError(Exception):
     pass
+
+
+# The errors rattler raises for what it was given or could not fetch (each its own type, all plain
+# `Exception` subclasses), and I/O; anything else is a bug of ours and stays one.
+RATTLER_ERRORS = (
+    *(v for v in vars(rattler.exceptions).values() if isinstance(v, type) and issubclass(v, Exception)),
+    OSError,
+)
 
 
 def _virtual_packages() -> list[rattler.GenericVirtualPackage]:
@@ -47,7 +56,7 @@ async def solve(plan: CondaPlan, channel_alias: str) -> list[rattler.RepoDataRec
             platforms=[plan.subdir, "noarch"],
             virtual_packages=_virtual_packages(),
         )
-    except Exception as exc:  # rattler raises its own error types; the message is what matters
+    except RATTLER_ERRORS as exc:
         raise SolveError(f"The conda environment cannot be solved: {exc}") from exc
 
 

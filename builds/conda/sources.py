@@ -10,6 +10,7 @@ import re
 import rattler
 
 from .plan import CondaPlan, CondaPlanError
+from .solve import RATTLER_ERRORS
 
 _URL_FIELD = re.compile(r'url="([^"]+)"')
 
@@ -45,7 +46,7 @@ def remote_urls(plan: CondaPlan, channel_alias: str) -> list[tuple[str, str]]:
         what = f"Conda package '{spec}'"
         try:
             match = rattler.MatchSpec(spec)
-        except Exception as exc:  # rattler's own error types; the message says what is wrong
+        except RATTLER_ERRORS as exc:  # the message says what is wrong
             raise CondaPlanError(f"{what} is not a valid package spec: {str(exc).splitlines()[0]}") from None
         if "::" in spec:
             sources.append(_channel(spec.split("::")[0], channel_alias))

@@ -234,3 +234,22 @@ def test_the_worker_checks_the_archive_again(tmp_path, settings):
     with pytest.raises(BuildFailed, match=r"The build context unpacks to more than 1000 bytes \(at entry 'big'\)"):
         write_context(build, tmp_path)
     assert not (tmp_path / "context" / "big").exists()
+
+
+def test_a_translated_definition_files_own_files_replace_what_the_context_puts_in_their_way(tmp_path):
+    """A context whose `.wave-singularity.d` is a link (or whose files sit where the service writes)
+    cannot redirect the service's writes: the link is replaced, never followed."""
+    tar = tar_of(
+        entry("data/", tarfile.DIRTYPE), entry("data/keep.txt", data=b"kept\n"),
+        entry(".wave-singularity.d", tarfile.SYMTYPE, link="data"), entry(".wave-post.script/", tarfile.DIRTYPE),
+    )
+    build = a_build(stored_context(tar))
+    build.context["files"] = {
+        ".wave-singularity.d/env/90-environment.sh": {"text": "#!/bin/sh\n", "mode": 0o755},
+        ".wave-post.script": {"text": "echo post\n", "mode": 0o644},
+    }
+    context = write_context(build, tmp_path)
+    assert not (context / ".wave-singularity.d").is_symlink()
+    assert (context / ".wave-singularity.d/env/90-environment.sh").read_text() == "#!/bin/sh\n"
+    assert (context / ".wave-post.script").read_text() == "echo post\n"
+    assert sorted(p.name for p in (context / "data").iterdir()) == ["keep.txt"]

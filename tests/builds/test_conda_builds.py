@@ -182,7 +182,7 @@ def test_the_reference_singularity_example_gives_an_oras_sif(wave_server, build_
         assert "arm64" in listing
         assert (rootfs / "opt/conda/share/wavetest/arch").read_text() == "linux-aarch64\n"
         assert (rootfs / ".singularity.d/runscript").exists()
-        assert "CONDA_PREFIX=/opt/conda" in (rootfs / ".singularity.d/env/90-environment.sh").read_text().replace("'", "")
+        assert "CONDA_PREFIX=/opt/conda" in (rootfs / ".singularity.d/env/10-docker2singularity.sh").read_text().replace("'", "")
     finally:
         if mounted:
             subprocess.run(["umount", str(rootfs)])
@@ -193,7 +193,7 @@ def test_a_sif_runs_a_program_of_its_conda_environment_in_a_chroot(wave_server, 
     assert completed(wave_server, body["buildId"])["succeeded"] is True
     rootfs, _, mounted = sif_rootfs(pull_sif(body["targetImage"], tmp_path), tmp_path)
     try:
-        output = run("chroot", str(rootfs), "/bin/sh", "-c", ". /.singularity.d/env/90-environment.sh && wavetest-hello").stdout
+        output = run("chroot", str(rootfs), "/bin/sh", "-c", ". /.singularity.d/env/10-docker2singularity.sh && wavetest-hello").stdout
         assert output.strip() == "hello from wavetest, installed in /opt/conda"
     finally:
         if mounted:

@@ -41,7 +41,7 @@ DIGEST_REF = f"{REGISTRY}/library/busybox@sha256:" + "c" * 64
         ({"containerFile": DOCKERFILE, "buildRepository": f"{REGISTRY}/x:tag"}, f"Invalid repository '{REGISTRY}/x:tag': it must not have a tag"),
         ({"containerFile": DOCKERFILE, "cacheRepository": "cache/only"}, "Invalid repository 'cache/only': it must start with a registry host"),
         ({"containerFile": DOCKERFILE, "freeze": True}, "Attribute 'freeze' requires 'buildRepository'"),
-        ({"containerFile": DOCKERFILE, "format": "sif"}, "'sif' requires 'freeze: true'"),
+        ({"containerFile": DOCKERFILE, "format": "sif"}, "Singularity build is only allowed enabling freeze mode"),
         ({"containerFile": DOCKERFILE, "format": "rpm"}, "unsupported format 'rpm'"),
         ({"containerFile": DOCKERFILE, "nameStrategy": "fancy"}, "Unsupported image naming strategy 'fancy'"),
         ({"containerImage": "Bad Image"}, "Invalid image reference 'Bad Image'"),

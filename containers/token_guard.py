@@ -1,0 +1,36 @@
+"""Container tokens are 12 hex digits (48 bits, as Wave's), so they are guessed only by asking many
+times: a client's unknown-token lookups, on /v2/ and on the API's token endpoints, are throttled per
+IP (`metrics.throttle`; README, Client addresses and throttles). Past the limit every lookup from
+that client is refused, a right guess included, so the answers stop telling hits from misses."""
+
+from __future__ import annotations
+
+from metrics import throttle
+from wave_site.errors import ApiError
+
+from .proxy import ProxyError
+from .tokens import TokenInfo, load_token
+
+
+async def guarded_load_token(token: str, ip: str | None) -> TokenInfo | None:
+    """The token's record, None for an unknown one (counted as a miss); ProxyError 429 past the limit."""
+    try:
+        await throttle.acheck("token_misses", ip)
+    except throttle.RateLimited as exc:
+        raise ProxyError(429, "TOOMANYREQUESTS", exc.message, {"Retry-After": str(exc.retry_after)}) from None
+    info = await load_token(token)
+    if info is None:
+        await throttle.afail("token_misses", ip)
+    return info
+
+
+def check_token_misses(ip: str | None) -> None:
+    """ApiError 429 while this client may not look tokens up (the API's token endpoints)."""
+    try:
+        throttle.check("token_misses", ip)
+    except throttle.RateLimited as exc:
+        raise ApiError(exc.message, status=429, headers={"Retry-After": str(exc.retry_after)}) from None
+
+
+def count_token_miss(ip: str | None) -> None:
+    throttle.fail("token_misses", ip)
