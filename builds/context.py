@@ -29,7 +29,9 @@ FROM_FLAG = re.compile(r"[-,]from=([^\s,]+)", re.IGNORECASE)
 
 def context_limits() -> Limits:
     """What a `buildContext` archive may hold (checked when it arrives, and again when unpacked)."""
-    return Limits(entries=settings.WAVE_MAX_CONTEXT_ENTRIES, size=settings.WAVE_MAX_CONTEXT_SIZE)
+    return Limits(
+        entries=settings.WAVE_MAX_CONTEXT_ENTRIES, size=settings.WAVE_MAX_CONTEXT_SIZE, ratio=settings.WAVE_MAX_LAYER_RATIO
+    )
 
 
 def write_context(build: Build, work: Path) -> Path:

@@ -1,10 +1,11 @@
 """A `buildContext` tar.gz from a stranger: checked member by member, unpacked without trusting it.
 
-Read as a stream (`tarfile` mode `r|gz`), never inflated whole. Accepted: regular files, folders,
-hard links to a regular file of the same archive, and relative symlinks that resolve inside the
-context (through any other symlink of the archive). Refused with a message naming the entry:
-absolute names, `..`, devices, FIFOs, a path through a symlink, a name used twice, more than
-`limits.entries` entries or `limits.size` bytes unpacked (a sparse entry counts at its full size).
+Read as a stream, never inflated whole, within a size and a ratio limit (`oci.inflate`). Accepted:
+regular files, folders, hard links to a regular file of the same archive, and relative symlinks
+that resolve inside the context (through any other symlink of the archive). Refused with a message
+naming the entry: absolute names, `..`, devices, FIFOs, a path through a symlink, a name used
+twice, more than `limits.entries` entries or `limits.size` bytes unpacked (a sparse entry counts at
+its full size).
 Modes keep only the permission bits (no setuid, setgid or sticky); owners are not restored.
 Symlinks are made last, so no file is ever written through one. No Django here.
 """
@@ -17,6 +18,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from oci.inflate import GzipReader, InflateLimit
 
 CHUNK = 1 << 16
 MAX_LINK_HOPS = 40
@@ -31,6 +34,13 @@ class ContextError(Exception):
 class Limits:
     entries: int
     size: int  # bytes of file content, unpacked
+    ratio: int = 100  # inflated bytes per compressed byte read (oci.inflate), WAVE_MAX_LAYER_RATIO's default
+
+    @property
+    def inflated(self) -> int:
+        """Bytes the tar stream may inflate to: the content plus headers (a PAX one too) and padding,
+        up to 2 KiB per entry."""
+        return self.size + 2048 * (self.entries + 10)
 
 
 def _shown(name: str) -> str:
@@ -142,13 +152,22 @@ class _Checker:
         return tuple(current)
 
 
+STREAM_ERRORS = (InflateLimit, tarfile.TarError, zlib.error, EOFError, OSError)
+
+
+def _stream_error(exc: Exception) -> ContextError:
+    if isinstance(exc, InflateLimit):
+        return ContextError(f"The build context is refused: {exc}")
+    return ContextError(f"The build context is not a valid tar.gz archive: {exc}")
+
+
 def _members(stream: BinaryIO, checker: _Checker):
     try:
-        with tarfile.open(fileobj=stream, mode="r|gz") as archive:
+        with tarfile.open(fileobj=GzipReader(stream, checker.limits.inflated, checker.limits.ratio), mode="r|") as archive:
             for member in archive:
                 yield checker.check(member), member, archive
-    except (tarfile.TarError, zlib.error, EOFError, OSError) as exc:
-        raise ContextError(f"The build context is not a valid tar.gz archive: {exc}") from None
+    except STREAM_ERRORS as exc:
+        raise _stream_error(exc) from None
 
 
 def check_archive(stream: BinaryIO, limits: Limits) -> None:
@@ -188,7 +207,10 @@ def _copy(source, out, member: tarfile.TarInfo) -> None:
     """Copy one member in chunks; its declared size was already counted against the limit."""
     remaining = member.size
     while remaining > 0:
-        chunk = source.read(min(CHUNK, remaining))
+        try:  # an entry's content is inflated here, outside `_members`
+            chunk = source.read(min(CHUNK, remaining))
+        except STREAM_ERRORS as exc:
+            raise _stream_error(exc) from None
         if not chunk:
             raise ContextError(f"Build context entry '{_shown(member.name)}' is truncated")
         remaining -= len(chunk)

@@ -6,10 +6,13 @@ import hashlib
 import json
 import re
 
+from oci.reference import parse_repository
+
 from .recipes import PackageName
 
 NAME_STRATEGIES = ("none", "tagPrefix", "imageSuffix")
 MAX_TAG = 80
+MAX_REPOSITORY_PATH = 255  # distribution's limit on a repository's path
 MAX_NAMES = 5
 HASH_LEN = 16
 
@@ -45,7 +48,9 @@ def target_image(repository: str, build_hash: str, packages: list[PackageName], 
         prefix = sanitise_tag(_names(packages, qualified=True), MAX_TAG - len(build_hash) - 2).rstrip("._-")
         tag = f"{prefix}--{build_hash}" if prefix else build_hash
     elif strategy == "imageSuffix" and packages:
-        suffix = _sanitise_name(_names(packages, qualified=False))
+        # The suffix is cut so that the repository's path stays within distribution's 255 characters.
+        room = MAX_REPOSITORY_PATH - len(parse_repository(repository).path) - 1
+        suffix = _sanitise_name(_names(packages, qualified=False))[: max(room, 0)].rstrip("._-")
         if suffix:
             repository = f"{repository}/{suffix}"
         if len(packages) == 1 and packages[0].version:

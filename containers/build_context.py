@@ -19,8 +19,7 @@ LABEL = "Attribute 'buildContext'"
 def verify_build_context(layer: dict) -> VerifiedBlob | None:
     """Fetch and verify the context's digests and size, and check its entries; None when stored already."""
     limits = context_limits()
-    # Tar headers (a PAX one too) and padding take up to 2 KiB per entry beyond the content counted.
-    verified = verify_layer(layer, LABEL, inflated_limit=limits.size + 2048 * (limits.entries + 10))
+    verified = verify_layer(layer, LABEL, inflated_limit=limits.inflated)
     data = verified.data if verified else bytes(StoredBlob.objects.only("data").get(digest=layer["gzipDigest"]).data)
     try:
         check_archive(io.BytesIO(data), limits)

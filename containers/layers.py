@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from django.conf import settings
+
 from oci.digest import sha256_digest
+from oci.inflate import InflateLimit, inflate_bytes
 from wave_site.errors import ApiError
 
 from .models import StoredBlob
@@ -33,20 +36,15 @@ def _fetch(location: str, limit: int, label: str) -> bytes:
 
 
 def _tar_digest(blob: bytes, label: str, inflated_limit: int | None = None) -> str:
-    """The digest of the inflated content, inflated 1 MiB at a time (a gzip bomb never sits in
-    memory); past `inflated_limit` bytes the layer is refused."""
-    decompressor = zlib.decompressobj(wbits=31)  # gzip framing
-    digest, inflated, step = hashlib.sha256(), 0, 1 << 20
+    """The digest of the inflated content, streamed: past the size or ratio limit (a gzip bomb)
+    the layer is refused without ever holding more than a piece of it."""
+    limit = min(inflated_limit or settings.WAVE_MAX_LAYER_INFLATED_SIZE, settings.WAVE_MAX_LAYER_INFLATED_SIZE)
+    digest = hashlib.sha256()
     try:
-        for start in range(0, len(blob), step):
-            data = decompressor.decompress(blob[start : start + step], step)
-            while data:
-                inflated += len(data)
-                if inflated_limit is not None and inflated > inflated_limit:
-                    raise ApiError(f"{label}: the content inflates to more than {inflated_limit} bytes")
-                digest.update(data)
-                data = decompressor.decompress(decompressor.unconsumed_tail, step)
-        digest.update(decompressor.flush())
+        for piece in inflate_bytes(blob, limit, settings.WAVE_MAX_LAYER_RATIO):
+            digest.update(piece)
+    except InflateLimit as exc:
+        raise ApiError(f"{label}: {exc}") from None
     except zlib.error:
         raise ApiError(f"{label}: the content is not gzip data") from None
     return "sha256:" + digest.hexdigest()

@@ -96,6 +96,11 @@ class ContainerConfigSerializer(serializers.Serializer):
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):
             raise serializers.ValidationError(f"must be an object, not {shown(data)}")
+        layers = data.get("layers")
+        if isinstance(layers, list) and len(layers) > settings.WAVE_MAX_LAYERS:  # before each one is validated
+            raise serializers.ValidationError(
+                {"layers": f"{len(layers)} layers are more than the {settings.WAVE_MAX_LAYERS} allowed (WAVE_MAX_LAYERS)"}
+            )
         return {k: v for k, v in super().to_internal_value(data).items() if v not in (None, "", [])}
 
 

@@ -31,6 +31,7 @@ class BareASGIHandler(ASGIHandler):
         self._middleware_chain = nosniff(convert_exception_to_response(self._get_response_async))
 
 
+from wave_site.body_limit import limit_body  # noqa: E402
 from wave_site.dbpool import start_sweeper  # noqa: E402
 
 django_application = get_asgi_application()
@@ -42,3 +43,6 @@ async def application(scope, receive, send):
     if scope["type"] == "http" and scope["path"].startswith("/v2/"):
         return await registry_application(scope, receive, send)
     return await django_application(scope, receive, send)
+
+
+application = limit_body(application)  # a body declared too large is refused before it is read

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
 from rest_framework import exceptions, status
@@ -41,7 +43,17 @@ def validation_message(detail: object) -> str:
     return f"Invalid value for attribute '{path}': {message}"
 
 
+def body_too_big(meta: dict) -> str:
+    """Django refused a body over DATA_UPLOAD_MAX_MEMORY_SIZE (set from WAVE_MAX_BODY_SIZE)."""
+    return (
+        f"The request body is {meta.get('CONTENT_LENGTH') or 'more than the limit of'} bytes; "
+        f"at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes are accepted (WAVE_MAX_BODY_SIZE)"
+    )
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"message": body_too_big(context["request"].META)}, status=413)
     if isinstance(exc, exceptions.ValidationError):
         return Response({"message": validation_message(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ParseError):
@@ -56,6 +68,13 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 
 def not_found(request, exception=None) -> JsonResponse:
     return JsonResponse({"message": f"Not found: {request.path}"}, status=404)
+
+
+def bad_request(request, exception=None) -> JsonResponse:
+    """Django's own 400s (a body too big for a page or the admin, a bad Host) in the API's shape."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse({"message": body_too_big(request.META)}, status=413)
+    return JsonResponse({"message": f"Bad request: {exception or 'refused'}"}, status=400)
 
 
 PAGE_PREFIXES = ("/view/", "/admin/", "/accounts/")

@@ -140,6 +140,16 @@ WAVE_DEFAULT_PLATFORM = env.str("WAVE_DEFAULT_PLATFORM", default="linux/amd64")
 WAVE_MAX_CONTAINER_FILE = env.int("WAVE_MAX_CONTAINER_FILE", default=10_000)  # bytes, decoded
 WAVE_MAX_CONDA_FILE = env.int("WAVE_MAX_CONDA_FILE", default=50_000)
 WAVE_MAX_LAYER_SIZE = env.int("WAVE_MAX_LAYER_SIZE", default=10 * 1024 * 1024)
+# Bounded work per request (README, Bounded requests): inflating a layer stops past this many bytes or
+# once it passes this many times the compressed bytes read (a gzip bomb); caps on counts and the body.
+WAVE_MAX_LAYER_INFLATED_SIZE = env.int("WAVE_MAX_LAYER_INFLATED_SIZE", default=1024**3)
+WAVE_MAX_LAYER_RATIO = env.int("WAVE_MAX_LAYER_RATIO", default=100)
+WAVE_MAX_LAYERS = env.int("WAVE_MAX_LAYERS", default=100)  # containerConfig.layers per request
+WAVE_MAX_LIST_ENTRIES = env.int("WAVE_MAX_LIST_ENTRIES", default=1000)  # env, cmd, packages entries, channels...
+WAVE_MAX_JSON_DEPTH = env.int("WAVE_MAX_JSON_DEPTH", default=32)  # nesting of objects and arrays in a body
+# A body of one layer of WAVE_MAX_LAYER_SIZE in base64 plus 2 MiB for the rest; Django's own limit follows it.
+WAVE_MAX_BODY_SIZE = env.int("WAVE_MAX_BODY_SIZE", default=-(-WAVE_MAX_LAYER_SIZE // 3) * 4 + 2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = WAVE_MAX_BODY_SIZE
 # A `buildContext` archive: at most this many entries and bytes of file content once unpacked.
 WAVE_MAX_CONTEXT_ENTRIES = env.int("WAVE_MAX_CONTEXT_ENTRIES", default=10_000)
 WAVE_MAX_CONTEXT_SIZE = env.int("WAVE_MAX_CONTEXT_SIZE", default=100 * 1024 * 1024)
@@ -294,7 +304,7 @@ LOGIN_REDIRECT_URL = "/view/builds/"
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "wave_site.errors.api_exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["wave_site.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],

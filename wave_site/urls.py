@@ -18,6 +18,7 @@ from mirrors import views as mirrors
 from wave_site.observability import metrics_view
 from wave_site.service_info import ServiceInfoView
 
+handler400 = "wave_site.errors.bad_request"
 handler404 = "wave_site.errors.not_found"
 handler500 = "wave_site.errors.server_error"
 
