@@ -16,6 +16,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 
+from wave_site.body_limit import limit_body  # noqa: E402
 from wave_site.security_headers import nosniff  # noqa: E402
 
 
@@ -31,7 +32,6 @@ class BareASGIHandler(ASGIHandler):
         self._middleware_chain = nosniff(convert_exception_to_response(self._get_response_async))
 
 
-from wave_site.body_limit import limit_body  # noqa: E402
 from wave_site.dbpool import start_sweeper  # noqa: E402
 
 django_application = get_asgi_application()
