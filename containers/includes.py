@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 
 from accounts.identity import Identity
 from oci import errors, mediatypes
@@ -22,10 +23,15 @@ from wave_site.errors import ApiError
 
 from .upstream import api_error, client_for
 
-MAX_INCLUDES = 10  # Wave's limit, with its message
-TOO_MANY = f"The number of container inclusions cannot be greater than {MAX_INCLUDES}"
 _GZIP_LAYERS = frozenset({mediatypes.OCI_LAYER_GZIP, mediatypes.DOCKER_LAYER_GZIP})
 _LOCATION = re.compile(r"^docker://(?P<registry>[^/]+)/v2/(?P<path>.+)/blobs/(?P<digest>sha256:[0-9a-f]{64})$")
+
+
+def too_many(images: list[str]) -> str | None:
+    """Wave's message past its limit of 10 (`WAVE_MAX_INCLUDES`), or None."""
+    if len(images) > settings.WAVE_MAX_INCLUDES:
+        return f"The number of container inclusions cannot be greater than {settings.WAVE_MAX_INCLUDES}"
+    return None
 
 
 def source_of(location: str) -> tuple[str, str] | None:
@@ -71,8 +77,8 @@ async def _layers(client: RegistryClient, ref: Reference, platform: Platform) ->
 
 def included_layers(identity: Identity, images: list[str], platform: str) -> list[dict]:
     """Every layer of `images` (validated references), in order."""
-    if len(images) > MAX_INCLUDES:
-        raise ApiError(TOO_MANY)
+    if message := too_many(images):
+        raise ApiError(message)
     wanted, result = parse_platform(platform), []
     for image in images:
         ref = parse_reference(image)

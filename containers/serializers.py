@@ -11,7 +11,7 @@ from builds.naming import NAME_STRATEGIES
 from builds.recipes import BUILD_TEMPLATES
 from containers.build_options import BuildCompressionSerializer, CranOptsSerializer, PixiOptsSerializer, validate_cran
 from mirrors.validation import mirror_error
-from containers.includes import MAX_INCLUDES, TOO_MANY
+from containers.includes import too_many
 from oci.digest import parse_digest
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -328,8 +328,8 @@ class ContainerRequestSerializer(serializers.Serializer):
                 f"Attribute 'containerImage' '{image}' is pinned by digest and cannot be combined with "
                 "'containerConfig': augmenting an image changes its digest. Use a tag instead"
             )
-        if len(attrs.get("containerIncludes") or []) > MAX_INCLUDES:
-            raise _error(TOO_MANY)  # Wave's message
+        if message := too_many(attrs.get("containerIncludes") or []):
+            raise _error(message)  # Wave's message
         if attrs.get("containerIncludes") and freeze:
             raise _error(
                 "Attributes 'containerIncludes' and 'freeze' cannot be used together on this service: "

@@ -145,6 +145,7 @@ WAVE_MAX_LAYER_SIZE = env.int("WAVE_MAX_LAYER_SIZE", default=10 * 1024 * 1024)
 WAVE_MAX_LAYER_INFLATED_SIZE = env.int("WAVE_MAX_LAYER_INFLATED_SIZE", default=1024**3)
 WAVE_MAX_LAYER_RATIO = env.int("WAVE_MAX_LAYER_RATIO", default=100)
 WAVE_MAX_LAYERS = env.int("WAVE_MAX_LAYERS", default=100)  # containerConfig.layers per request
+WAVE_MAX_INCLUDES = env.int("WAVE_MAX_INCLUDES", default=10)  # containerIncludes per request (Wave's limit)
 WAVE_MAX_LIST_ENTRIES = env.int("WAVE_MAX_LIST_ENTRIES", default=1000)  # env, cmd, packages entries, channels...
 WAVE_MAX_JSON_DEPTH = env.int("WAVE_MAX_JSON_DEPTH", default=32)  # nesting of objects and arrays in a body
 # A body of one layer of WAVE_MAX_LAYER_SIZE in base64 plus 2 MiB for the rest; Django's own limit follows it.

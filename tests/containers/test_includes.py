@@ -9,7 +9,6 @@ import uuid
 import httpx
 import pytest
 
-from containers.includes import MAX_INCLUDES
 from containers.models import ContainerRequest
 from oci.image import new_image, new_index
 from oci.layer import LayerBuilder
@@ -73,7 +72,13 @@ def test_more_than_ten_inclusions_are_refused_with_waves_message(api, busybox):
     response = post(api, "/v1alpha2/container", wavecli_body(busybox, [busybox] * 100))
     assert response.status_code == 400
     assert response.json()["message"] == "The number of container inclusions cannot be greater than 10"
-    assert MAX_INCLUDES == 10
+
+
+def test_the_inclusion_limit_is_a_setting(api, busybox, settings):
+    settings.WAVE_MAX_INCLUDES = 2
+    response = post(api, "/v1alpha2/container", wavecli_body(busybox, [busybox] * 3))
+    assert response.status_code == 400
+    assert response.json()["message"] == "The number of container inclusions cannot be greater than 2"
 
 
 def test_a_nonexistent_image_is_refused_naming_it(api, busybox):
