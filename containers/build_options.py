@@ -19,7 +19,8 @@ _CRAN_ENTRY = re.compile(r"^(?:bioc::)?[A-Za-z][A-Za-z0-9._]*(?:=[A-Za-z0-9._-]+
 _CRAN_REPOSITORY = re.compile(r"^https?://[A-Za-z0-9.:/_~%+-]+$")
 
 
-def _image(value: str | None) -> str | None:
+def image_reference(value: str | None) -> str | None:
+    """The value, when it parses as an image reference (a 400 naming why, else)."""
     if value:
         try:
             parse_reference(value)
@@ -47,17 +48,17 @@ class PixiOptsSerializer(_ImageOpts):
     baseImage = StrictCharField(required=False, allow_null=True)
 
     def validate_pixiImage(self, value: str | None) -> str | None:
-        return _image(value)
+        return image_reference(value)
 
     def validate_baseImage(self, value: str | None) -> str | None:
-        return _image(value)
+        return image_reference(value)
 
 
 class CranOptsSerializer(_ImageOpts):
     rImage = StrictCharField(required=False, allow_null=True)
 
     def validate_rImage(self, value: str | None) -> str | None:
-        return _image(value)
+        return image_reference(value)
 
 
 def validate_cran(attrs: dict) -> None:

@@ -9,13 +9,19 @@ from rest_framework import serializers
 
 from builds.naming import NAME_STRATEGIES
 from builds.recipes import BUILD_TEMPLATES
-from containers.build_options import BuildCompressionSerializer, CranOptsSerializer, PixiOptsSerializer, validate_cran
+from containers.build_options import (
+    BuildCompressionSerializer,
+    CranOptsSerializer,
+    PixiOptsSerializer,
+    image_reference,
+    validate_cran,
+)
 from mirrors.validation import mirror_error
 from containers.includes import too_many
 from oci.digest import parse_digest
 from oci.errors import OciError
 from oci.platform import parse_platform
-from oci.reference import parse_reference, parse_repository
+from oci.reference import parse_repository
 from wave_site.fields import (
     StrictBooleanField,
     StrictCharField,
@@ -104,15 +110,6 @@ class ContainerConfigSerializer(serializers.Serializer):
         return {k: v for k, v in super().to_internal_value(data).items() if v not in (None, "", [])}
 
 
-def _image_reference(value: str | None) -> str | None:
-    if value:
-        try:
-            parse_reference(value)
-        except OciError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-    return value
-
-
 class CondaOptsSerializer(serializers.Serializer):
     mambaImage = StrictCharField(required=False, allow_null=True)
     baseImage = StrictCharField(required=False, allow_null=True)
@@ -120,10 +117,10 @@ class CondaOptsSerializer(serializers.Serializer):
     basePackages = StrictCharField(required=False, allow_null=True, allow_blank=True)
 
     def validate_mambaImage(self, value: str | None) -> str | None:
-        return _image_reference(value)
+        return image_reference(value)
 
     def validate_baseImage(self, value: str | None) -> str | None:
-        return _image_reference(value)
+        return image_reference(value)
 
 
 class PackagesSerializer(serializers.Serializer):
@@ -204,7 +201,7 @@ class ContainerRequestSerializer(serializers.Serializer):
     # --- single attributes ----------------------------------------------------------------
 
     def validate_containerImage(self, value: str | None) -> str | None:
-        return _image_reference(value) or None
+        return image_reference(value) or None
 
     def validate_containerFile(self, value: str | None) -> str | None:
         if not value:
@@ -281,7 +278,7 @@ class ContainerRequestSerializer(serializers.Serializer):
         for image in value or []:
             if not image.strip():
                 raise serializers.ValidationError("entries must be image names, not ''")
-            _image_reference(image)
+            image_reference(image)
         return value or None
 
     def validate_nameStrategy(self, value: str | None) -> str | None:
@@ -357,7 +354,7 @@ class InspectRequestSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate_containerImage(self, value: str) -> str:
-        return _image_reference(value)
+        return image_reference(value)
 
 
 class ContainerResponseSerializer(serializers.Serializer):
