@@ -39,10 +39,22 @@ def _describe(window: int) -> str:
     return {60: "a minute", 3600: "an hour", 86400: "a day"}.get(window, f"{window} seconds")
 
 
+IPV6_CLIENT_PREFIX = 64  # one host (one ISP customer) is handed a whole /64
+
+
+def client_subject(ip: str | None) -> str:
+    """Whom an address's limits are counted for: an IPv4 address, or an IPv6 address's /64, since a
+    client can take any address of its /64 and would otherwise get a fresh budget with each."""
+    address = _address(ip)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(address) if address else (ip or "unknown")
+
+
 def _window(kind: str, user_id: int | None, ip: str | None) -> tuple[Limit, str, int, int, str]:
     authenticated = user_id is not None
     limit = Limit.parse(getattr(settings, f"WAVE_RATE_LIMIT_{kind.upper()}_{'USER' if authenticated else 'ANONYMOUS'}"))
-    subject = f"user:{user_id}" if authenticated else f"ip:{ip or 'unknown'}"
+    subject = f"user:{user_id}" if authenticated else f"ip:{client_subject(ip)}"
     now = int(time.time())
     start = now - now % limit.window
     who = "this user" if authenticated else f"client {ip} without an access token"

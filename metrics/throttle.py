@@ -16,7 +16,7 @@ from django.conf import settings
 
 from wave_site.redis import ERRORS, async_redis, sync_redis, unavailable
 
-from .ratelimit import Limit, RateLimited, _describe
+from .ratelimit import Limit, RateLimited, _describe, client_subject
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def _window(kind: str, ip: str | None) -> tuple[Limit, str, int]:
     limit = Limit.parse(getattr(settings, f"WAVE_RATE_LIMIT_{kind.upper()}"))
     now = int(time.time())
     start = now - now % limit.window
-    return limit, f"wave:throttle:{kind}:{ip or 'unknown'}:{start}", start + limit.window - now
+    return limit, f"wave:throttle:{kind}:{client_subject(ip)}:{start}", start + limit.window - now
 
 
 def _verdict(kind: str, ip: str | None, limit: Limit, failures: int, retry_after: int) -> None:

@@ -146,3 +146,28 @@ def test_guessing_tokens_on_the_api_is_refused_after_the_limit(path, api, busybo
     assert 0 < int(answers[-1]["Retry-After"]) <= FOREVER
     assert api.get(path.format(token)).status_code == 429
     assert api.get(path.format(token), REMOTE_ADDR="127.0.0.3").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_ipv6_client_cannot_dodge_the_throttle_by_taking_other_addresses_of_its_64(settings, fresh_windows):
+    settings.WAVE_RATE_LIMIT_LOGIN_FAILURES = f"2/{FOREVER}"
+    UserFactory(username="victim")
+    for n, address in enumerate(["2001:db8:1:2::a", "2001:db8:1:2:ffff:ffff:ffff:ffff"]):
+        assert login(Client(REMOTE_ADDR=address), "/accounts/login/", "victim", f"guess{n}").status_code == 200
+    assert login(Client(REMOTE_ADDR="2001:db8:1:2::1234"), "/accounts/login/", "victim", "guess").status_code == 429
+    # The next /64 is another client.
+    assert login(Client(REMOTE_ADDR="2001:db8:1:3::1"), "/accounts/login/", "victim", "password").status_code == 302
+
+
+def test_anonymous_rate_limits_count_an_ipv6_client_by_its_64(settings):
+    from metrics import ratelimit
+
+    store = redis.Redis.from_url(settings.REDIS_URL)
+    for key in store.scan_iter("wave:ratelimit:*"):
+        store.delete(key)
+    settings.WAVE_RATE_LIMIT_PULLS_ANONYMOUS = f"2/{FOREVER}"
+    ratelimit.check("pulls", None, "2001:db8:9:9::1")
+    ratelimit.check("pulls", None, "2001:db8:9:9::2")
+    with pytest.raises(ratelimit.RateLimited):
+        ratelimit.check("pulls", None, "2001:db8:9:9:abcd::3")
+    ratelimit.check("pulls", None, "2001:db8:9:a::1")  # another /64
