@@ -5,6 +5,7 @@ that client is refused, a right guess included, so the answers stop telling hits
 
 from __future__ import annotations
 
+from accounts.identity import Identity, identify
 from metrics import throttle
 from wave_site.errors import ApiError
 
@@ -34,3 +35,21 @@ def check_token_misses(ip: str | None) -> None:
 
 def count_token_miss(ip: str | None) -> None:
     throttle.fail("token_misses", ip)
+
+
+def guarded_identify(token: str | None, endpoint: str | None, workspace_id: int | None, ip: str | None) -> Identity:
+    """`identify`, throttled like token lookups: each access token refused (401) counts for the
+    client, and past the limit its tokens are not looked at, so made-up tokens can neither be
+    guessed at line rate nor make this service call a Seqera Platform once for each."""
+    if not token:
+        return identify(token, endpoint, workspace_id)
+    try:
+        throttle.check("access_token_failures", ip)
+    except throttle.RateLimited as exc:
+        raise ApiError(exc.message, status=429, headers={"Retry-After": str(exc.retry_after)}) from None
+    try:
+        return identify(token, endpoint, workspace_id)
+    except ApiError as exc:
+        if exc.status_code == 401:
+            throttle.fail("access_token_failures", ip)
+        raise

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import ApiTokenAuthentication
-from accounts.identity import identify, request_token
+from accounts.identity import Identity, request_token
 from metrics.ratelimit import client_ip
 from builds.models import without_large_fields
 from builds.reconcile import reap_stale_builds
@@ -28,16 +28,19 @@ from .serializers import (
     MessageSerializer,
 )
 from .services import Caller, request_container
-from .token_guard import check_token_misses, count_token_miss
+from .token_guard import check_token_misses, count_token_miss, guarded_identify
 from .tokens import revoke
 
 ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer}
 
 
-def _caller(request: Request, attrs: dict, endpoint: str) -> Caller:
+def _identity(request: Request, attrs: dict) -> Identity:
     token = request_token(attrs.get("towerAccessToken"), request.headers.get("Authorization", ""))
-    identity = identify(token, attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
-    return Caller(identity, client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
+    return guarded_identify(token, attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"), client_ip(request.META))
+
+
+def _caller(request: Request, attrs: dict, endpoint: str) -> Caller:
+    return Caller(_identity(request, attrs), client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
 
 
 class ContainerRequestView(APIView):
@@ -139,6 +142,4 @@ class InspectView(APIView):
                 platform = parse_platform(request.query_params["platform"])
             except OciError as exc:
                 raise ApiError(str(exc)) from None
-        token = request_token(attrs.get("towerAccessToken"), request.headers.get("Authorization", ""))
-        identity = identify(token, attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
-        return Response(inspect_image(identity, attrs["containerImage"], platform))
+        return Response(inspect_image(_identity(request, attrs), attrs["containerImage"], platform))

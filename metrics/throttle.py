@@ -1,4 +1,4 @@
-"""Throttles where guessing is possible: failures (unknown container tokens, wrong passwords) counted
+"""Throttles where guessing is possible: failures (unknown container tokens, refused access tokens, wrong passwords) counted
 per client IP in Redis fixed windows; past the limit every attempt from that IP is refused, the right
 guess included, until the window ends.
 
@@ -20,7 +20,11 @@ from .ratelimit import Limit, RateLimited, _describe, client_subject
 
 log = logging.getLogger(__name__)
 
-WHAT = {"token_misses": "unknown container tokens", "login_failures": "failed logins"}
+WHAT = {
+    "token_misses": "unknown container tokens",
+    "access_token_failures": "refused access tokens",
+    "login_failures": "failed logins",
+}
 
 
 def _window(kind: str, ip: str | None) -> tuple[Limit, str, int]:

@@ -19,5 +19,6 @@ RQ_QUEUES["isolated"] = {**RQ_QUEUES["default"]}
 RQ_QUEUES["idle"] = {**RQ_QUEUES["default"]}
 # Generous limits for the suite (everything comes from 127.0.0.1); the rate-limit tests set their own,
 # in-process with `settings`, or through the environment of a server they start.
-for _limit in ("BUILDS_USER", "BUILDS_ANONYMOUS", "PULLS_USER", "PULLS_ANONYMOUS", "TOKEN_MISSES", "LOGIN_FAILURES"):
+for _limit in ("BUILDS_USER", "BUILDS_ANONYMOUS", "PULLS_USER", "PULLS_ANONYMOUS", "TOKEN_MISSES", "LOGIN_FAILURES",
+               "ACCESS_TOKEN_FAILURES"):
     globals()[f"WAVE_RATE_LIMIT_{_limit}"] = os.environ.get(f"WAVE_RATE_LIMIT_{_limit}", "100000/3600")

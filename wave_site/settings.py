@@ -201,6 +201,8 @@ WAVE_TRUSTED_PROXIES = env.list("WAVE_TRUSTED_PROXIES", default=[])
 # container tokens on /v2/, and failed password logins (pages, admin, metrics Basic auth).
 WAVE_RATE_LIMIT_TOKEN_MISSES = env.str("WAVE_RATE_LIMIT_TOKEN_MISSES", default="100/60")
 WAVE_RATE_LIMIT_LOGIN_FAILURES = env.str("WAVE_RATE_LIMIT_LOGIN_FAILURES", default="10/900")
+# Access tokens (towerAccessToken / Bearer) refused with a 401: also the Seqera Platform calls a stranger can cause.
+WAVE_RATE_LIMIT_ACCESS_TOKEN_FAILURES = env.str("WAVE_RATE_LIMIT_ACCESS_TOKEN_FAILURES", default="20/60")
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[urlsplit(WAVE_SERVER_URL).hostname or "localhost", "localhost", "127.0.0.1", "[::1]"]

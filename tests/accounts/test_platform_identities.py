@@ -385,3 +385,17 @@ def test_nextflows_request_through_the_real_server_with_its_bearer_header(busybo
     record = ContainerRequest.objects.select_related("user", "workspace").get(token=response.json()["containerToken"])
     assert (record.user.username, record.user.org, record.workspace.name) == ("nora", "example.org", "org / ws")
     assert token not in (tmp_path / "server.log").read_text()
+
+
+def test_made_up_tokens_are_throttled_before_they_reach_the_platform(api, busybox, platform, settings):
+    """Each refused token costs the service a Platform call: past the limit, a client's tokens are
+    not looked at (a 429), so a stranger cannot make it call the Platform at line rate."""
+    for key in sync_redis().scan_iter("wave:throttle:access_token_failures:*"):
+        sync_redis().delete(key)
+    settings.WAVE_RATE_LIMIT_ACCESS_TOKEN_FAILURES = f"3/{10**9}"
+    answers = [request(api, busybox, platform, f"eyJ0aWQiOiA-made-up-{n}") for n in range(5)]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429, 429]
+    assert answers[-1].json()["message"].startswith("Too many refused access tokens from client 127.0.0.1: 3 in")
+    assert platform.paths() == ["/user-info"] * 3
+    # A real user's token is refused too from this client until the window ends, as for passwords.
+    assert request(api, busybox, platform, platform.add_user(21, "gail", "gail@example.org")).status_code == 429
