@@ -1,6 +1,6 @@
-"""Throttles where guessing is possible: failures (unknown container tokens, refused access tokens, wrong passwords) counted
-per client IP in Redis fixed windows; past the limit every attempt from that IP is refused, the right
-guess included, until the window ends.
+"""Throttles where guessing is possible: failures (unknown container tokens, refused access tokens,
+wrong passwords) counted per client IP in Redis fixed windows; past the limit every attempt from that
+IP is refused, the right guess included, until the window ends.
 
 Only failures count, so clients that get things right are never slowed. Like the rate limits they
 degrade open: while Redis is away nothing is throttled, logged once a minute and counted as
