@@ -16,7 +16,7 @@ from containers.upstream import DownloadError, check_host, download
 from oci.errors import OciError
 from oci.platform import parse_platform
 from oci.reference import parse_reference
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest
 
 from .compression import compression_context
 from .conda.plan import CondaPlanError, explicit_entries, plan_from_environment
@@ -54,12 +54,12 @@ def _lock_from_url(url: str) -> str:
     try:
         text = download(url, settings.WAVE_MAX_CONDA_FILE).decode("utf-8", "replace")
     except DownloadError as exc:
-        raise ApiError(f"The conda lock {exc}") from None
+        raise InvalidRequest(f"The conda lock {exc}") from None
     try:
         if explicit_entries(text) is None:
-            raise ApiError(f"'{url}' is not an @EXPLICIT conda lock")
+            raise InvalidRequest(f"'{url}' is not an @EXPLICIT conda lock")
     except CondaPlanError as exc:
-        raise ApiError(f"The conda lock at '{url}' is not valid: {exc}") from None
+        raise InvalidRequest(f"The conda lock at '{url}' is not valid: {exc}") from None
     return text
 
 
@@ -68,12 +68,12 @@ def _check_sources(plan) -> None:
     try:
         sources = remote_urls(plan, settings.WAVE_CONDA_CHANNEL_ALIAS)
     except CondaPlanError as exc:
-        raise ApiError(str(exc)) from None
+        raise InvalidRequest(str(exc)) from None
     for what, url in sources:
         try:
             check_host(url)
         except DownloadError as exc:
-            raise ApiError(f"{what} cannot be used: {exc}") from None
+            raise InvalidRequest(f"{what} cannot be used: {exc}") from None
 
 
 def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
@@ -101,7 +101,7 @@ def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
             attrs["containerPlatform"], opts.get("commands") or [],
         )
     except CondaPlanError as exc:
-        raise ApiError(str(exc)) from None
+        raise InvalidRequest(str(exc)) from None
     _check_sources(plan)
     return plan.recipe(), conda_file, plan.context()
 
@@ -123,7 +123,7 @@ def emulation_available(platform: str) -> bool:
 def _check_emulation(recipe: str, context: dict, platform: str) -> None:
     runs = " ".join(context.get("commands") or []) if context.get("builder") == "conda" else recipe
     if _RUN.search(runs) and not emulation_available(platform):
-        raise ApiError(
+        raise InvalidRequest(
             f"{platform} builds with RUN steps are unavailable on this deployment: its workers cannot run "
             f"{platform} programs (no qemu-user emulation is registered). Conda packages need no RUN step "
             "and build for every platform"
@@ -145,7 +145,7 @@ def _check_build_registries(recipe: str, context: dict, attrs: dict) -> None:
         try:
             check_host(f"https://{host}", resolvable=False)
         except DownloadError as exc:
-            raise ApiError(f"Registry '{host}' cannot be used in a build: {exc}") from None
+            raise InvalidRequest(f"Registry '{host}' cannot be used in a build: {exc}") from None
 
 
 def plan_build(attrs: dict) -> BuildPlan:
@@ -177,7 +177,7 @@ def plan_build(attrs: dict) -> BuildPlan:
     _check_emulation(recipe, context, attrs["containerPlatform"])
     _check_build_registries(recipe, context, attrs)
     if attrs["format"] == "sif" and context.get("commands"):
-        raise ApiError("Attribute 'format' 'sif' cannot be combined with 'packages.condaOpts.commands'; "
+        raise InvalidRequest("Attribute 'format' 'sif' cannot be combined with 'packages.condaOpts.commands'; "
                        "put the commands in a Singularity definition file's %post instead")
     build_hash = content_hash(inputs)
     packages = conda_packages(conda_file) if conda_file else []

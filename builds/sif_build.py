@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync
 from accounts.identity import Identity
 from containers.upstream import client_for
 from oci.reference import parse_reference
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest
 
 from .builders import BuildSpec, get_builder
 from .models import Build
@@ -27,19 +27,19 @@ def container_file_recipe(attrs: dict) -> tuple[str, dict]:
     if not is_definition(text):
         return text, {}
     if attrs["format"] != "sif":
-        raise ApiError("Attribute 'containerFile' is a Singularity definition file: set 'format' to 'sif' to build it")
+        raise InvalidRequest("Attribute 'containerFile' is a Singularity definition file: set 'format' to 'sif' to build it")
     try:
         translation = translate(text)
     except DefinitionError as exc:
-        raise ApiError(str(exc)) from None
+        raise InvalidRequest(str(exc)) from None
     if translation.copies and not attrs.get("buildContext"):
-        raise ApiError(
+        raise InvalidRequest(
             f"%files source '{translation.copies[0]}' must come from the build context, and the request has none: "
             "send the files as 'buildContext' (wave-cli --context)"
         )
     config = attrs.get("containerConfig") or {}
     if f"{META}/runscript" in translation.files and attrs["freeze"] and (config.get("entrypoint") or config.get("cmd")):
-        raise ApiError("Attribute 'containerConfig' sets an entrypoint or cmd, and the definition file has a %runscript: use one of them")
+        raise InvalidRequest("Attribute 'containerConfig' sets an entrypoint or cmd, and the definition file has a %runscript: use one of them")
     return translation.dockerfile, {"files": translation.files}
 
 

@@ -12,7 +12,7 @@ import re
 
 from django.conf import settings
 
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest
 from wave_site.fields import shown
 
 from .recipes import CONDA_MICROMAMBA_V2, CONDA_PIXI_V1, CRAN_INSTALLR_V1, conda_yaml
@@ -161,7 +161,7 @@ def _install_line(command: str, packages: str) -> str | None:
 def _lock_url(entries: list[str]) -> str | None:
     urls = [e for e in entries if e.startswith(("http://", "https://"))]
     if urls and len(entries) > 1:
-        raise ApiError("No more than one Conda lock remote file can be specified at the same time")
+        raise InvalidRequest("No more than one Conda lock remote file can be specified at the same time")
     return urls[0] if urls else None
 
 
@@ -186,7 +186,7 @@ def micromamba_v2(packages: dict, conda_file: str) -> tuple[str, str]:
 
 def pixi_v1(packages: dict, conda_file: str) -> tuple[str, str]:
     if _lock_url(packages.get("entries") or []):
-        raise ApiError("Conda lock file is not supported by 'conda/pixi:v1' template")
+        raise InvalidRequest("Conda lock file is not supported by 'conda/pixi:v1' template")
     opts = unset_wave_defaults(packages.get("pixiOpts"))
     binding = {
         "pixi_image": opts.get("pixiImage") or settings.WAVE_PIXI_IMAGE,
@@ -237,10 +237,10 @@ def template_recipe(attrs: dict) -> tuple[str, str] | None:
     template, kind = attrs.get("buildTemplate"), packages.get("type")
     if kind == "CRAN":
         if template not in (None, CRAN_INSTALLR_V1):
-            raise ApiError(f"Package type 'CRAN' not supported by '{shown(template)}' build template")
+            raise InvalidRequest(f"Package type 'CRAN' not supported by '{shown(template)}' build template")
         return cran_v1(packages), ""
     if template == CRAN_INSTALLR_V1:
-        raise ApiError(f"Package type '{kind}' not supported by 'cran/installr:v1' build template")
+        raise InvalidRequest(f"Package type '{kind}' not supported by 'cran/installr:v1' build template")
     if template not in (CONDA_MICROMAMBA_V2, CONDA_PIXI_V1) or attrs.get("containerFile"):
         return None
     conda_file = attrs.get("condaFile") or packages.get("environment") or conda_yaml(packages.get("entries") or [], packages.get("channels") or settings.WAVE_CONDA_CHANNELS)

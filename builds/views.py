@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiTokenAuthentication
 from containers.serializers import MessageSerializer
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest, Forbidden, NotFound
 
 from .models import Build, without_large_fields
 from .reconcile import reap_stale_builds
@@ -56,7 +56,7 @@ def get_build(build_id: str, *fields: str) -> Build:
     reap_stale_builds(build_id)
     build = Build.objects.defer(*(f for f in without_large_fields() if f not in fields)).filter(pk=build_id).first()
     if build is None:
-        raise ApiError(f"Unknown build id '{build_id}'", status=404)
+        raise NotFound(f"Unknown build id '{build_id}'")
     return build
 
 
@@ -80,10 +80,9 @@ PRIVATE_FIELDS = ("containerFile", "condaFile", "org")
 def _private(request: Request, build: Build, what: str) -> None:
     """Refuse a build's private side (builds/visibility.py) to whoever may not read it."""
     if not sees_build_private(request.user, build):
-        raise ApiError(
+        raise Forbidden(
             f"The {what} of build '{build.id}' is shown to its owner's organisation and operators: "
             "send one of their API tokens as 'Authorization: Bearer <token>'",
-            status=403,
         )
 
 
@@ -134,9 +133,9 @@ class BuildCondaLockView(APIView):
         build = get_build(build_id, "condalock", "condalock_yaml")
         _private(request, build, "conda lock")
         if not build.conda_file:
-            raise ApiError(f"Build '{build_id}' is not a conda build and has no lock", status=404)
+            raise NotFound(f"Build '{build_id}' is not a conda build and has no lock")
         kind = request.query_params.get("format", "explicit")
         if kind not in ("explicit", "yaml"):
-            raise ApiError(f"Unknown lock format '{kind}'; use 'explicit' or 'yaml'")
+            raise InvalidRequest(f"Unknown lock format '{kind}'; use 'explicit' or 'yaml'")
         text = build.condalock_yaml if kind == "yaml" else build.condalock
         return HttpResponse(text, content_type="text/plain; charset=utf-8")

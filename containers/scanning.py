@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from wave_site.errors import ApiError
+from wave_site.errors import Unsupported
 
 SCAN_MODES = ("none", "async", "required")
 SCAN_LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -57,4 +57,4 @@ def configured_scanner() -> Scanner | None:
 def check_request(attrs: dict) -> None:
     """A scan asked for (`async` or `required`; Wave treats `none` as no scan) needs a scanner."""
     if attrs.get("scanMode") in ("async", "required") and configured_scanner() is None:
-        raise ApiError(SCANNING_OFF, status=501)
+        raise Unsupported(SCANNING_OFF)

@@ -13,7 +13,7 @@ from accounts.identity import Identity
 from builds.services import BuildPlan, plan_build, submit_build
 from metrics import ratelimit
 from oci.reference import parse_reference
-from wave_site.errors import ApiError
+from wave_site.errors import TooManyRequests
 
 from . import upstream
 from .build_context import redact_build_context, verify_build_context
@@ -85,7 +85,7 @@ def _rate_limit(kind: str, caller: Caller) -> None:
     try:
         ratelimit.check(kind, user.pk if user else None, caller.ip_address)
     except ratelimit.RateLimited as exc:
-        raise ApiError(exc.message, status=429, headers={"Retry-After": str(exc.retry_after)}) from None
+        raise TooManyRequests(exc.message, retry_after=exc.retry_after) from None
 
 
 def request_container(caller: Caller, body: dict, attrs: dict) -> dict:

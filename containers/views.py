@@ -14,7 +14,7 @@ from builds.models import without_large_fields
 from builds.reconcile import reap_stale_builds
 from oci.errors import OciError
 from oci.platform import parse_platform
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest, NotFound, Unavailable
 from wave_site.redis import ERRORS as REDIS_ERRORS
 
 from .describe import describe, status
@@ -82,7 +82,7 @@ def _live_request(token: str, ip: str | None) -> ContainerRequest:
         request.build.refresh_from_db()
     if request is None or request.revoked_at is not None:
         count_token_miss(ip)
-        raise ApiError(f"Unknown container token '{token}'", status=404)
+        raise NotFound(f"Unknown container token '{token}'")
     return request
 
 
@@ -107,9 +107,9 @@ class ContainerTokenView(APIView):
         try:
             revoked = revoke(ContainerRequest.objects.filter(token=token))
         except REDIS_ERRORS:
-            raise ApiError(f"Container token '{token}' was not revoked: Redis is unavailable; try again", status=503) from None
+            raise Unavailable(f"Container token '{token}' was not revoked: Redis is unavailable; try again") from None
         if not revoked:
-            raise ApiError(f"Unknown container token '{token}'", status=404)
+            raise NotFound(f"Unknown container token '{token}'")
         return Response({"message": f"Container token '{token}' revoked"})
 
 
@@ -141,5 +141,5 @@ class InspectView(APIView):
             try:
                 platform = parse_platform(request.query_params["platform"])
             except OciError as exc:
-                raise ApiError(str(exc)) from None
+                raise InvalidRequest(str(exc)) from None
         return Response(inspect_image(_identity(request, attrs), attrs["containerImage"], platform))

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest, Unauthorized, Forbidden, TooManyRequests
 
 from . import counters, login_throttle
 from .ratelimit import RateLimited
@@ -24,23 +24,23 @@ CHALLENGE = {"WWW-Authenticate": 'Basic realm="wave metrics"'}
 
 
 def basic_auth_user(request: HttpRequest):
-    """The user of a Basic `Authorization` header who may read usage metrics; ApiError 401/403 otherwise."""
+    """The user of a Basic `Authorization` header who may read usage metrics; Unauthorized/Forbidden otherwise."""
     scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic":
-        raise ApiError("Authentication required: use HTTP Basic auth", status=401, headers=CHALLENGE)
+        raise Unauthorized("Authentication required: use HTTP Basic auth", headers=CHALLENGE)
     try:
         username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise ApiError("Malformed Basic credentials", status=401, headers=CHALLENGE) from None
+        raise Unauthorized("Malformed Basic credentials", headers=CHALLENGE) from None
     try:
         login_throttle.check(request)
     except RateLimited as exc:
-        raise ApiError(exc.message, status=429, headers={"Retry-After": str(exc.retry_after)}) from None
+        raise TooManyRequests(exc.message, retry_after=exc.retry_after) from None
     user = authenticate(request, username=username, password=password)
     if user is None:
-        raise ApiError("Invalid username or password", status=401, headers=CHALLENGE)
+        raise Unauthorized("Invalid username or password", headers=CHALLENGE)
     if not user.has_perm(PERMISSION):
-        raise ApiError(f"User '{username}' may not read usage metrics (permission {PERMISSION})", status=403)
+        raise Forbidden(f"User '{username}' may not read usage metrics (permission {PERMISSION})")
     return user
 
 
@@ -50,7 +50,7 @@ def _date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ApiError(f"Invalid date '{value}': use yyyy-mm-dd, e.g. 2024-04-08") from None
+        raise InvalidRequest(f"Invalid date '{value}': use yyyy-mm-dd, e.g. 2024-04-08") from None
 
 
 METRIC_RESPONSE = inline_serializer(

@@ -9,7 +9,7 @@ from accounts.identity import Identity
 from containers import upstream
 from containers.models import new_token
 from containers.services import Caller, _new_request
-from wave_site.errors import ApiError
+from wave_site.errors import DomainError
 from oci.reference import Reference, parse_reference
 
 from .jobs import enqueue_mirror
@@ -22,7 +22,7 @@ def _target_digest(identity: Identity, target: Reference) -> str | None:
     down) is simply not a cache hit, and the copy reports what is wrong with it."""
     try:
         return upstream.fetch_manifest(identity, target).digest
-    except ApiError:
+    except DomainError:
         return None
 
 

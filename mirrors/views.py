@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from containers.serializers import MessageSerializer
-from wave_site.errors import ApiError
+from wave_site.errors import NotFound
 
 from .models import Mirror
 from .status import fresh, mirror_result
@@ -25,7 +25,7 @@ RESULT = inline_serializer("MirrorResult", {
 def _mirror(mirror_id: str) -> Mirror:
     mirror = Mirror.objects.filter(pk=mirror_id).first()
     if mirror is None:
-        raise ApiError(f"Unknown mirror '{mirror_id}'", status=404)
+        raise NotFound(f"Unknown mirror '{mirror_id}'")
     return fresh(mirror)
 
 
@@ -40,7 +40,7 @@ class MirrorLogsView(APIView):
     def get(self, request: Request, mirror_id: str) -> HttpResponse:
         mirror = _mirror(mirror_id)
         if not mirror.log:
-            raise ApiError(f"Mirror '{mirror_id}' has no log yet", status=404)
+            raise NotFound(f"Mirror '{mirror_id}' has no log yet")
         response = HttpResponse(mirror.log, content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{mirror.id}.log"'
         return response
