@@ -11,7 +11,7 @@ from django.utils import timezone
 from oci.auth import Credentials
 from oci.errors import Unauthorized
 from oci.reference import DOCKER_HUB
-from wave_site.errors import InvalidRequest, Unauthorized, Forbidden
+from wave_site.errors import Forbidden, InvalidRequest, Unauthorized
 
 from .crypto import SecretUnreadable
 from .models import TOKEN_PREFIX, ApiToken, RegistryCredential, User, Workspace, hash_token

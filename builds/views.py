@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiTokenAuthentication
 from containers.serializers import MessageSerializer
-from wave_site.errors import InvalidRequest, Forbidden, NotFound
+from wave_site.errors import Forbidden, InvalidRequest, NotFound
 
 from .models import Build, without_large_fields
 from .reconcile import reap_stale_builds

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from wave_site.errors import InvalidRequest, Unauthorized, Forbidden, TooManyRequests
+from wave_site.errors import Forbidden, InvalidRequest, TooManyRequests, Unauthorized
 
 from . import counters, login_throttle
 from .ratelimit import RateLimited
