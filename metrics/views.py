@@ -1,48 +1,19 @@
-"""`GET /v1alpha2/metrics/{builds,pulls,fusion/pulls}` with HTTP Basic auth, shapes as in the reference."""
+"""`GET /v1alpha2/metrics/{builds,pulls,fusion/pulls}` with HTTP Basic auth (metrics/auth.py), shapes as in the reference."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date
 
-from django.contrib.auth import authenticate
-from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from wave_site.errors import Forbidden, InvalidRequest, TooManyRequests, Unauthorized
+from wave_site.errors import InvalidRequest
 
-from . import counters, login_throttle
-from .ratelimit import RateLimited
-
-PERMISSION = "metrics.view_usage_metrics"
-CHALLENGE = {"WWW-Authenticate": 'Basic realm="wave metrics"'}
-
-
-def basic_auth_user(request: HttpRequest):
-    """The user of a Basic `Authorization` header who may read usage metrics; Unauthorized/Forbidden otherwise."""
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        raise Unauthorized("Authentication required: use HTTP Basic auth", headers=CHALLENGE)
-    try:
-        username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise Unauthorized("Malformed Basic credentials", headers=CHALLENGE) from None
-    try:
-        login_throttle.check(request)
-    except RateLimited as exc:
-        raise TooManyRequests(exc.message, retry_after=exc.retry_after) from None
-    user = authenticate(request, username=username, password=password)
-    if user is None:
-        raise Unauthorized("Invalid username or password", headers=CHALLENGE)
-    if not user.has_perm(PERMISSION):
-        raise Forbidden(f"User '{username}' may not read usage metrics (permission {PERMISSION})")
-    return user
-
+from . import counters
+from .auth import MetricsBasicAuthentication, ReadsUsageMetrics
 
 def _date(value: str | None) -> date | None:
     if value is None:
@@ -59,7 +30,18 @@ METRIC_RESPONSE = inline_serializer(
 
 
 class MetricView(APIView):
+    authentication_classes = [MetricsBasicAuthentication]
+    permission_classes = [ReadsUsageMetrics]
     metric = ""
+
+    def perform_authentication(self, request: Request) -> None:
+        """Lazily, when ReadsUsageMetrics asks for the user."""
+
+    def check_permissions(self, request: Request) -> None:
+        """For reads only: other methods get their 405, and OPTIONS its description, without
+        credentials, as before DRF did this API's auth."""
+        if request.method in ("GET", "HEAD"):
+            super().check_permissions(request)
 
     @extend_schema(
         parameters=[
@@ -70,7 +52,6 @@ class MetricView(APIView):
         summary="Usage counts, all time or for a date, for every org or one",
     )
     def get(self, request: Request) -> Response:
-        basic_auth_user(request._request)
         day = _date(request.query_params.get("date"))
         org = request.query_params.get("org") or None
         return Response(counters.query(self.metric, day, org.lower() if org else None))
