@@ -5,9 +5,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
 from accounts.authentication import ApiTokenAuthentication
 from containers.serializers import MessageSerializer
@@ -86,14 +87,18 @@ def _private(request: Request, build: Build, what: str) -> None:
         )
 
 
-class BuildView(APIView):
+# /v1alpha1/builds/{build_id}: a build's record, status, log and conda lock. The status is
+# public; the rest authenticates, to show the build's private side to whoever may read it.
+class BuildViewSet(ViewSet):
+    lookup_url_kwarg = "build_id"
+    route_names = {"detail": "Build"}
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
 
     @extend_schema(
         responses={200: BuildRecordSerializer, 404: MessageSerializer},
         summary="A build record; containerFile, condaFile and org only for the owner's org and operators",
     )
-    def get(self, request: Request, build_id: str) -> Response:
+    def retrieve(self, request: Request, build_id: str) -> Response:
         build = get_build(build_id)
         data = BuildRecordSerializer(build).data
         if not sees_build_private(request.user, build):
@@ -101,35 +106,28 @@ class BuildView(APIView):
                 data.pop(name)
         return Response(data)
 
-
-class BuildStatusView(APIView):
     @extend_schema(responses={200: BuildStatusSerializer, 404: MessageSerializer}, summary="A build's status")
-    def get(self, request: Request, build_id: str) -> Response:
+    @action(detail=True, name="Build Status", authentication_classes=[])
+    def status(self, request: Request, build_id: str) -> Response:
         return Response(BuildStatusSerializer(build_status(get_build(build_id))).data)
-
-
-class BuildLogsView(APIView):
-    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
 
     @extend_schema(
         responses={(200, "text/plain"): OpenApiTypes.STR, 403: MessageSerializer, 404: MessageSerializer},
         summary="A build's log (an owned build's: for its owner's org and operators)",
     )
-    def get(self, request: Request, build_id: str) -> HttpResponse:
+    @action(detail=True, name="Build Logs")
+    def logs(self, request: Request, build_id: str) -> HttpResponse:
         build = get_build(build_id, "log")
         _private(request, build, "log")
         return HttpResponse(build.log, content_type="text/plain; charset=utf-8")
-
-
-class BuildCondaLockView(APIView):
-    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["explicit", "yaml"], description="@EXPLICIT list (default) or conda-lock YAML")],
         responses={(200, "text/plain"): OpenApiTypes.STR, 403: MessageSerializer, 404: MessageSerializer},
         summary="A conda build's lock: every package's URL and checksum (an owned build's: for its owner's org and operators)",
     )
-    def get(self, request: Request, build_id: str) -> HttpResponse:
+    @action(detail=True, name="Build Conda Lock")
+    def condalock(self, request: Request, build_id: str) -> HttpResponse:
         build = get_build(build_id, "condalock", "condalock_yaml")
         _private(request, build, "conda lock")
         if not build.conda_file:

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
+from rest_framework.decorators import action
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
 from accounts.authentication import ApiTokenAuthentication
 from accounts.identity import Identity, request_token
@@ -43,38 +44,6 @@ def _caller(request: Request, attrs: dict, endpoint: str) -> Caller:
     return Caller(_identity(request, attrs), client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
 
 
-class ContainerRequestView(APIView):
-    legacy = False
-    endpoint = "/v1alpha2/container"
-
-    @extend_schema(
-        request=ContainerRequestSerializer,
-        responses={200: ContainerResponseSerializer, **ERRORS},
-        summary="Request a container: an existing image, augmented, or built from a Dockerfile or conda packages",
-    )
-    def post(self, request: Request) -> Response:
-        bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
-        serializer = ContainerRequestSerializer(data=request.data, context={"legacy": self.legacy, "bearer": bearer})
-        serializer.is_valid(raise_exception=True)
-        attrs = serializer.validated_data
-        body = request_container(_caller(request, attrs, self.endpoint), request.data, attrs)
-        return Response(ContainerResponseSerializer(body).data)
-
-
-class LegacyContainerTokenView(ContainerRequestView):
-    legacy = True
-    endpoint = "/container-token"
-
-    @extend_schema(
-        request=ContainerRequestSerializer,
-        responses={200: ContainerResponseSerializer, **ERRORS},
-        summary="Deprecated form of /v1alpha2/container: takes condaFile, rejects packages and nameStrategy",
-        deprecated=True,
-    )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
-
-
 def _live_request(token: str, ip: str | None) -> ContainerRequest:
     check_token_misses(ip)
     request = ContainerRequest.objects.select_related("build", "user").defer(*without_large_fields("build__")).filter(token=token).first()
@@ -89,21 +58,77 @@ def _live_request(token: str, ip: str | None) -> ContainerRequest:
 DESCRIBE = inline_serializer("ContainerDescription", {"token": serializers.CharField(), "request": serializers.DictField()})
 
 
-class ContainerTokenView(APIView):
+# Requesting a container (`create`); the two request endpoints differ in `legacy` and `endpoint`.
+class ContainerRequests(ViewSet):
+    legacy = False
+    endpoint = "/v1alpha2/container"
+
+    def create(self, request: Request) -> Response:
+        bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+        serializer = ContainerRequestSerializer(data=request.data, context={"legacy": self.legacy, "bearer": bearer})
+        serializer.is_valid(raise_exception=True)
+        attrs = serializer.validated_data
+        body = request_container(_caller(request, attrs, self.endpoint), request.data, attrs)
+        return Response(ContainerResponseSerializer(body).data)
+
+
+# /v1alpha2/container: a request, its record and its status by request id.
+class ContainerViewSet(ContainerRequests):
+    lookup_url_kwarg = "request_id"
+    route_names = {"list": "Container Request", "detail": "Container Detail"}
+
+    @extend_schema(
+        request=ContainerRequestSerializer,
+        responses={200: ContainerResponseSerializer, **ERRORS},
+        summary="Request a container: an existing image, augmented, or built from a Dockerfile or conda packages",
+    )
+    def create(self, request: Request) -> Response:
+        return super().create(request)
+
+    @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="A container request")
+    def retrieve(self, request: Request, request_id: str) -> Response:
+        return Response(describe(_live_request(request_id, client_ip(request.META))))
+
+    @extend_schema(responses={200: ContainerStatusSerializer, 404: MessageSerializer}, summary="A container request's status")
+    @action(detail=True, name="Container Status")
+    def status(self, request: Request, request_id: str) -> Response:
+        return Response(ContainerStatusSerializer(status(_live_request(request_id, client_ip(request.META)))).data)
+
+
+# POST /container-token, the deprecated form of a request.
+class LegacyContainerTokenViewSet(ContainerRequests):
+    route_names = {"list": "Legacy Container Token"}
+    legacy = True
+    endpoint = "/container-token"
+
+    @extend_schema(
+        request=ContainerRequestSerializer,
+        responses={200: ContainerResponseSerializer, **ERRORS},
+        summary="Deprecated form of /v1alpha2/container: takes condaFile, rejects packages and nameStrategy",
+        deprecated=True,
+    )
+    def create(self, request: Request) -> Response:
+        return super().create(request)
+
+
+# /container-token/{token}: a request by its token, and its revocation (staff only).
+class ContainerTokenViewSet(ViewSet):
+    lookup_url_kwarg = "token"
+    route_names = {"detail": "Container Token"}
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
 
     def get_permissions(self):
         return [permissions.IsAdminUser()] if self.request.method == "DELETE" else []
 
     @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="Describe a container request")
-    def get(self, request: Request, token: str) -> Response:
+    def retrieve(self, request: Request, token: str) -> Response:
         return Response(describe(_live_request(token, client_ip(request.META))))
 
     @extend_schema(
         responses={200: MessageSerializer, 401: MessageSerializer, 403: MessageSerializer, 404: MessageSerializer, 503: MessageSerializer},
         summary="Revoke a container token (staff only); later pulls of its image get 404; 503 while Redis is away",
     )
-    def delete(self, request: Request, token: str) -> Response:
+    def destroy(self, request: Request, token: str) -> Response:
         try:
             revoked = revoke(ContainerRequest.objects.filter(token=token))
         except REDIS_ERRORS:
@@ -113,26 +138,17 @@ class ContainerTokenView(APIView):
         return Response({"message": f"Container token '{token}' revoked"})
 
 
-class ContainerDetailView(APIView):
-    @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="A container request")
-    def get(self, request: Request, request_id: str) -> Response:
-        return Response(describe(_live_request(request_id, client_ip(request.META))))
+# POST /v1alpha1/inspect.
+class InspectViewSet(ViewSet):
+    route_names = {"list": "Inspect"}
 
-
-class ContainerStatusView(APIView):
-    @extend_schema(responses={200: ContainerStatusSerializer, 404: MessageSerializer}, summary="A container request's status")
-    def get(self, request: Request, request_id: str) -> Response:
-        return Response(ContainerStatusSerializer(status(_live_request(request_id, client_ip(request.META)))).data)
-
-
-class InspectView(APIView):
     @extend_schema(
         request=InspectRequestSerializer,
         parameters=[OpenApiParameter("platform", str, description="e.g. linux/arm64: pick that image from an index")],
         responses={200: inline_serializer("Inspect", {"container": serializers.DictField()}), **ERRORS},
         summary="An image's manifest and config",
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         serializer = InspectRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attrs = serializer.validated_data

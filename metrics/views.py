@@ -6,14 +6,16 @@ from datetime import date
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
 from wave_site.errors import InvalidRequest
 
 from . import counters
 from .auth import MetricsBasicAuthentication, ReadsUsageMetrics
+
 
 def _date(value: str | None) -> date | None:
     if value is None:
@@ -24,15 +26,31 @@ def _date(value: str | None) -> date | None:
         raise InvalidRequest(f"Invalid date '{value}': use yyyy-mm-dd, e.g. 2024-04-08") from None
 
 
+def _counts(request: Request, metric: str) -> Response:
+    day = _date(request.query_params.get("date"))
+    org = request.query_params.get("org") or None
+    return Response(counters.query(metric, day, org.lower() if org else None))
+
+
 METRIC_RESPONSE = inline_serializer(
     "Metric", {"metric": serializers.CharField(), "count": serializers.IntegerField(), "orgs": serializers.DictField(child=serializers.IntegerField())}
 )
 
 
-class MetricView(APIView):
+METRIC_SCHEMA = extend_schema(
+    parameters=[
+        OpenApiParameter("date", str, description="yyyy-mm-dd"),
+        OpenApiParameter("org", str, description="an email domain, e.g. seqera.io"),
+    ],
+    responses={200: METRIC_RESPONSE},
+    summary="Usage counts, all time or for a date, for every org or one",
+)
+
+
+# /v1alpha2/metrics/{builds,pulls,fusion/pulls}.
+class MetricsViewSet(ViewSet):
     authentication_classes = [MetricsBasicAuthentication]
     permission_classes = [ReadsUsageMetrics]
-    metric = ""
 
     def perform_authentication(self, request: Request) -> None:
         """Lazily, when ReadsUsageMetrics asks for the user."""
@@ -43,27 +61,17 @@ class MetricView(APIView):
         if request.method in ("GET", "HEAD"):
             super().check_permissions(request)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("date", str, description="yyyy-mm-dd"),
-            OpenApiParameter("org", str, description="an email domain, e.g. seqera.io"),
-        ],
-        responses={200: METRIC_RESPONSE},
-        summary="Usage counts, all time or for a date, for every org or one",
-    )
-    def get(self, request: Request) -> Response:
-        day = _date(request.query_params.get("date"))
-        org = request.query_params.get("org") or None
-        return Response(counters.query(self.metric, day, org.lower() if org else None))
+    @METRIC_SCHEMA
+    @action(detail=False, name="Build Metrics")
+    def builds(self, request: Request) -> Response:
+        return _counts(request, "builds")
 
+    @METRIC_SCHEMA
+    @action(detail=False, name="Pull Metrics")
+    def pulls(self, request: Request) -> Response:
+        return _counts(request, "pulls")
 
-class BuildMetricsView(MetricView):
-    metric = "builds"
-
-
-class PullMetricsView(MetricView):
-    metric = "pulls"
-
-
-class FusionPullMetricsView(MetricView):
-    metric = "fusion"
+    @METRIC_SCHEMA
+    @action(detail=False, url_path="fusion/pulls", name="Fusion Pull Metrics")
+    def fusion_pulls(self, request: Request) -> Response:
+        return _counts(request, "fusion")

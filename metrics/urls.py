@@ -1,0 +1,8 @@
+from wave_site.routers import ApiRouter
+
+from . import views
+
+router = ApiRouter()
+router.register("v1alpha2/metrics", views.MetricsViewSet, basename="metrics")
+
+urlpatterns = router.urls
