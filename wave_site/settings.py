@@ -323,6 +323,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Builds and mirrors share one status enum; a container request's is another (unnamed, they collide).
+    "ENUM_NAME_OVERRIDES": {"RecordStatusEnum": ["PENDING", "COMPLETED"], "ContainerStatusEnum": ["PENDING", "BUILDING", "DONE"]},
 }
 
 # Logs are JSON lines carrying the request id (LOG_FORMAT=plain for people reading a terminal).
