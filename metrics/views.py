@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import date
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import ViewSet
 
+from accounts.authentication import ApiTokenAuthentication
 from wave_site.errors import InvalidRequest
 
 from . import counters
 from .auth import MetricsBasicAuthentication, ReadsUsageMetrics
+from .models import PullEvent
 
 
 def _date(value: str | None) -> date | None:
@@ -75,3 +79,43 @@ class MetricsViewSet(ViewSet):
     @action(detail=False, url_path="fusion/pulls", name="Fusion Pull Metrics")
     def fusion_pulls(self, request: Request) -> Response:
         return _counts(request, "fusion")
+
+
+class PullEventSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username", default=None)
+    ipAddress = serializers.IPAddressField(source="ip_address")
+    creationTime = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = PullEvent
+        fields = ["id", "token", "user", "org", "image", "digest", "platform", "fusion", "ipAddress", "creationTime"]
+
+
+class PullEventPages(CursorPagination):
+    """Newest first; a cursor, not a page number, so that a page costs the same deep in a big table."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 100
+    page_size_query_param = "size"
+    max_page_size = 1000
+
+
+# GET /v1alpha1/pull-events: every pull recorded, for operators (staff), `?token=` for one request's.
+class PullEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    route_names = {"list": "Pull Events"}
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    permission_classes = [permissions.IsAdminUser]
+    serializer_class = PullEventSerializer
+    pagination_class = PullEventPages
+
+    def get_queryset(self):
+        events = PullEvent.objects.select_related("user")
+        token = self.request.query_params.get("token")
+        return events.filter(token=token) if token else events
+
+    @extend_schema(
+        parameters=[OpenApiParameter("token", str, description="only the pulls of this container token")],
+        summary="Pull records, newest first (staff only); `next` and `previous` are the neighbouring pages",
+    )
+    def list(self, request: Request) -> Response:
+        return super().list(request)
