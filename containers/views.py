@@ -11,7 +11,7 @@ from accounts.authentication import ApiTokenAuthentication
 from accounts.identity import Identity, request_token
 from metrics.ratelimit import client_ip
 from builds.models import without_large_fields
-from builds.reconcile import reap_stale_builds
+from builds.reconcile import as_read
 from oci.errors import OciError
 from oci.platform import parse_platform
 from wave_site.errors import ApiError
@@ -78,8 +78,8 @@ class LegacyContainerTokenView(ContainerRequestView):
 def _live_request(token: str, ip: str | None) -> ContainerRequest:
     check_token_misses(ip)
     request = ContainerRequest.objects.select_related("build", "user").defer(*without_large_fields("build__")).filter(token=token).first()
-    if request is not None and request.build_id and reap_stale_builds(request.build_id):
-        request.build.refresh_from_db()
+    if request is not None:
+        as_read(request.build)
     if request is None or request.revoked_at is not None:
         count_token_miss(ip)
         raise ApiError(f"Unknown container token '{token}'", status=404)
