@@ -25,6 +25,8 @@ from .models import Build
 from .naming import content_hash, target_image
 from .context import FROM_LINE
 from .queue import enqueue_build
+from .ended import announce_end
+from .jobs import fail_build
 from .sif_build import container_file_recipe
 from .recipes import CONDA_MICROMAMBA, conda_dockerfile, conda_packages, conda_yaml, config_steps
 from .templates import template_recipe, unset_wave_defaults
@@ -226,31 +228,41 @@ def submit_build(plan: BuildPlan, identity: Identity, image_exists, count_build=
     """The build for `plan` and whether its image is already there (`cached`).
 
     A pending, running or succeeded build of the same hash is shared; a failed one is retried as
-    the next number. The unique (hash, number) constraint makes concurrent submissions of the same
-    plan agree on one build. `image_exists()` is asked, and `count_build()` (the rate limit) called,
-    only when a new build would be made.
+    the next number. The row is claimed first: the unique (hash, number) constraint makes concurrent
+    submissions agree on one build, and only the request whose insert won calls `count_build()` (the
+    rate limit: charged once, and a refusal takes the claim back) and then `image_exists()`, outside
+    any transaction: a registry call never holds a row lock or a connection's transaction open.
     """
     while True:
         latest = Build.objects.filter(content_hash=plan.content_hash).order_by("-number").first()
         if latest and latest.status != Build.Status.FAILED:
             return latest, latest.status == Build.Status.SUCCEEDED
         number = latest.number + 1 if latest else 1
-        count_build()
         try:
             with transaction.atomic():
-                if image_exists():
-                    now = timezone.now()
-                    build = _new_build(
-                        plan, identity, number, status=Build.Status.SUCCEEDED, started_at=now, finished_at=now,
-                        exit_status=0, from_registry=True,
-                        log=f"{plan.target_image} is already in the registry: nothing to build\n",
-                    )
-                    return build, True
-                build = _new_build(plan, identity, number)
-                transaction.on_commit(lambda: enqueue_build(build.id))
-                return build, False
+                build = _new_build(plan, identity, number)  # PENDING, and queued only below
+                count_build()
+            break
         except IntegrityError:
             continue  # another request made this number first: share its build
+    try:
+        exists = image_exists()
+    except Exception as exc:
+        fail_build(build.id, str(exc))  # requests that joined in between are told why
+        raise
+    if not exists:
+        transaction.on_commit(lambda: enqueue_build(build.id))
+        return build, False
+    now = timezone.now()
+    found = {
+        "status": Build.Status.SUCCEEDED, "started_at": now, "finished_at": now, "exit_status": 0, "from_registry": True,
+        "log": f"{plan.target_image} is already in the registry: nothing to build\n",
+    }
+    Build.objects.filter(pk=build.pk, status=Build.Status.PENDING).update(**found)
+    announce_end(build.id, Build.Status.SUCCEEDED, "")
+    for name, value in found.items():
+        setattr(build, name, value)
+    return build, True
 
 
 def retry_build(failed: Build) -> Build | None:
