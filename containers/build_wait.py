@@ -76,6 +76,12 @@ class _Listener:
         if not futures:
             self.waiters.pop(build_id, None)
             self.db_due.pop(build_id, None)
+        if not self.waiters and self.task is not None:
+            # The last waiter left (its build ended or its client went away): end the subscription
+            # now, not at the listener's next look up to POLL seconds later (and not by an MGET of
+            # no keys, which Redis refuses).
+            self.task.cancel()
+            self.task = None
 
     def _wake(self, build_id: str, state: State) -> None:
         for future in self.waiters.get(build_id, ()):
