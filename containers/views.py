@@ -11,6 +11,7 @@ from accounts.authentication import ApiTokenAuthentication
 from accounts.identity import Identity, request_token
 from metrics.ratelimit import client_ip
 from builds.models import without_large_fields
+from builds.request_spec import ContainerRequestSpec
 from builds.reconcile import as_read
 from oci.errors import OciError
 from oci.platform import parse_platform
@@ -34,13 +35,14 @@ from .tokens import revoke
 ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer}
 
 
-def _identity(request: Request, attrs: dict) -> Identity:
-    token = request_token(attrs.get("towerAccessToken"), request.headers.get("Authorization", ""))
-    return guarded_identify(token, attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"), client_ip(request.META))
+def _identity(request: Request, access_token: str | None, endpoint: str | None, workspace_id: int | None) -> Identity:
+    token = request_token(access_token, request.headers.get("Authorization", ""))
+    return guarded_identify(token, endpoint, workspace_id, client_ip(request.META))
 
 
-def _caller(request: Request, attrs: dict, endpoint: str) -> Caller:
-    return Caller(_identity(request, attrs), client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
+def _caller(request: Request, spec: ContainerRequestSpec, endpoint: str) -> Caller:
+    identity = _identity(request, spec.tower_access_token, spec.tower_endpoint, spec.tower_workspace_id)
+    return Caller(identity, client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
 
 
 class ContainerRequestView(APIView):
@@ -56,8 +58,8 @@ class ContainerRequestView(APIView):
         bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
         serializer = ContainerRequestSerializer(data=request.data, context={"legacy": self.legacy, "bearer": bearer})
         serializer.is_valid(raise_exception=True)
-        attrs = serializer.validated_data
-        body = request_container(_caller(request, attrs, self.endpoint), request.data, attrs)
+        spec = serializer.to_spec()
+        body = request_container(_caller(request, spec, self.endpoint), spec)
         return Response(ContainerResponseSerializer(body).data)
 
 
@@ -142,4 +144,5 @@ class InspectView(APIView):
                 platform = parse_platform(request.query_params["platform"])
             except OciError as exc:
                 raise ApiError(str(exc)) from None
-        return Response(inspect_image(_identity(request, attrs), attrs["containerImage"], platform))
+        identity = _identity(request, attrs.get("towerAccessToken"), attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
+        return Response(inspect_image(identity, attrs["containerImage"], platform))
