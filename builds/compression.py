@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from wave_site.errors import InvalidRequest
 
+from .request_spec import BuildCompression
+
 MODES = ("gzip", "zstd", "estargz")
 LEVELS = {"gzip": (0, 9), "estargz": (0, 9), "zstd": (0, 22)}  # Nextflow's documented ranges
 
 
-def compression_context(attrs: dict, context: dict) -> dict:
+def compression_context(compression_asked: BuildCompression | None, context: dict) -> dict:
     """What the build record keeps of a request's `buildCompression`; an InvalidRequest where the
     builder chosen for the request cannot apply it."""
-    compression = {k: v for k, v in (attrs.get("buildCompression") or {}).items() if v not in (None, False)}
+    compression = compression_asked.set_values() if compression_asked else {}
     mode = compression.get("mode") or "gzip"
     if compression in ({}, {"mode": "gzip"}):  # the builders' default
         return {}

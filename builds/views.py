@@ -15,7 +15,7 @@ from containers.serializers import MessageSerializer
 from wave_site.errors import Forbidden, InvalidRequest, NotFound
 
 from .models import Build, without_large_fields
-from .reconcile import reap_stale_builds
+from .reconcile import as_read
 from .visibility import sees_build_private
 
 
@@ -54,8 +54,7 @@ class BuildRecordSerializer(serializers.Serializer):
 
 def get_build(build_id: str, *fields: str) -> Build:
     """The build, loading of its large fields only `fields`."""
-    reap_stale_builds(build_id)
-    build = Build.objects.defer(*(f for f in without_large_fields() if f not in fields)).filter(pk=build_id).first()
+    build = as_read(Build.objects.defer(*(f for f in without_large_fields() if f not in fields)).filter(pk=build_id).first())
     if build is None:
         raise NotFound(f"Unknown build id '{build_id}'")
     return build

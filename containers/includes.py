@@ -13,6 +13,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from accounts.identity import Identity
+from builds.request_spec import ContainerRequestSpec
 from oci import errors, mediatypes
 from oci.client import RegistryClient
 from oci.documents import parse_config
@@ -89,9 +90,6 @@ def included_layers(identity: Identity, images: list[str], platform: str) -> lis
     return result
 
 
-def with_includes(identity: Identity, attrs: dict) -> dict:
-    """`attrs` with the included layers appended to `containerConfig.layers`."""
-    added = included_layers(identity, attrs["containerIncludes"], attrs["containerPlatform"])
-    config = dict(attrs.get("containerConfig") or {})
-    config["layers"] = [*(config.get("layers") or []), *added]
-    return {**attrs, "containerConfig": config}
+def with_includes(identity: Identity, spec: ContainerRequestSpec) -> ContainerRequestSpec:
+    """`spec` with the included layers appended to `containerConfig.layers`."""
+    return spec.with_layers(included_layers(identity, list(spec.container_includes), spec.platform))

@@ -12,7 +12,8 @@ from accounts.authentication import ApiTokenAuthentication
 from accounts.identity import Identity, request_token
 from metrics.ratelimit import client_ip
 from builds.models import without_large_fields
-from builds.reconcile import reap_stale_builds
+from builds.request_spec import ContainerRequestSpec
+from builds.reconcile import as_read
 from oci.errors import OciError
 from oci.platform import parse_platform
 from wave_site.errors import InvalidRequest, NotFound, Unavailable
@@ -35,20 +36,21 @@ from .tokens import revoke
 ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer}
 
 
-def _identity(request: Request, attrs: dict) -> Identity:
-    token = request_token(attrs.get("towerAccessToken"), request.headers.get("Authorization", ""))
-    return guarded_identify(token, attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"), client_ip(request.META))
+def _identity(request: Request, access_token: str | None, endpoint: str | None, workspace_id: int | None) -> Identity:
+    token = request_token(access_token, request.headers.get("Authorization", ""))
+    return guarded_identify(token, endpoint, workspace_id, client_ip(request.META))
 
 
-def _caller(request: Request, attrs: dict, endpoint: str) -> Caller:
-    return Caller(_identity(request, attrs), client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
+def _caller(request: Request, spec: ContainerRequestSpec, endpoint: str) -> Caller:
+    identity = _identity(request, spec.tower_access_token, spec.tower_endpoint, spec.tower_workspace_id)
+    return Caller(identity, client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
 
 
 def _live_request(token: str, ip: str | None) -> ContainerRequest:
     check_token_misses(ip)
     request = ContainerRequest.objects.select_related("build", "user").defer(*without_large_fields("build__")).filter(token=token).first()
-    if request is not None and request.build_id and reap_stale_builds(request.build_id):
-        request.build.refresh_from_db()
+    if request is not None:
+        as_read(request.build)
     if request is None or request.revoked_at is not None:
         count_token_miss(ip)
         raise NotFound(f"Unknown container token '{token}'")
@@ -67,8 +69,8 @@ class ContainerRequests(ViewSet):
         bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
         serializer = ContainerRequestSerializer(data=request.data, context={"legacy": self.legacy, "bearer": bearer})
         serializer.is_valid(raise_exception=True)
-        attrs = serializer.validated_data
-        body = request_container(_caller(request, attrs, self.endpoint), request.data, attrs)
+        spec = serializer.to_spec()
+        body = request_container(_caller(request, spec, self.endpoint), spec)
         return Response(ContainerResponseSerializer(body).data)
 
 
@@ -158,4 +160,5 @@ class InspectViewSet(ViewSet):
                 platform = parse_platform(request.query_params["platform"])
             except OciError as exc:
                 raise InvalidRequest(str(exc)) from None
-        return Response(inspect_image(_identity(request, attrs), attrs["containerImage"], platform))
+        identity = _identity(request, attrs.get("towerAccessToken"), attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
+        return Response(inspect_image(identity, attrs["containerImage"], platform))
