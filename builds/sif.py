@@ -19,10 +19,10 @@ import shlex
 import subprocess
 import time
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Callable
 
 from oci import mediatypes
-from oci.client import Manifest, RegistryClient
+from oci.client import FileBody, Manifest, RegistryClient
 from oci.digest import sha256_digest
 from oci.image import canonical_json
 
@@ -145,18 +145,12 @@ def _file_digest(path: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-async def _chunks(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            yield chunk
-
-
 async def push_sif(client: RegistryClient, path: str, tag: str, sif: Path) -> str:
     """Push a SIF as an ORAS artifact, as `apptainer push oras://` does; returns the manifest digest."""
     digest, size = _file_digest(sif), sif.stat().st_size
     config = b"{}"
     if not await client.blob_exists(path, digest):
-        await client.upload_blob(path, digest, _chunks(sif))
+        await client.upload_blob(path, digest, FileBody(sif))  # read again from the start on a retry
     await client.push_blob(path, config)
     manifest = canonical_json({
         "schemaVersion": 2,

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from dataclasses import dataclass
-from typing import AsyncIterable
+from pathlib import Path
+from typing import AsyncIterable, AsyncIterator
 
 import httpx
 
@@ -45,6 +46,21 @@ class Manifest:
     def from_bytes(cls, raw: bytes, media_type: str | None = None) -> Manifest:
         media_type = media_type or media_type_of(raw)
         return cls(media_type, raw, sha256_digest(raw))
+
+
+class FileBody:
+    """A file as an upload body that can be sent again: each pass (a retry) reads it from the start,
+    1 MiB at a time, where a generator could be read only once."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with self.path.open("rb") as file:
+            while chunk := file.read(self.CHUNK):
+                yield chunk
 
 
 def is_loopback_host(host: str) -> bool:
@@ -251,6 +267,7 @@ class RegistryClient:
         return manifest
 
     async def get_blob(self, path: str, digest: str) -> bytes:
+        """A small blob (a config) in memory; layers go through `open_blob` or `oci.copy.copy_blob`."""
         response = await self.request("GET", f"/v2/{path}/blobs/{digest}", scope=self._scope(path))
         await self._check(response, f"blob '{digest}' of '{path}'")
         if sha256_digest(response.content) != digest:

@@ -91,11 +91,17 @@ class ImageCopy:
         if await self.target.blob_exists(self.target_path, digest):
             self.result.skipped += 1
             return
-        response = await self.source.open_blob(self.source_path, digest)
-        try:
-            await self.target.upload_blob(self.target_path, digest, response.aiter_raw())
-        finally:
-            await response.aclose()
+        await copy_blob(self.source, self.source_path, self.target, self.target_path, digest)
         self.result.copied += 1
         self.result.copied_bytes += int(descriptor.get("size") or 0)
         self.say(f"Copied blob {digest} ({descriptor.get('size', '?')} bytes)")
+
+
+async def copy_blob(source: RegistryClient, source_path: str, target: RegistryClient, target_path: str, digest: str) -> None:
+    """Stream a blob from one repository to another, never whole in memory; the target registry
+    checks its digest as it arrives."""
+    response = await source.open_blob(source_path, digest)
+    try:
+        await target.upload_blob(target_path, digest, response.aiter_raw())
+    finally:
+        await response.aclose()

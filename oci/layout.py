@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 from .client import Manifest, RegistryClient
 from .errors import RegistryError
 
 
-def write_layout(directory: Path, tag: str, manifest: Manifest, blobs: dict[str, bytes]) -> None:
-    """Write `manifest` (tagged `tag`) and its `blobs` (by digest: config and layers) as a layout."""
+def write_layout(directory: Path, tag: str, manifest: Manifest, blobs: dict[str, bytes | Path]) -> None:
+    """Write `manifest` (tagged `tag`) and its `blobs` (by digest: config and layers, as bytes or
+    as files, which are copied) as a layout."""
     store = directory / "blobs" / "sha256"
     store.mkdir(parents=True, exist_ok=True)
     for digest, data in {**blobs, manifest.digest: manifest.raw}.items():
-        (store / digest.split(":", 1)[1]).write_bytes(data)
+        if isinstance(data, Path):
+            shutil.copyfile(data, store / digest.split(":", 1)[1])
+        else:
+            (store / digest.split(":", 1)[1]).write_bytes(data)
     (directory / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
     index = {
         "schemaVersion": 2,

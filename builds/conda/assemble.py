@@ -22,11 +22,12 @@ from django.conf import settings
 from accounts.identity import Identity
 from containers.upstream import client_for
 from oci import mediatypes
-from oci.client import Manifest, RegistryClient
+from oci.client import FileBody, Manifest, RegistryClient
+from oci.copy import copy_blob
 from oci.digest import sha256_digest
 from oci.documents import parse_config
 from oci.image import canonical_json
-from oci.layer import Layer
+from oci.layer import LayerFile
 from oci.layout import save_blob, write_layout
 from oci.mutate import select_platform
 from oci.platform import parse_platform
@@ -57,7 +58,7 @@ async def _base_image(client: RegistryClient, path: str, reference: str, platfor
     return manifest, config
 
 
-def _config(base: dict, plan: CondaPlan, layers: list[tuple[str, Layer]]) -> bytes:
+def _config(base: dict, plan: CondaPlan, layers: list[tuple[str, LayerFile]]) -> bytes:
     """The base image's config with the environment's PATH and variables and the new layers."""
     container = dict(base.get("config") or {})
     base_env = container.get("Env") or []
@@ -89,11 +90,11 @@ async def _copy_base_layers(base_client: RegistryClient, base_path: str, client:
             continue
         if base_client.registry == client.registry and await client.mount_blob(path, digest, base_path):
             continue
-        await client.push_blob(path, await base_client.get_blob(base_path, digest), digest)
+        await copy_blob(base_client, base_path, client, path, digest)
 
 
 async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, client: RegistryClient,
-                   layers: list[tuple[str, Layer]]) -> tuple[str, str]:
+                   layers: list[tuple[str, LayerFile]]) -> tuple[str, str]:
     """Assemble the image on the base image and push it: as an image, or as a SIF for `format: sif`.
 
     Returns the pushed digest and a line for the log (written by the caller: logging touches the
@@ -118,7 +119,7 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
         uploaded = 0
         for _, layer in layers:
             if not await client.blob_exists(target.path, layer.gzip_digest):
-                await client.upload_blob(target.path, layer.gzip_digest, layer.gzip)
+                await client.upload_blob(target.path, layer.gzip_digest, FileBody(layer.path))
                 uploaded += layer.size
         await client.push_blob(target.path, config)
         digest = await client.push_manifest(target.path, target.reference, manifest)
@@ -126,11 +127,11 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
 
 
 async def _publish_sif(base_client: RegistryClient, base_path: str, base_layers: list[dict], client: RegistryClient, target,
-                       manifest: Manifest, config: bytes, layers: list[tuple[str, Layer]]) -> tuple[str, str]:
+                       manifest: Manifest, config: bytes, layers: list[tuple[str, LayerFile]]) -> tuple[str, str]:
     """The assembled image as a layout on disk (base layers streamed into it), then a SIF, pushed."""
     work = Path(tempfile.mkdtemp(dir=Path(settings.WAVE_DATA_DIR) / "builds"))
     try:
-        blobs = {layer.gzip_digest: layer.gzip for _, layer in layers}
+        blobs: dict[str, bytes | Path] = {layer.gzip_digest: layer.path for _, layer in layers}
         blobs[sha256_digest(config)] = config
         write_layout(work / "layout", "image", manifest, blobs)
         for descriptor in base_layers:
@@ -159,11 +160,12 @@ def run_conda_build(build: Build, output: Callable[[str], None], deadline: float
     def store_lock(explicit: str, conda_lock: str) -> None:
         Build.objects.filter(pk=build.pk).update(condalock=explicit, condalock_yaml=conda_lock)
 
-    layers = assemble(plan, output, deadline, tick, store_lock)
-    tick()
-    identity = Identity(build.user, build.workspace)
-    base_client = client_for(identity, parse_reference(plan.base_image).registry)
-    client = client_for(identity, parse_reference(build.target_image).registry)
-    digest, summary = async_to_sync(_publish)(build, plan, base_client, client, layers)
+    with tempfile.TemporaryDirectory(dir=Path(settings.WAVE_DATA_DIR) / "builds") as kept:
+        layers = assemble(plan, output, deadline, tick, store_lock, Path(kept))
+        tick()
+        identity = Identity(build.user, build.workspace)
+        base_client = client_for(identity, parse_reference(plan.base_image).registry)
+        client = client_for(identity, parse_reference(build.target_image).registry)
+        digest, summary = async_to_sync(_publish)(build, plan, base_client, client, layers)
     output(summary)
     return _run_commands(build, plan, digest, output, deadline, tick) if plan.commands else digest

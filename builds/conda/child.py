@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import re
+import zlib
 from pathlib import Path
 
 import rattler
@@ -86,12 +87,10 @@ async def assemble(job: dict, result: dict) -> None:
         record.url = archive.as_uri()  # install the very file that was checked
     prefix = await install(records, work / "staging", plan.subdir, Path(job["cache"]))
     say(f"Installed {len(records)} packages into {PREFIX}")
-    packages, metadata = package_layers(prefix, urls)
+    say(f"Packing layers with zlib {zlib.ZLIB_RUNTIME_VERSION} (layer digests are equal across workers with the same zlib)")
+    packages, metadata = package_layers(prefix, out, urls)
     layers = [("+".join(p.names), p.layer) for p in packages] + [("conda-meta", metadata)]
-    result["layers"] = []
-    for number, (name, layer) in enumerate(layers):
-        (out / f"layer-{number}.tar.gz").write_bytes(layer.gzip)
-        result["layers"].append({"name": name, "tar_digest": layer.tar_digest, "gzip_digest": layer.gzip_digest})
+    result["layers"] = [{"name": name, "tar_digest": layer.tar_digest, "gzip_digest": layer.gzip_digest} for name, layer in layers]
 
 
 def main(args: list[str]) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import rattler
 
-from oci.layer import Layer, LayerBuilder
+from oci.layer import LayerBuilder, LayerFile
 
 from .paths import UnsafePackage, path_problem
 from .plan import PREFIX
@@ -23,7 +23,7 @@ _SKIP = {"CACHEDIR.TAG"}
 @dataclass(frozen=True)
 class PackageLayer:
     names: tuple[str, ...]
-    layer: Layer
+    layer: LayerFile
 
 
 def _add(builder: LayerBuilder, prefix: Path, relative: str) -> None:
@@ -40,7 +40,7 @@ def _add(builder: LayerBuilder, prefix: Path, relative: str) -> None:
     elif stat.S_ISDIR(info.st_mode):
         builder.add_dir(inside, stat.S_IMODE(info.st_mode))
     else:
-        builder.add_file(inside, path.read_bytes(), 0o755 if info.st_mode & 0o111 else 0o644)
+        builder.add_file(inside, path, 0o755 if info.st_mode & 0o111 else 0o644)
 
 
 def _prefix_records(prefix: Path) -> list[rattler.PrefixRecord]:
@@ -48,7 +48,7 @@ def _prefix_records(prefix: Path) -> list[rattler.PrefixRecord]:
     return sorted(records, key=lambda r: r.name.normalized)
 
 
-def _metadata_layer(prefix: Path, owned: set[str], urls: dict[str, str]) -> Layer:
+def _metadata_layer(prefix: Path, owned: set[str], urls: dict[str, str], target: Path) -> LayerFile:
     """conda-meta without the worker's own paths (each package's URL is where it came from, not
     the file it was installed from), and anything no package owns."""
     builder = LayerBuilder()
@@ -67,12 +67,13 @@ def _metadata_layer(prefix: Path, owned: set[str], urls: dict[str, str]) -> Laye
         if relative in _SKIP or relative.startswith("conda-meta") or relative in owned or path.is_dir():
             continue
         _add(builder, prefix, relative)
-    return builder.build()
+    return builder.write(target)
 
 
-def package_layers(prefix: Path, urls: dict[str, str] | None = None) -> tuple[list[PackageLayer], Layer]:
-    """A layer per installed package (merging the smallest past LAYER_BUDGET), and the metadata layer.
-    `urls` maps package file names to the URLs the lock names."""
+def package_layers(prefix: Path, out: Path, urls: dict[str, str] | None = None) -> tuple[list[PackageLayer], LayerFile]:
+    """A layer per installed package (merging the smallest past LAYER_BUDGET), and the metadata layer,
+    written to `out` as `layer-<n>.tar.gz` (the metadata last); files stream from the prefix, so
+    memory does not grow with a package's size. `urls` maps package file names to the URLs the lock names."""
     prefix = prefix.resolve()
     groups: list[tuple[tuple[str, ...], list[str]]] = [
         ((r.name.normalized,), sorted(str(f) for f in r.files)) for r in _prefix_records(prefix)
@@ -83,10 +84,10 @@ def package_layers(prefix: Path, urls: dict[str, str] | None = None) -> tuple[li
         merged = (tuple(n for names, _ in small for n in names), sorted(f for _, files in small for f in files))
         groups = sorted([*keep, merged], key=lambda g: g[0])
     layers = []
-    for names, files in groups:
+    for number, (names, files) in enumerate(groups):
         builder = LayerBuilder()
         for relative in files:
             _add(builder, prefix, relative)
-        layers.append(PackageLayer(names, builder.build()))
+        layers.append(PackageLayer(names, builder.write(out / f"layer-{number}.tar.gz")))
     owned = {f for _, files in groups for f in files}
-    return layers, _metadata_layer(prefix, owned, urls or {})
+    return layers, _metadata_layer(prefix, owned, urls or {}, out / f"layer-{len(groups)}.tar.gz")

@@ -5,6 +5,7 @@ the build fails. A child that crashes (a rattler panic aborts it) fails the buil
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import shutil
 import tempfile
@@ -13,12 +14,13 @@ from typing import Callable
 
 from django.conf import settings
 
-from oci.digest import sha256_digest
-from oci.layer import Layer
+from oci.layer import LayerFile
 
-from ..sandbox.child import build_user, exit_description, owned_dir, read_child_file, root_dir, run_unprivileged
+from ..sandbox.child import build_user, exit_description, open_child_file, owned_dir, read_child_file, root_dir, run_unprivileged
 from .plan import CondaPlan
 from .solve import SolveError
+
+COPY_CHUNK = 1 << 20
 
 
 class OutputTail:
@@ -42,19 +44,25 @@ class OutputTail:
         return lines[-1] if lines else "it printed nothing"
 
 
-def _layers(out: Path, entries: list[dict], user: tuple[int, int]) -> list[tuple[str, Layer]]:
+def _layers(out: Path, entries: list[dict], user: tuple[int, int], keep: Path) -> list[tuple[str, LayerFile]]:
+    """The child's layers, copied in 1 MiB pieces into the worker's own `keep` and hashed on the way
+    (the child's folder is gone by the time they are pushed, and the child cannot change a copy)."""
     layers = []
     for number, entry in enumerate(entries):
-        blob = read_child_file(out, f"layer-{number}.tar.gz", user)
-        if sha256_digest(blob) != entry["gzip_digest"]:
+        name, target, hasher = f"layer-{number}.tar.gz", keep / f"layer-{number}.tar.gz", hashlib.sha256()
+        with open_child_file(out, name, user) as source, target.open("xb") as copy:
+            while chunk := source.read(COPY_CHUNK):
+                hasher.update(chunk)
+                copy.write(chunk)
+        if f"sha256:{hasher.hexdigest()}" != entry["gzip_digest"]:
             raise SolveError(f"The conda layer {entry['name']} does not have the digest the installer gave it")
-        layers.append((entry["name"], Layer(entry["tar_digest"], blob, entry["gzip_digest"])))
+        layers.append((entry["name"], LayerFile(target, entry["tar_digest"], entry["gzip_digest"], target.stat().st_size)))
     return layers
 
 
 def assemble(plan: CondaPlan, output: Callable[[str], None], deadline: float, tick: Callable[[], None],
-             on_lock: Callable[[str, str], None]) -> list[tuple[str, Layer]]:
-    """The image's conda layers (name, layer); `on_lock(explicit, conda_lock_yaml)` once solved."""
+             on_lock: Callable[[str, str], None], keep: Path) -> list[tuple[str, LayerFile]]:
+    """The image's conda layers (name, layer), as files in `keep`; `on_lock(explicit, conda_lock_yaml)` once solved."""
     user = build_user()
     root = root_dir(Path(settings.WAVE_CONDA_WORK_DIR))
     work = Path(tempfile.mkdtemp(dir=root_dir(root / "builds")))
@@ -73,6 +81,6 @@ def assemble(plan: CondaPlan, output: Callable[[str], None], deadline: float, ti
             on_lock(result["lock"], result.get("lock_yaml", ""))
         if result.get("error"):
             raise SolveError(result["error"])
-        return _layers(work / "out", result["layers"], user)
+        return _layers(work / "out", result["layers"], user, keep)
     finally:
         shutil.rmtree(work, ignore_errors=True)

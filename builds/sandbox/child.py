@@ -13,7 +13,7 @@ import signal
 import stat
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from django.conf import settings
 
@@ -73,6 +73,11 @@ def root_dir(path: Path) -> Path:
 
 
 def read_child_file(directory: Path, name: str, user: tuple[int, int]) -> bytes:
+    with open_child_file(directory, name, user) as file:
+        return file.read()
+
+
+def open_child_file(directory: Path, name: str, user: tuple[int, int]) -> BinaryIO:
     """A file the child wrote in `directory`: a regular file of the build user, links not followed
     (a hard link to a file of another user fails the owner check)."""
     folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -82,11 +87,12 @@ def read_child_file(directory: Path, name: str, user: tuple[int, int]) -> bytes:
         raise SandboxError(f"The build's child left no readable {name}: {exc.strerror}") from None
     finally:
         os.close(folder)
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != user[0]:
-            raise SandboxError(f"The build's child left {name} as something other than its own regular file")
-        return file.read()
+    file = os.fdopen(fd, "rb")
+    info = os.fstat(file.fileno())
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != user[0]:
+        file.close()
+        raise SandboxError(f"The build's child left {name} as something other than its own regular file")
+    return file
 
 
 def _env(work: Path) -> dict[str, str]:

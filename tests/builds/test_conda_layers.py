@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
-import io
 import tarfile
 
 import pytest
@@ -29,12 +27,17 @@ def installed(conda_channel, tmp_path):
 
 
 def names_in(layer) -> list[str]:
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer.gzip))) as tar:
+    with tarfile.open(layer.path, "r:gz") as tar:
         return [m.name for m in tar.getmembers() if m.isfile()]
 
 
-def test_each_package_gets_its_own_layer_with_its_files(installed):
-    packages, metadata = conda_layers.package_layers(installed(["wavetest-hello", "wavetest-extra"], "a"))
+def packed(prefix, tmp_path, where: str):
+    (tmp_path / where).mkdir()
+    return conda_layers.package_layers(prefix, tmp_path / where)
+
+
+def test_each_package_gets_its_own_layer_with_its_files(installed, tmp_path):
+    packages, metadata = packed(installed(["wavetest-hello", "wavetest-extra"], "a"), tmp_path, "out")
     by_name = {p.names: names_in(p.layer) for p in packages}
     assert by_name == {
         ("wavetest-extra",): ["opt/conda/share/wavetest-extra/readme.txt"],
@@ -44,16 +47,16 @@ def test_each_package_gets_its_own_layer_with_its_files(installed):
     assert all(name.startswith("opt/conda/conda-meta/") for name in names_in(metadata))
 
 
-def test_the_same_package_gives_the_same_layer_in_another_environment(installed):
-    first, _ = conda_layers.package_layers(installed(["wavetest-hello"], "a"))
-    second, _ = conda_layers.package_layers(installed(["wavetest-lib", "wavetest-extra"], "b"))
+def test_the_same_package_gives_the_same_layer_in_another_environment(installed, tmp_path):
+    first, _ = packed(installed(["wavetest-hello"], "a"), tmp_path, "out-a")
+    second, _ = packed(installed(["wavetest-lib", "wavetest-extra"], "b"), tmp_path, "out-b")
     lib = lambda layers: next(p.layer.gzip_digest for p in layers if p.names == ("wavetest-lib",))  # noqa: E731
     assert lib(first) == lib(second)
 
 
-def test_past_the_budget_the_smallest_packages_share_a_layer(installed, monkeypatch):
+def test_past_the_budget_the_smallest_packages_share_a_layer(installed, monkeypatch, tmp_path):
     monkeypatch.setattr(conda_layers, "LAYER_BUDGET", 2)
-    packages, _ = conda_layers.package_layers(installed(["wavetest-hello", "wavetest-extra"], "c"))
+    packages, _ = packed(installed(["wavetest-hello", "wavetest-extra"], "c"), tmp_path, "out")
     assert len(packages) == 2
     merged = next(p for p in packages if len(p.names) > 1)
     assert len(merged.names) == 2 and len(names_in(merged.layer)) == 2
