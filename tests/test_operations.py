@@ -11,8 +11,8 @@ from django.test import Client
 
 from builds.models import Build
 from containers.models import ContainerRequest
-from tests.conftest import REGISTRY, post
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
+from tests.support.helpers import REGISTRY, post
 from wave_site.observability import JsonFormatter, RequestIdFilter
 
 pytestmark = pytest.mark.django_db
@@ -91,5 +91,7 @@ def test_deleting_a_request_in_the_admin_forgets_its_token(admin_client, api, bu
 
 @pytest.mark.parametrize("model", ["accounts/user", "accounts/apitoken", "accounts/workspace", "accounts/registrycredential",
                                    "containers/containerrequest", "containers/storedblob", "builds/build", "metrics/pullevent"])
+
+
 def test_every_model_has_an_admin_list_with_search(admin_client, model):
     assert admin_client.get(f"/admin/{model}/?q=x").status_code == 200

@@ -15,8 +15,7 @@ from rq.job import Job, JobStatus
 from builds.models import Build
 from builds.queue import NO_WORKER, enqueue_build, job_id
 from builds.requeue import REQUEUED, requeue_lost_builds
-from tests.builds.test_build_jobs import b64, unique
-from tests.conftest import REGISTRY, post
+from tests.support.helpers import REGISTRY, b64, post, unique
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

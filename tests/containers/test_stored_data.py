@@ -14,8 +14,8 @@ from builds.models import Build
 from containers.lifecycle import collect_blobs
 from containers.models import ContainerRequest, StoredBlob
 from oci.layer import LayerBuilder
-from tests.builds.context_tars import wave_cli_context
-from tests.conftest import REGISTRY, post
+from tests.support.context_tars import wave_cli_context
+from tests.support.helpers import REGISTRY, dockerfile, post
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +28,6 @@ def fresh_layer() -> dict:
         "location": "data:" + base64.b64encode(layer.gzip).decode(),
         "gzipDigest": layer.gzip_digest, "gzipSize": layer.size, "tarDigest": layer.tar_digest,
     }
-
-
-def dockerfile(text: str = "") -> str:
-    return base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN echo {uuid.uuid4().hex}\n{text}".encode()).decode()
 
 
 def refusals(busybox: str):

@@ -15,7 +15,8 @@ from django.test import override_settings
 from containers.models import ContainerRequest
 from metrics.models import PullEvent
 from metrics.ratelimit import client_ip
-from tests.conftest import start_server, stop_server, wait_until
+from tests.support.helpers import wait_until
+from tests.support.servers import start_server, stop_server
 
 # A window that does not end during the test (fixed windows are aligned on multiples of it).
 FOREVER = 10**9

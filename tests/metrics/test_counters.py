@@ -17,21 +17,13 @@ from builds.models import Build
 from metrics import counters
 from metrics.models import PullEvent
 from wave_site.housekeeping import run_once
+from tests.support.factories import pulls
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def app_redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
-
-
-def pulls(n: int, org: str = "seqera.io", fusion: bool = False, days_ago: int = 0) -> None:
-    at = timezone.now() - timedelta(days=days_ago)
-    PullEvent.objects.bulk_create(
-        PullEvent(token="abc", org=org, image="localhost/x:1", digest="sha256:" + "0" * 64, platform="linux/amd64",
-                  fusion=fusion, created_at=at)
-        for _ in range(n)
-    )
 
 
 def build(org: str = "seqera.io", from_registry: bool = False) -> None:

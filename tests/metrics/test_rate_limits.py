@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import time
-import uuid
 
 import httpx
 import pytest
 
-from tests.conftest import REGISTRY, post, start_server, stop_server
-from tests.factories import api_token
+from tests.support.factories import api_token
+from tests.support.helpers import dockerfile, post
+from tests.support.servers import start_server, stop_server
 
 pytestmark = pytest.mark.django_db
 
 
 def wait_for_next_window(window: int) -> None:
     time.sleep(window - time.time() % window + 0.05)
-
-
-def dockerfile() -> str:
-    return base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN echo {uuid.uuid4().hex}\n".encode()).decode()
 
 
 def test_anonymous_container_requests_are_limited_per_ip_and_reset(api, busybox, settings):

@@ -20,9 +20,9 @@ from mirrors.models import Mirror
 from oci.auth import Credentials
 from oci.client import RegistryClient
 from oci.reference import parse_repository
-from tests.clients.bodies import client_body
-from tests.conftest import REGISTRY, free_port, own_registry_credentials, post
-from tests.factories import registry_credential
+from tests.support.bodies import client_body
+from tests.support.factories import registry_credential
+from tests.support.helpers import REGISTRY, free_port, own_registry_credentials, post
 from wave_site.housekeeping import run_once
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +72,8 @@ def test_the_legacy_endpoint_refuses_mirroring(api, busybox, owner_token, target
         ({"buildRepository": None}, "Attribute `buildRepository` is required when specifying `mirror` mode"),
     ],
 )
+
+
 def test_wave_refuses_a_mirror_request(api, busybox, owner_token, target, change, message):
     body = {**mirror_body(busybox, target, owner_token), **change}
     response = post(api, "/v1alpha2/container", body)

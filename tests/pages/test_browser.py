@@ -20,8 +20,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from builds.models import Build
 from metrics.models import PullEvent
-from tests.conftest import REGISTRY, wait_until
-from tests.factories import UserFactory, api_token
+from tests.support.factories import UserFactory, api_token
+from tests.support.helpers import REGISTRY, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

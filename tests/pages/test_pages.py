@@ -8,9 +8,9 @@ from django.test import Client
 from accounts.models import ApiToken, RegistryCredential
 from builds.models import Build
 from metrics.models import PullEvent
-from tests.factories import UserFactory, registry_credential
+from tests.support.factories import UserFactory, registry_credential
+from tests.support.helpers import REGISTRY
 
-from tests.conftest import REGISTRY
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +124,7 @@ def test_the_inspect_form_shows_layers(owner, busybox):
 
 
 def test_the_token_page_shows_images_digests_and_pulls(api, owner, busybox):
-    from tests.factories import api_token
+    from tests.support.factories import api_token
 
     token = api.post("/v1alpha2/container", {"containerImage": busybox, "towerAccessToken": api_token(owner)}, format="json").json()["containerToken"]
     PullEvent.objects.create(token=token, org="seqera.io", image=busybox, digest="sha256:x", platform="linux/amd64")

@@ -8,8 +8,8 @@ from django.test import Client
 
 from builds.models import Build
 from containers.models import ContainerRequest
-from tests.conftest import REGISTRY
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
+from tests.support.helpers import REGISTRY
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +95,7 @@ def test_a_build_nobody_owns_is_public_whole(failed_build):
 
 
 def test_the_build_api_keeps_an_owned_builds_private_side_for_its_org(failed_build, owner, outsider):
-    from tests.factories import api_token
+    from tests.support.factories import api_token
 
     stranger = Client().get(f"/v1alpha1/builds/{failed_build.id}").json()
     assert stranger["targetImage"] == failed_build.target_image and stranger["reason"] == "RUN exited with 1"
