@@ -15,6 +15,7 @@ from containers.lifecycle import collect_blobs
 from containers.models import ContainerRequest, StoredBlob
 from oci.layer import LayerBuilder
 from tests.support.context_tars import wave_cli_context
+from tests.support.factories import BuildFactory
 from tests.support.helpers import REGISTRY, dockerfile, post
 
 pytestmark = pytest.mark.django_db
@@ -168,9 +169,6 @@ def test_a_build_whose_context_was_collected_fails_saying_so(tmp_path):
 
     digest = "sha256:" + "c" * 64
     content_hash = uuid.uuid4().hex[:16]
-    build = Build.objects.create(
-        id=f"{content_hash}_2", content_hash=content_hash, number=2, container_file="FROM x", platform="linux/amd64",
-        build_repository="r", target_image="r:t", context={"buildContext": {"gzipDigest": digest, "tarDigest": digest}},
-    )
+    build = BuildFactory(content_hash=content_hash, number=2, context={"buildContext": {"gzipDigest": digest, "tarDigest": digest}})
     with pytest.raises(BuildFailed, match=f"The build context {digest} is no longer stored: request the build again"):
         write_context(build, tmp_path)

@@ -9,7 +9,7 @@ from django.test import Client
 from builds.models import Build
 from containers.models import ContainerRequest
 from tests.support.factories import UserFactory
-from tests.support.helpers import REGISTRY
+from tests.support.helpers import REGISTRY, SERVER
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def request_row(owner, failed_build) -> ContainerRequest:
     return ContainerRequest.objects.create(
         token="0123456789ab", user=owner, org="seqera.io", ip_address="192.0.2.7", endpoint="/v1alpha2/container",
         request={}, container_config={"env": ["SECRET_ENV=the-config"]}, platform="linux/amd64",
-        target_image="localhost:9090/wt/0123456789ab/b:" + "f" * 16, build=failed_build,
+        target_image=f"{SERVER}/wt/0123456789ab/b:" + "f" * 16, build=failed_build,
     )
 
 
