@@ -23,8 +23,9 @@ from oci.auth import Credentials
 from oci.client import RegistryClient
 from oci.image import push_image
 
-from tests.support.factories import UserFactory, WorkspaceFactory, api_token
-from tests.support.helpers import REGISTRY, free_port, own_registry_credentials, push, wait_for_http
+from tests.support.clock import Clock
+from tests.support.factories import BuildFactory, UserFactory, WorkspaceFactory, api_token
+from tests.support.helpers import REGISTRY, free_port, own_registry_credentials, push, run, wait_for_http
 from tests.support.servers import PrivateRegistry, WaveServer, start_server, start_worker, stop_server
 from tests.support.waiting import APP_NAME, POOL
 
@@ -44,6 +45,17 @@ def services(request):
     if not request.node.path.is_relative_to(UNIT_LANE):
         request.getfixturevalue("clean_redis")
         request.getfixturevalue("flush_retries_a_deadlock")
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The rate limits' and throttles' clock, moved by the test instead of sleeping through a window."""
+    from metrics import ratelimit, throttle
+
+    clock = Clock()
+    monkeypatch.setattr(ratelimit, "clock", clock)
+    monkeypatch.setattr(throttle, "clock", clock)
+    return clock
 
 
 @pytest.fixture(scope="session")
@@ -237,11 +249,8 @@ def db_build():
     from django.utils import timezone
 
     def make(build_hash: str) -> Build:
-        return Build.objects.create(
-            id=f"{build_hash}_1", content_hash=build_hash, number=1, status=Build.Status.RUNNING,
-            container_file="FROM x\n", platform="linux/amd64", build_repository=f"{REGISTRY}/x",
-            target_image=f"{REGISTRY}/x:{build_hash}", heartbeat_at=timezone.now(), started_at=timezone.now(),
-        )
+        return BuildFactory(content_hash=build_hash, status=Build.Status.RUNNING, build_repository=f"{REGISTRY}/x",
+                            heartbeat_at=timezone.now(), started_at=timezone.now())
 
     return make
 
