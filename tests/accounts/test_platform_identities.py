@@ -17,11 +17,11 @@ from accounts.models import PlatformAccount, PlatformWorkspace, User, Workspace
 from containers.models import ContainerRequest
 from tests.support.bodies import client_body
 from tests.support.factories import UserFactory, api_token
+from tests.support.fake_platform import trust
 from tests.support.helpers import free_port, post, wait_until
 from tests.support.servers import start_server, stop_server
 from wave_site.redis import sync_redis
 
-from .conftest import FakePlatform, trust
 
 pytestmark = pytest.mark.django_db
 

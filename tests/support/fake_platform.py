@@ -9,8 +9,6 @@ import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 
 class FakePlatform:
     def __init__(self):
@@ -84,18 +82,3 @@ def trust(settings, *platforms: FakePlatform) -> None:
     """Make the fake Platforms endpoints the operator trusts (loopback 127.0.0.1 is on the tests'
     SSRF allow-list, as the test registries are)."""
     settings.WAVE_PLATFORM_ENDPOINTS = ["https://api.cloud.seqera.io", *(p.url for p in platforms)]
-
-
-@pytest.fixture
-def platform(settings):
-    fake = FakePlatform()
-    trust(settings, fake)
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def other_platform():
-    fake = FakePlatform()
-    yield fake
-    fake.close()
