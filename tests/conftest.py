@@ -58,6 +58,14 @@ def clock(monkeypatch) -> Clock:
     return clock
 
 
+@pytest.fixture
+def fresh_rate_limits():
+    """This test's rate-limit windows start empty (other tests count from 127.0.0.1 too)."""
+    store = redis.Redis.from_url(settings.REDIS_URL)
+    for key in store.scan_iter("wave:ratelimit:*"):
+        store.delete(key)
+
+
 @pytest.fixture(scope="session")
 def clean_redis():
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
