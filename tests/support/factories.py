@@ -111,7 +111,6 @@ class ContainerRequestFactory(factory.django.DjangoModelFactory):
     token = factory.LazyFunction(new_token)
     endpoint = "test"
     request = factory.LazyFunction(dict)
-    container_image = BUSYBOX
     platform = "linux/amd64"
     target_image = factory.LazyAttribute(lambda r: f"wt/{r.token}/library/busybox:latest")
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))
