@@ -11,7 +11,7 @@ from django.utils import timezone
 from oci.auth import Credentials
 from oci.errors import Unauthorized
 from oci.reference import DOCKER_HUB
-from wave_site.errors import ApiError
+from wave_site.errors import Forbidden, InvalidRequest, Unauthorized
 
 from .crypto import SecretUnreadable
 from .models import TOKEN_PREFIX, ApiToken, RegistryCredential, User, Workspace, hash_token
@@ -74,7 +74,7 @@ def request_token(body_token: str | None, authorization: str) -> str | None:
     scheme, _, header_token = authorization.partition(" ")
     header_token = header_token.strip() if scheme.lower() == "bearer" else ""
     if body_token and header_token and body_token != header_token:
-        raise ApiError("towerAccessToken and the Authorization header carry different tokens: send one token")
+        raise InvalidRequest("towerAccessToken and the Authorization header carry different tokens: send one token")
     return body_token or header_token or None
 
 
@@ -84,26 +84,26 @@ def identify(access_token: str | None, endpoint: str | None, workspace_id: int |
     and any other is checked with that Platform (when the operator lists it in WAVE_PLATFORM_ENDPOINTS)."""
     platform = bool(endpoint) and not _is_local_endpoint(endpoint) and _names(endpoint, settings.WAVE_PLATFORM_ENDPOINTS)
     if endpoint and not platform and not _is_local_endpoint(endpoint):
-        raise ApiError(
+        raise InvalidRequest(
             f"Unsupported towerEndpoint '{endpoint}': this service only accepts its own accounts "
             f"(omit towerEndpoint or use '{settings.WAVE_SERVER_URL}') and the Seqera Platforms its operators "
             "trust (WAVE_PLATFORM_ENDPOINTS)"
         )
     if not access_token:
         if workspace_id is not None:
-            raise ApiError(f"towerWorkspaceId '{workspace_id}' requires a towerAccessToken")
+            raise InvalidRequest(f"towerWorkspaceId '{workspace_id}' requires a towerAccessToken")
         return ANONYMOUS
     token = active_api_token(access_token)
     if token is None and platform and not access_token.startswith(TOKEN_PREFIX):
         return Identity(*platform_identity(_configured(endpoint), access_token, workspace_id))
     if token is None:
-        raise ApiError("Invalid towerAccessToken: the token is unknown or has been revoked", status=401)
+        raise Unauthorized("Invalid towerAccessToken: the token is unknown or has been revoked")
     user = token.user
     if workspace_id is None:
         return Identity(user, api_token=token)
     workspace = Workspace.objects.filter(pk=workspace_id, members=user).first()
     if workspace is None:
-        raise ApiError(f"Unknown towerWorkspaceId '{workspace_id}', or you are not a member of it", status=403)
+        raise Forbidden(f"Unknown towerWorkspaceId '{workspace_id}', or you are not a member of it")
     return Identity(user, workspace, token)
 
 

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-from wave_site.errors import ApiError
+from wave_site.errors import BadGateway, Forbidden, InvalidRequest, Unauthorized, Unavailable
 from wave_site.redis import ERRORS as REDIS_ERRORS
 from wave_site.redis import sync_redis, unavailable
 
@@ -59,22 +59,21 @@ def _ask(endpoint: str, kind: str, token: str, fetch: Callable[[], dict]) -> dic
     try:
         answer = _cached(_key(kind, endpoint, token), fetch)
     except platform.PlatformUnavailable as exc:
-        raise ApiError(
+        raise (BadGateway if exc.status == 502 else Unavailable)(
             f"The Seqera Platform at {endpoint} could not check the access token: {exc}. Try again later, "
-            f"or unset TOWER_ACCESS_TOKEN (tower.accessToken) to use the service anonymously",
-            status=exc.status,
+            f"or unset TOWER_ACCESS_TOKEN (tower.accessToken) to use the service anonymously"
         ) from None
     if "refused" in answer:
         status = answer["refused"]
         why = f"HTTP {status}" if status != 200 else "it knows no user for it"
-        raise ApiError(f"The Seqera Platform at {endpoint} refused the access token ({why}): {WHAT_TO_CHANGE}", status=401)
+        raise Unauthorized(f"The Seqera Platform at {endpoint} refused the access token ({why}): {WHAT_TO_CHANGE}")
     return answer
 
 
 def platform_identity(endpoint: str, token: str, workspace_id: int | None) -> tuple[User, Workspace | None]:
     """The local user (and workspace) for a token of the Platform at `endpoint` (a configured one)."""
     if not platform.TOKEN_PATTERN.fullmatch(token):
-        raise ApiError(
+        raise InvalidRequest(
             "Invalid towerAccessToken: a token is printable ASCII without spaces or line breaks, "
             f"at most 4096 characters; {WHAT_TO_CHANGE}"
         )
@@ -82,19 +81,17 @@ def platform_identity(endpoint: str, token: str, workspace_id: int | None) -> tu
     found = platform.PlatformUser(**answer["user"])
     user = local_user(endpoint, found)
     if not user.is_active:
-        raise ApiError(
+        raise Forbidden(
             f"The account '{user.username}' of Seqera Platform user #{found.id} at {endpoint} is disabled on this "
             "service; ask its operators",
-            status=403,
         )
     if workspace_id is None:
         return user, None
     listed = _ask(endpoint, "workspaces", token, lambda: {"workspaces": platform.workspaces(endpoint, token, found.id)})
     name = listed["workspaces"].get(str(workspace_id))
     if name is None:
-        raise ApiError(
+        raise Forbidden(
             f"towerWorkspaceId '{workspace_id}' is not one of your workspaces at the Seqera Platform {endpoint}",
-            status=403,
         )
     workspace = local_workspace(endpoint, workspace_id, name)
     workspace.members.add(user)  # idempotent: Django inserts with ON CONFLICT DO NOTHING

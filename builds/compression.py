@@ -10,32 +10,34 @@ the build id: an image already built with the same recipe is reused whatever its
 
 from __future__ import annotations
 
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest
+
+from .request_spec import BuildCompression
 
 MODES = ("gzip", "zstd", "estargz")
 LEVELS = {"gzip": (0, 9), "estargz": (0, 9), "zstd": (0, 22)}  # Nextflow's documented ranges
 
 
-def compression_context(attrs: dict, context: dict) -> dict:
-    """What the build record keeps of a request's `buildCompression`; an ApiError where the
+def compression_context(compression_asked: BuildCompression | None, context: dict) -> dict:
+    """What the build record keeps of a request's `buildCompression`; an InvalidRequest where the
     builder chosen for the request cannot apply it."""
-    compression = {k: v for k, v in (attrs.get("buildCompression") or {}).items() if v not in (None, False)}
+    compression = compression_asked.set_values() if compression_asked else {}
     mode = compression.get("mode") or "gzip"
     if compression in ({}, {"mode": "gzip"}):  # the builders' default
         return {}
     if context.get("builder") == "conda":
-        raise ApiError(
+        raise InvalidRequest(
             f"buildCompression mode '{mode}'{' with a level' if 'level' in compression else ''} is not available for "
             "conda packages built by this service's conda builder: it packs gzip layers shared between images. "
             "Omit buildCompression, or use buildTemplate 'conda/micromamba:v2' for zstd"
         )
     if mode == "estargz":
-        raise ApiError(
+        raise InvalidRequest(
             "buildCompression mode 'estargz' is not supported by this service: its builder (buildah 1.28) "
             "cannot write estargz layers; use gzip or zstd"
         )
     if compression.get("force"):
-        raise ApiError(
+        raise InvalidRequest(
             "buildCompression 'force' is not supported by this service: its builder (buildah 1.28) cannot "
             "recompress base image layers the registry already holds; omit force"
         )

@@ -25,7 +25,6 @@ from .logs import BuildLog, appended
 from .models import Build
 from .output import BuildOutput
 from .process import DeadlineExceeded
-from .reconcile import reap_stale_builds
 from .retry import LOST, Backoff, reconnect, retry_lost
 from .sandbox.child import SandboxError
 from .sif import SifError
@@ -74,7 +73,6 @@ def run_build(build_id: str) -> None:
     if not claimed:
         log.info("build %s is not pending; nothing to do", build_id)
         return
-    reap_stale_builds()
     build = Build.objects.select_related("user", "workspace").get(pk=build_id)
     build_log = BuildLog(build.id)
     build_log.line(f"Building {build.target_image} ({build.platform}) as build {build.id} on {worker}")

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from .models import Build, without_large_fields
-from .reconcile import reap_stale_builds
+from .reconcile import as_read
 from .visibility import sees_build_private
 
 LOG_SHOWN = 100_000  # characters of a log a page shows (the reference's cut), or a follower gets at once
@@ -49,10 +49,9 @@ def build_list(request: HttpRequest) -> HttpResponse:
 
 def _build_for(request: HttpRequest, build_id: str, **log_parts) -> tuple[Build, bool]:
     """The build, public by id (builds/visibility.py), and whether this user sees its private side."""
-    reap_stale_builds(build_id)
-    build = Build.objects.select_related("user").defer(*without_large_fields()).annotate(
+    build = as_read(Build.objects.select_related("user").defer(*without_large_fields()).annotate(
         log_size=Length("log"), **log_parts
-    ).filter(pk=build_id).first()
+    ).filter(pk=build_id).first())
     if build is None:
         raise Http404(f"No build {build_id}")
     return build, sees_build_private(request.user, build)

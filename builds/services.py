@@ -16,7 +16,7 @@ from containers.upstream import DownloadError, check_host, download
 from oci.errors import OciError
 from oci.platform import parse_platform
 from oci.reference import parse_reference
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest
 
 from .compression import compression_context
 from .conda.plan import CondaPlanError, explicit_entries, plan_from_environment
@@ -25,7 +25,10 @@ from .models import Build
 from .naming import content_hash, target_image
 from .context import FROM_LINE
 from .queue import enqueue_build
+from .ended import announce_end
+from .jobs import fail_build
 from .sif_build import container_file_recipe
+from .request_spec import ContainerRequestSpec, thawed
 from .recipes import CONDA_MICROMAMBA, conda_dockerfile, conda_packages, conda_yaml, config_steps
 from .templates import template_recipe, unset_wave_defaults
 
@@ -54,12 +57,12 @@ def _lock_from_url(url: str) -> str:
     try:
         text = download(url, settings.WAVE_MAX_CONDA_FILE).decode("utf-8", "replace")
     except DownloadError as exc:
-        raise ApiError(f"The conda lock {exc}") from None
+        raise InvalidRequest(f"The conda lock {exc}") from None
     try:
         if explicit_entries(text) is None:
-            raise ApiError(f"'{url}' is not an @EXPLICIT conda lock")
+            raise InvalidRequest(f"'{url}' is not an @EXPLICIT conda lock")
     except CondaPlanError as exc:
-        raise ApiError(f"The conda lock at '{url}' is not valid: {exc}") from None
+        raise InvalidRequest(f"The conda lock at '{url}' is not valid: {exc}") from None
     return text
 
 
@@ -68,40 +71,40 @@ def _check_sources(plan) -> None:
     try:
         sources = remote_urls(plan, settings.WAVE_CONDA_CHANNEL_ALIAS)
     except CondaPlanError as exc:
-        raise ApiError(str(exc)) from None
+        raise InvalidRequest(str(exc)) from None
     for what, url in sources:
         try:
             check_host(url)
         except DownloadError as exc:
-            raise ApiError(f"{what} cannot be used: {exc}") from None
+            raise InvalidRequest(f"{what} cannot be used: {exc}") from None
 
 
-def _conda_recipe(attrs: dict) -> tuple[str, str, dict]:
+def _conda_recipe(spec: ContainerRequestSpec) -> tuple[str, str, dict]:
     """The recipe, the conda file and the build context of a conda request."""
-    if (made := template_recipe(attrs)) is not None:
+    if (made := template_recipe(spec)) is not None:
         return *made, {}
-    packages = attrs.get("packages") or {}
-    opts = unset_wave_defaults(packages.get("condaOpts"))  # the clients always send wave-api's defaults
-    entries = packages.get("entries") or []
+    packages = spec.packages
+    opts = unset_wave_defaults(packages.conda_opts if packages else None)  # the clients always send wave-api's defaults
+    entries = list(packages.entries) if packages else []
     if len(entries) == 1 and entries[0].startswith(("http://", "https://")) and "::" not in entries[0]:
         conda_file = _lock_from_url(entries[0])
     else:
-        conda_file = attrs.get("condaFile") or packages.get("environment") or conda_yaml(
-            entries, packages.get("channels") or settings.WAVE_CONDA_CHANNELS
+        conda_file = spec.conda_file or (packages and packages.environment) or conda_yaml(
+            entries, list((packages and packages.channels) or settings.WAVE_CONDA_CHANNELS)
         )
     base_packages = settings.WAVE_CONDA_BASE_PACKAGES if opts.get("basePackages") is None else opts["basePackages"]
-    if attrs.get("containerFile"):  # the legacy form: a Dockerfile that uses conda.yml itself
-        return attrs["containerFile"], conda_file, {}
-    if attrs.get("buildTemplate") == CONDA_MICROMAMBA:
+    if spec.container_file:  # the legacy form: a Dockerfile that uses conda.yml itself
+        return spec.container_file, conda_file, {}
+    if spec.build_template == CONDA_MICROMAMBA:
         mamba_image = opts.get("mambaImage") or settings.WAVE_CONDA_MAMBA_IMAGE
         return conda_dockerfile(mamba_image, base_packages, opts.get("commands") or []), conda_file, {}
     try:
         plan = plan_from_environment(
             conda_file, base_packages, settings.WAVE_CONDA_CHANNELS, opts.get("baseImage") or settings.WAVE_CONDA_BASE_IMAGE,
-            attrs["containerPlatform"], opts.get("commands") or [],
+            spec.platform, list(opts.get("commands") or []),
         )
     except CondaPlanError as exc:
-        raise ApiError(str(exc)) from None
+        raise InvalidRequest(str(exc)) from None
     _check_sources(plan)
     return plan.recipe(), conda_file, plan.context()
 
@@ -123,19 +126,19 @@ def emulation_available(platform: str) -> bool:
 def _check_emulation(recipe: str, context: dict, platform: str) -> None:
     runs = " ".join(context.get("commands") or []) if context.get("builder") == "conda" else recipe
     if _RUN.search(runs) and not emulation_available(platform):
-        raise ApiError(
+        raise InvalidRequest(
             f"{platform} builds with RUN steps are unavailable on this deployment: its workers cannot run "
             f"{platform} programs (no qemu-user emulation is registered). Conda packages need no RUN step "
             "and build for every platform"
         )
 
 
-def _check_build_registries(recipe: str, context: dict, attrs: dict) -> None:
+def _check_build_registries(recipe: str, context: dict, cache_repository: str | None) -> None:
     """The registries the builder will contact (FROM images, the mamba and base images, the cache)
     must not resolve to forbidden addresses: an early, clear 400. The build sandbox is what enforces
     it (README, Security); this reads the recipe as text and misses what an ARG hides."""
     images = [*FROM_LINE.findall(recipe), *filter(None, [context.get("base_image")])]
-    hosts = {attrs["cacheRepository"].split("/")[0]} if attrs.get("cacheRepository") else set()
+    hosts = {cache_repository.split("/")[0]} if cache_repository else set()
     for image in images:
         try:
             hosts.add(parse_reference(image).registry)
@@ -145,39 +148,39 @@ def _check_build_registries(recipe: str, context: dict, attrs: dict) -> None:
         try:
             check_host(f"https://{host}", resolvable=False)
         except DownloadError as exc:
-            raise ApiError(f"Registry '{host}' cannot be used in a build: {exc}") from None
+            raise InvalidRequest(f"Registry '{host}' cannot be used in a build: {exc}") from None
 
 
-def plan_build(attrs: dict) -> BuildPlan:
-    """Everything that determines the image, and the name it will have. `attrs` are validated."""
-    config = attrs.get("containerConfig") or {}
+def plan_build(spec: ContainerRequestSpec) -> BuildPlan:
+    """Everything that determines the image, and the name it will have."""
+    config = thawed(spec.container_config) or {}
     conda_file, context = "", {}
-    if attrs.get("packages") or attrs.get("condaFile"):
-        recipe, conda_file, context = _conda_recipe(attrs)
-    elif attrs.get("containerFile"):
-        recipe, context = container_file_recipe(attrs)
+    if spec.packages or spec.conda_file:
+        recipe, conda_file, context = _conda_recipe(spec)
+    elif spec.container_file:
+        recipe, context = container_file_recipe(spec)
     else:  # freeze of an existing image
-        recipe = f"FROM {attrs['containerImage']}\n"
-    if attrs["freeze"] and config:
+        recipe = f"FROM {spec.container_image}\n"
+    if spec.freeze and config:
         recipe = recipe.rstrip("\n") + "\n" + config_steps(config)
-    repository = attrs.get("buildRepository") or settings.WAVE_BUILD_REPOSITORY
-    layers = [layer["gzipDigest"] for layer in config.get("layers") or []] if attrs["freeze"] else []
+    repository = spec.build_repository or settings.WAVE_BUILD_REPOSITORY
+    layers = [layer["gzipDigest"] for layer in config.get("layers") or []] if spec.freeze else []
     inputs = {
         "containerFile": recipe,
         "condaFile": conda_file,
-        "platform": attrs["containerPlatform"],
+        "platform": spec.platform,
         "repository": repository,
-        "format": attrs["format"],
+        "format": spec.format,
         "layers": layers,
         **({"files": context["files"]} if context.get("files") else {}),
     }
-    build_context = attrs.get("buildContext")
+    build_context = spec.build_context
     if build_context:  # as Wave: the context's tarDigest is part of the id only when one is sent
         inputs["buildContext"] = build_context["tarDigest"]
-    _check_emulation(recipe, context, attrs["containerPlatform"])
-    _check_build_registries(recipe, context, attrs)
-    if attrs["format"] == "sif" and context.get("commands"):
-        raise ApiError("Attribute 'format' 'sif' cannot be combined with 'packages.condaOpts.commands'; "
+    _check_emulation(recipe, context, spec.platform)
+    _check_build_registries(recipe, context, spec.cache_repository)
+    if spec.format == "sif" and context.get("commands"):
+        raise InvalidRequest("Attribute 'format' 'sif' cannot be combined with 'packages.condaOpts.commands'; "
                        "put the commands in a Singularity definition file's %post instead")
     build_hash = content_hash(inputs)
     packages = conda_packages(conda_file) if conda_file else []
@@ -185,17 +188,17 @@ def plan_build(attrs: dict) -> BuildPlan:
         content_hash=build_hash,
         container_file=recipe,
         conda_file=conda_file,
-        platform=attrs["containerPlatform"],
+        platform=spec.platform,
         build_repository=repository,
-        cache_repository=attrs.get("cacheRepository") or "",
-        target_image=target_image(repository, build_hash, packages, attrs.get("nameStrategy")),
-        format=attrs["format"],
-        freeze=attrs["freeze"],
+        cache_repository=spec.cache_repository or "",
+        target_image=target_image(repository, build_hash, packages, spec.name_strategy),
+        format=spec.format,
+        freeze=spec.freeze,
         context={
             **context,
             **({"layers": config.get("layers") or []} if layers else {}),
             **({"buildContext": {k: build_context[k] for k in ("gzipDigest", "tarDigest")}} if build_context else {}),
-            **compression_context(attrs, context),
+            **compression_context(spec.build_compression, context),
         },
     )
 
@@ -226,31 +229,41 @@ def submit_build(plan: BuildPlan, identity: Identity, image_exists, count_build=
     """The build for `plan` and whether its image is already there (`cached`).
 
     A pending, running or succeeded build of the same hash is shared; a failed one is retried as
-    the next number. The unique (hash, number) constraint makes concurrent submissions of the same
-    plan agree on one build. `image_exists()` is asked, and `count_build()` (the rate limit) called,
-    only when a new build would be made.
+    the next number. The row is claimed first: the unique (hash, number) constraint makes concurrent
+    submissions agree on one build, and only the request whose insert won calls `count_build()` (the
+    rate limit: charged once, and a refusal takes the claim back) and then `image_exists()`, outside
+    any transaction: a registry call never holds a row lock or a connection's transaction open.
     """
     while True:
         latest = Build.objects.filter(content_hash=plan.content_hash).order_by("-number").first()
         if latest and latest.status != Build.Status.FAILED:
             return latest, latest.status == Build.Status.SUCCEEDED
         number = latest.number + 1 if latest else 1
-        count_build()
         try:
             with transaction.atomic():
-                if image_exists():
-                    now = timezone.now()
-                    build = _new_build(
-                        plan, identity, number, status=Build.Status.SUCCEEDED, started_at=now, finished_at=now,
-                        exit_status=0, from_registry=True,
-                        log=f"{plan.target_image} is already in the registry: nothing to build\n",
-                    )
-                    return build, True
-                build = _new_build(plan, identity, number)
-                transaction.on_commit(lambda: enqueue_build(build.id))
-                return build, False
+                build = _new_build(plan, identity, number)  # PENDING, and queued only below
+                count_build()
+            break
         except IntegrityError:
             continue  # another request made this number first: share its build
+    try:
+        exists = image_exists()
+    except Exception as exc:
+        fail_build(build.id, str(exc))  # requests that joined in between are told why
+        raise
+    if not exists:
+        transaction.on_commit(lambda: enqueue_build(build.id))
+        return build, False
+    now = timezone.now()
+    found = {
+        "status": Build.Status.SUCCEEDED, "started_at": now, "finished_at": now, "exit_status": 0, "from_registry": True,
+        "log": f"{plan.target_image} is already in the registry: nothing to build\n",
+    }
+    Build.objects.filter(pk=build.pk, status=Build.Status.PENDING).update(**found)
+    announce_end(build.id, Build.Status.SUCCEEDED, "")
+    for name, value in found.items():
+        setattr(build, name, value)
+    return build, True
 
 
 def retry_build(failed: Build) -> Build | None:

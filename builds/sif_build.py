@@ -12,34 +12,35 @@ from asgiref.sync import async_to_sync
 from accounts.identity import Identity
 from containers.upstream import client_for
 from oci.reference import parse_reference
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest
 
 from .builders import BuildSpec, get_builder
 from .models import Build
+from .request_spec import ContainerRequestSpec
 from .sif import push_sif, sif_from_layout
 from .singularity_def import META, DefinitionError, is_definition, translate
 
 
-def container_file_recipe(attrs: dict) -> tuple[str, dict]:
+def container_file_recipe(spec: ContainerRequestSpec) -> tuple[str, dict]:
     """The Dockerfile the builder runs for a validated request's `containerFile`, and the files a
     translated Singularity definition file adds to the build context."""
-    text = attrs["containerFile"]
+    text = spec.container_file
     if not is_definition(text):
         return text, {}
-    if attrs["format"] != "sif":
-        raise ApiError("Attribute 'containerFile' is a Singularity definition file: set 'format' to 'sif' to build it")
+    if spec.format != "sif":
+        raise InvalidRequest("Attribute 'containerFile' is a Singularity definition file: set 'format' to 'sif' to build it")
     try:
         translation = translate(text)
     except DefinitionError as exc:
-        raise ApiError(str(exc)) from None
-    if translation.copies and not attrs.get("buildContext"):
-        raise ApiError(
+        raise InvalidRequest(str(exc)) from None
+    if translation.copies and not spec.build_context:
+        raise InvalidRequest(
             f"%files source '{translation.copies[0]}' must come from the build context, and the request has none: "
             "send the files as 'buildContext' (wave-cli --context)"
         )
-    config = attrs.get("containerConfig") or {}
-    if f"{META}/runscript" in translation.files and attrs["freeze"] and (config.get("entrypoint") or config.get("cmd")):
-        raise ApiError("Attribute 'containerConfig' sets an entrypoint or cmd, and the definition file has a %runscript: use one of them")
+    config = spec.container_config or {}
+    if f"{META}/runscript" in translation.files and spec.freeze and (config.get("entrypoint") or config.get("cmd")):
+        raise InvalidRequest("Attribute 'containerConfig' sets an entrypoint or cmd, and the definition file has a %runscript: use one of them")
     return translation.dockerfile, {"files": translation.files}
 
 

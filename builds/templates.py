@@ -9,13 +9,15 @@ recipe Wave would give it; only the images (operator settings) may differ.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from django.conf import settings
 
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest
 from wave_site.fields import shown
 
 from .recipes import CONDA_MICROMAMBA_V2, CONDA_PIXI_V1, CRAN_INSTALLR_V1, conda_yaml
+from .request_spec import ContainerRequestSpec, Packages
 
 # wave-api's own defaults (CondaOpts, PixiOpts, CranOpts at 1.31, the version both clients use). The
 # clients fill them in whatever the user asked, so they mean "unset": the operator's settings apply.
@@ -149,7 +151,7 @@ def _with_commands(recipe: str, commands: list[str] | None) -> str:
     return recipe + "".join(f"{command}\n" for command in commands or [])
 
 
-def unset_wave_defaults(opts: dict | None) -> dict:
+def unset_wave_defaults(opts: Mapping | None) -> dict:
     """The options a client set itself: nulls and wave-api's defaults dropped."""
     return {k: v for k, v in (opts or {}).items() if v is not None and v not in WAVE_DEFAULTS.get(k, ())}
 
@@ -161,13 +163,13 @@ def _install_line(command: str, packages: str) -> str | None:
 def _lock_url(entries: list[str]) -> str | None:
     urls = [e for e in entries if e.startswith(("http://", "https://"))]
     if urls and len(entries) > 1:
-        raise ApiError("No more than one Conda lock remote file can be specified at the same time")
+        raise InvalidRequest("No more than one Conda lock remote file can be specified at the same time")
     return urls[0] if urls else None
 
 
-def micromamba_v2(packages: dict, conda_file: str) -> tuple[str, str]:
+def micromamba_v2(packages: Packages, conda_file: str) -> tuple[str, str]:
     """The `conda/micromamba:v2` recipe and its conda file (none for a lock URL, installed with `-f`)."""
-    opts = unset_wave_defaults(packages.get("condaOpts"))
+    opts = unset_wave_defaults(packages.conda_opts)
     mamba_image = opts.get("mambaImage") or settings.WAVE_CONDA_MAMBA_IMAGE
     if _MICROMAMBA_V1.fullmatch(mamba_image):  # Wave too: the v2 template needs micromamba 2
         mamba_image = settings.WAVE_CONDA_MAMBA_IMAGE_V2
@@ -176,18 +178,18 @@ def micromamba_v2(packages: dict, conda_file: str) -> tuple[str, str]:
         "base_image": opts.get("baseImage") or settings.WAVE_CONDA_BASE_IMAGE,
         "base_packages": _install_line("micromamba install -y -n base", opts.get("basePackages", settings.WAVE_CONDA_BASE_PACKAGES)),
     }
-    lock = _lock_url(packages.get("entries") or [])
+    lock = _lock_url(packages.entries)
     if lock:
-        channels = packages.get("channels") or []
+        channels = packages.channels or ()
         binding |= {"channel_opts": " ".join(f"-c {c}" for c in channels), "target": f"-f {lock}"}
         return _with_commands(render(MICROMAMBA_V2_PACKAGES, binding), opts.get("commands")), ""
     return _with_commands(render(MICROMAMBA_V2_FILE, binding), opts.get("commands")), conda_file
 
 
-def pixi_v1(packages: dict, conda_file: str) -> tuple[str, str]:
-    if _lock_url(packages.get("entries") or []):
-        raise ApiError("Conda lock file is not supported by 'conda/pixi:v1' template")
-    opts = unset_wave_defaults(packages.get("pixiOpts"))
+def pixi_v1(packages: Packages, conda_file: str) -> tuple[str, str]:
+    if _lock_url(packages.entries):
+        raise InvalidRequest("Conda lock file is not supported by 'conda/pixi:v1' template")
+    opts = unset_wave_defaults(packages.pixi_opts)
     binding = {
         "pixi_image": opts.get("pixiImage") or settings.WAVE_PIXI_IMAGE,
         "base_image": opts.get("baseImage") or settings.WAVE_CONDA_BASE_IMAGE,
@@ -217,32 +219,32 @@ def _cran_target(entries: list[str]) -> str:
     return " ".join(f"BiocManager::install('{n[6:]}')" if n.startswith("bioc::") else f"'{n}'" for n in names)
 
 
-def cran_v1(packages: dict) -> str:
+def cran_v1(packages: Packages) -> str:
     """The `cran/installr:v1` recipe: `install2.r` of the entries on an R image."""
-    opts = unset_wave_defaults(packages.get("cranOpts"))
+    opts = unset_wave_defaults(packages.cran_opts)
     base_packages = opts.get("basePackages", CRAN_BASE_PACKAGES)
     binding = {
         "base_image": opts.get("rImage") or settings.WAVE_CRAN_IMAGE,
-        "repo_opts": _cran_repositories(packages.get("channels") or []),
-        "target": _cran_target(packages["entries"]),
+        "repo_opts": _cran_repositories(packages.channels or ()),
+        "target": _cran_target(packages.entries),
         "base_packages": "\\" + (f"\n    && apt-get update && apt-get install -y {base_packages} \\" if base_packages else ""),
     }
     return _with_commands(render(CRAN_V1_PACKAGES, binding), opts.get("commands"))
 
 
-def template_recipe(attrs: dict) -> tuple[str, str] | None:
+def template_recipe(spec: ContainerRequestSpec) -> tuple[str, str] | None:
     """The recipe and conda file of a request that names one of Wave's templates (or CRAN packages,
     whose only template is `cran/installr:v1`); None when the service's own builders make it."""
-    packages = attrs.get("packages") or {}
-    template, kind = attrs.get("buildTemplate"), packages.get("type")
+    packages = spec.packages
+    template, kind = spec.build_template, packages.type if packages else None
     if kind == "CRAN":
         if template not in (None, CRAN_INSTALLR_V1):
-            raise ApiError(f"Package type 'CRAN' not supported by '{shown(template)}' build template")
+            raise InvalidRequest(f"Package type 'CRAN' not supported by '{shown(template)}' build template")
         return cran_v1(packages), ""
     if template == CRAN_INSTALLR_V1:
-        raise ApiError(f"Package type '{kind}' not supported by 'cran/installr:v1' build template")
-    if template not in (CONDA_MICROMAMBA_V2, CONDA_PIXI_V1) or attrs.get("containerFile"):
+        raise InvalidRequest(f"Package type '{kind}' not supported by 'cran/installr:v1' build template")
+    if template not in (CONDA_MICROMAMBA_V2, CONDA_PIXI_V1) or spec.container_file:
         return None
-    conda_file = attrs.get("condaFile") or packages.get("environment") or conda_yaml(packages.get("entries") or [], packages.get("channels") or settings.WAVE_CONDA_CHANNELS)
+    conda_file = spec.conda_file or packages.environment or conda_yaml(list(packages.entries), list(packages.channels or settings.WAVE_CONDA_CHANNELS))
     build = micromamba_v2 if template == CONDA_MICROMAMBA_V2 else pixi_v1
     return build(packages, conda_file)

@@ -5,16 +5,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
 from accounts.authentication import ApiTokenAuthentication
 from containers.serializers import MessageSerializer
-from wave_site.errors import ApiError
+from wave_site.errors import Forbidden, InvalidRequest, NotFound
 
 from .models import Build, without_large_fields
-from .reconcile import reap_stale_builds
+from .reconcile import as_read
 from .visibility import sees_build_private
 
 
@@ -53,10 +54,9 @@ class BuildRecordSerializer(serializers.Serializer):
 
 def get_build(build_id: str, *fields: str) -> Build:
     """The build, loading of its large fields only `fields`."""
-    reap_stale_builds(build_id)
-    build = Build.objects.defer(*(f for f in without_large_fields() if f not in fields)).filter(pk=build_id).first()
+    build = as_read(Build.objects.defer(*(f for f in without_large_fields() if f not in fields)).filter(pk=build_id).first())
     if build is None:
-        raise ApiError(f"Unknown build id '{build_id}'", status=404)
+        raise NotFound(f"Unknown build id '{build_id}'")
     return build
 
 
@@ -80,21 +80,24 @@ PRIVATE_FIELDS = ("containerFile", "condaFile", "org")
 def _private(request: Request, build: Build, what: str) -> None:
     """Refuse a build's private side (builds/visibility.py) to whoever may not read it."""
     if not sees_build_private(request.user, build):
-        raise ApiError(
+        raise Forbidden(
             f"The {what} of build '{build.id}' is shown to its owner's organisation and operators: "
             "send one of their API tokens as 'Authorization: Bearer <token>'",
-            status=403,
         )
 
 
-class BuildView(APIView):
+# /v1alpha1/builds/{build_id}: a build's record, status, log and conda lock. The status is
+# public; the rest authenticates, to show the build's private side to whoever may read it.
+class BuildViewSet(ViewSet):
+    lookup_url_kwarg = "build_id"
+    route_names = {"detail": "Build"}
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
 
     @extend_schema(
         responses={200: BuildRecordSerializer, 404: MessageSerializer},
         summary="A build record; containerFile, condaFile and org only for the owner's org and operators",
     )
-    def get(self, request: Request, build_id: str) -> Response:
+    def retrieve(self, request: Request, build_id: str) -> Response:
         build = get_build(build_id)
         data = BuildRecordSerializer(build).data
         if not sees_build_private(request.user, build):
@@ -102,41 +105,34 @@ class BuildView(APIView):
                 data.pop(name)
         return Response(data)
 
-
-class BuildStatusView(APIView):
     @extend_schema(responses={200: BuildStatusSerializer, 404: MessageSerializer}, summary="A build's status")
-    def get(self, request: Request, build_id: str) -> Response:
+    @action(detail=True, name="Build Status", authentication_classes=[])
+    def status(self, request: Request, build_id: str) -> Response:
         return Response(BuildStatusSerializer(build_status(get_build(build_id))).data)
-
-
-class BuildLogsView(APIView):
-    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
 
     @extend_schema(
         responses={(200, "text/plain"): OpenApiTypes.STR, 403: MessageSerializer, 404: MessageSerializer},
         summary="A build's log (an owned build's: for its owner's org and operators)",
     )
-    def get(self, request: Request, build_id: str) -> HttpResponse:
+    @action(detail=True, name="Build Logs")
+    def logs(self, request: Request, build_id: str) -> HttpResponse:
         build = get_build(build_id, "log")
         _private(request, build, "log")
         return HttpResponse(build.log, content_type="text/plain; charset=utf-8")
-
-
-class BuildCondaLockView(APIView):
-    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["explicit", "yaml"], description="@EXPLICIT list (default) or conda-lock YAML")],
         responses={(200, "text/plain"): OpenApiTypes.STR, 403: MessageSerializer, 404: MessageSerializer},
         summary="A conda build's lock: every package's URL and checksum (an owned build's: for its owner's org and operators)",
     )
-    def get(self, request: Request, build_id: str) -> HttpResponse:
+    @action(detail=True, name="Build Conda Lock")
+    def condalock(self, request: Request, build_id: str) -> HttpResponse:
         build = get_build(build_id, "condalock", "condalock_yaml")
         _private(request, build, "conda lock")
         if not build.conda_file:
-            raise ApiError(f"Build '{build_id}' is not a conda build and has no lock", status=404)
+            raise NotFound(f"Build '{build_id}' is not a conda build and has no lock")
         kind = request.query_params.get("format", "explicit")
         if kind not in ("explicit", "yaml"):
-            raise ApiError(f"Unknown lock format '{kind}'; use 'explicit' or 'yaml'")
+            raise InvalidRequest(f"Unknown lock format '{kind}'; use 'explicit' or 'yaml'")
         text = build.condalock_yaml if kind == "yaml" else build.condalock
         return HttpResponse(text, content_type="text/plain; charset=utf-8")

@@ -8,7 +8,7 @@ import io
 
 from builds.context import context_limits
 from builds.context_archive import ContextError, check_archive
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest
 
 from .layers import VerifiedBlob, verify_layer
 from .models import StoredBlob
@@ -24,7 +24,7 @@ def verify_build_context(layer: dict) -> VerifiedBlob | None:
     try:
         check_archive(io.BytesIO(data), limits)
     except ContextError as exc:
-        raise ApiError(f"{LABEL}: {exc}") from None
+        raise InvalidRequest(f"{LABEL}: {exc}") from None
     return verified
 
 

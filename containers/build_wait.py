@@ -4,7 +4,7 @@ One listener per event loop (a web process) serves all its waiters, so a thousan
 one Redis subscription and one look per build, not per pull: it hears `builds.ended.channel()`,
 re-reads the ended keys of the builds waited for every POLL seconds (an end announced while the
 subscription reconnected), and reads Postgres for a build only after DB_EVERY seconds without an
-answer from Redis (the build ended unannounced, Redis lost the key, or its worker died unreaped),
+answer from Redis (the build ended unannounced, Redis lost the key, or its worker died: read as failed),
 through a connection given back at once. While Redis is away, waiting and new waiters carry on the
 same way: the subscription is retried every second and Postgres read every DB_EVERY seconds.
 """
@@ -22,7 +22,7 @@ from django.db import connections
 
 from builds.ended import announce_end, channel, ended_key
 from builds.models import Build
-from builds.reconcile import reap_stale_builds
+from builds.reconcile import as_read
 from wave_site.observability import WAITING_PULLS
 from wave_site.redis import ERRORS, async_redis, unavailable
 
@@ -40,13 +40,14 @@ def _decode(raw: bytes) -> State:
 
 
 def _recorded(build_id: str) -> State | None:
-    """The final state in Postgres (reaping a dead worker's build), announced for every waiter."""
+    """The final state in Postgres, announced for every waiter; a dead worker's build reads as failed
+    (`as_read`), and is announced by the housekeeper when it records that."""
     try:
-        reap_stale_builds(build_id)
-        build = Build.objects.only("status", "reason").get(pk=build_id)
-        if not build.completed:
+        build = Build.objects.only("status", "reason", "heartbeat_at").get(pk=build_id)
+        if build.completed:
+            announce_end(build_id, build.status, build.reason)
+        elif not as_read(build).completed:
             return None
-        announce_end(build_id, build.status, build.reason)
         return build.status, build.reason
     finally:
         connections.close_all()  # this thread is the executor's: give the connection back now
@@ -75,6 +76,12 @@ class _Listener:
         if not futures:
             self.waiters.pop(build_id, None)
             self.db_due.pop(build_id, None)
+        if not self.waiters and self.task is not None:
+            # The last waiter left (its build ended or its client went away): end the subscription
+            # now, not at the listener's next look up to POLL seconds later (and not by an MGET of
+            # no keys, which Redis refuses).
+            self.task.cancel()
+            self.task = None
 
     def _wake(self, build_id: str, state: State) -> None:
         for future in self.waiters.get(build_id, ()):

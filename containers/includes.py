@@ -13,13 +13,14 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from accounts.identity import Identity
+from builds.request_spec import ContainerRequestSpec
 from oci import errors, mediatypes
 from oci.client import RegistryClient
 from oci.documents import parse_config
 from oci.mutate import select_platform
 from oci.platform import Platform, parse_platform
 from oci.reference import Reference, parse_reference
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest
 
 from .upstream import api_error, client_for
 
@@ -44,23 +45,23 @@ async def _layers(client: RegistryClient, ref: Reference, platform: Platform) ->
     async with client:
         manifest = await client.get_manifest(ref.path, ref.reference)
         if manifest.media_type in mediatypes.SCHEMA1_TYPES:
-            raise ApiError(f"Container image '{ref}' uses the Docker schema 1 manifest format, which cannot be included")
+            raise InvalidRequest(f"Container image '{ref}' uses the Docker schema 1 manifest format, which cannot be included")
         if manifest.is_index:
             entry = select_platform(manifest, platform)
             if entry is None:
-                raise ApiError(f"Container image '{ref}' cannot be included: it has no manifest for platform {platform}")
+                raise InvalidRequest(f"Container image '{ref}' cannot be included: it has no manifest for platform {platform}")
             manifest = await client.get_manifest(ref.path, entry["digest"])
         doc = manifest.json
         config = parse_config(await client.get_blob(ref.path, doc["config"]["digest"]))
     if config.get("architecture") and not platform.matches(config):
         found = "/".join(str(config[k]) for k in ("os", "architecture", "variant") if config.get(k))
-        raise ApiError(f"Container image '{ref}' cannot be included: it is a {found} image, not {platform}")
+        raise InvalidRequest(f"Container image '{ref}' cannot be included: it is a {found} image, not {platform}")
     layers, diff_ids = doc.get("layers") or [], (config.get("rootfs") or {}).get("diff_ids") or []
     if len(layers) != len(diff_ids):
-        raise ApiError(f"Container image '{ref}' cannot be included: its manifest lists {len(layers)} layers and its config {len(diff_ids)}")
+        raise InvalidRequest(f"Container image '{ref}' cannot be included: its manifest lists {len(layers)} layers and its config {len(diff_ids)}")
     for layer in layers:
         if layer.get("mediaType") not in _GZIP_LAYERS or layer.get("urls"):
-            raise ApiError(
+            raise InvalidRequest(
                 f"Container image '{ref}' cannot be included: layer {layer.get('digest')} is "
                 f"'{layer.get('mediaType')}'; only gzip layers the registry holds can be added"
             )
@@ -78,7 +79,7 @@ async def _layers(client: RegistryClient, ref: Reference, platform: Platform) ->
 def included_layers(identity: Identity, images: list[str], platform: str) -> list[dict]:
     """Every layer of `images` (validated references), in order."""
     if message := too_many(images):
-        raise ApiError(message)
+        raise InvalidRequest(message)
     wanted, result = parse_platform(platform), []
     for image in images:
         ref = parse_reference(image)
@@ -89,9 +90,6 @@ def included_layers(identity: Identity, images: list[str], platform: str) -> lis
     return result
 
 
-def with_includes(identity: Identity, attrs: dict) -> dict:
-    """`attrs` with the included layers appended to `containerConfig.layers`."""
-    added = included_layers(identity, attrs["containerIncludes"], attrs["containerPlatform"])
-    config = dict(attrs.get("containerConfig") or {})
-    config["layers"] = [*(config.get("layers") or []), *added]
-    return {**attrs, "containerConfig": config}
+def with_includes(identity: Identity, spec: ContainerRequestSpec) -> ContainerRequestSpec:
+    """`spec` with the included layers appended to `containerConfig.layers`."""
+    return spec.with_layers(included_layers(identity, list(spec.container_includes), spec.platform))

@@ -11,7 +11,7 @@ from oci.documents import parse_config
 from oci.mutate import select_platform
 from oci.platform import Platform
 from oci.reference import Reference, parse_reference
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest, NotFound
 
 from .upstream import api_error, client_for
 
@@ -35,13 +35,13 @@ async def _inspect(client: RegistryClient, ref: Reference, platform: Platform | 
     async with client:
         manifest = await client.get_manifest(ref.path, ref.reference)
         if manifest.media_type in mediatypes.SCHEMA1_TYPES:
-            raise ApiError(f"Container image '{ref}' uses the Docker schema 1 manifest format, which is not supported")
+            raise InvalidRequest(f"Container image '{ref}' uses the Docker schema 1 manifest format, which is not supported")
         if manifest.is_index:
             if platform is None:
                 return {"index": manifest.json}
             entry = select_platform(manifest, platform)
             if entry is None:
-                raise ApiError(f"Container image '{ref}' has no manifest for platform {platform}", status=404)
+                raise NotFound(f"Container image '{ref}' has no manifest for platform {platform}")
             manifest = await client.get_manifest(ref.path, entry["digest"])
         doc = manifest.json
         config = parse_config(await client.get_blob(ref.path, doc["config"]["digest"]))

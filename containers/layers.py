@@ -16,7 +16,7 @@ from django.conf import settings
 
 from oci.digest import sha256_digest
 from oci.inflate import InflateLimit, inflate_bytes
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest
 
 from .models import StoredBlob
 from .serializers import DATA_URI_PREFIX
@@ -28,11 +28,11 @@ def _fetch(location: str, limit: int, label: str) -> bytes:
         try:
             return base64.b64decode(DATA_URI_PREFIX.sub("", location, count=1), validate=True)
         except (binascii.Error, ValueError):
-            raise ApiError(f"{label}: the data: location is not valid base64") from None
+            raise InvalidRequest(f"{label}: the data: location is not valid base64") from None
     try:
         return download(location, limit)
     except DownloadError as exc:
-        raise ApiError(f"{label}: {exc}") from None
+        raise InvalidRequest(f"{label}: {exc}") from None
 
 
 def _tar_digest(blob: bytes, label: str, inflated_limit: int | None = None) -> str:
@@ -44,9 +44,9 @@ def _tar_digest(blob: bytes, label: str, inflated_limit: int | None = None) -> s
         for piece in inflate_bytes(blob, limit, settings.WAVE_MAX_LAYER_RATIO):
             digest.update(piece)
     except InflateLimit as exc:
-        raise ApiError(f"{label}: {exc}") from None
+        raise InvalidRequest(f"{label}: {exc}") from None
     except zlib.error:
-        raise ApiError(f"{label}: the content is not gzip data") from None
+        raise InvalidRequest(f"{label}: the content is not gzip data") from None
     return "sha256:" + digest.hexdigest()
 
 
@@ -87,13 +87,13 @@ def verify_layer(layer: dict, label: str, inflated_limit: int | None = None) -> 
         return None
     blob = _fetch(layer["location"], layer["gzipSize"], label)
     if len(blob) != layer["gzipSize"]:
-        raise ApiError(f"{label}: gzipSize is {layer['gzipSize']} but the content is {len(blob)} bytes")
+        raise InvalidRequest(f"{label}: gzipSize is {layer['gzipSize']} but the content is {len(blob)} bytes")
     actual = sha256_digest(blob)
     if actual != layer["gzipDigest"]:
-        raise ApiError(f"{label}: gzipDigest is {layer['gzipDigest']} but the content digest is {actual}")
+        raise InvalidRequest(f"{label}: gzipDigest is {layer['gzipDigest']} but the content digest is {actual}")
     tar_digest = _tar_digest(blob, label, inflated_limit)
     if tar_digest != layer["tarDigest"]:
-        raise ApiError(f"{label}: tarDigest is {layer['tarDigest']} but the uncompressed digest is {tar_digest}")
+        raise InvalidRequest(f"{label}: tarDigest is {layer['tarDigest']} but the uncompressed digest is {tar_digest}")
     return VerifiedBlob(actual, tar_digest, layer["location"], blob)
 
 

@@ -14,7 +14,7 @@ from builds.visibility import sees_private
 from metrics.models import PullEvent
 from oci.errors import OciError
 from oci.platform import parse_platform
-from wave_site.errors import ApiError
+from wave_site.errors import DomainError
 
 from .inspect import inspect_image
 from .models import ContainerRequest
@@ -38,8 +38,8 @@ def inspect_form(request: HttpRequest) -> HttpResponse:
     if image:
         try:
             result = inspect_image(Identity(request.user), image, parse_platform(platform) if platform else None)
-        except (ApiError, OciError) as exc:
-            error = str(getattr(exc, "detail", exc))
+        except (DomainError, OciError) as exc:
+            error = str(exc)
     context = {"image": image, "platform": platform, "error": error}
     if result and "container" in result:
         container = result["container"]

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from wave_site.errors import ApiError
+from builds.request_spec import ContainerRequestSpec
+from wave_site.errors import Unsupported
 
 SCAN_MODES = ("none", "async", "required")
 SCAN_LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -54,7 +55,7 @@ def configured_scanner() -> Scanner | None:
     return scanner if scanner.available() else None
 
 
-def check_request(attrs: dict) -> None:
+def check_request(spec: ContainerRequestSpec) -> None:
     """A scan asked for (`async` or `required`; Wave treats `none` as no scan) needs a scanner."""
-    if attrs.get("scanMode") in ("async", "required") and configured_scanner() is None:
-        raise ApiError(SCANNING_OFF, status=501)
+    if spec.scan_mode in ("async", "required") and configured_scanner() is None:
+        raise Unsupported(SCANNING_OFF)

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from builds.naming import NAME_STRATEGIES
 from builds.recipes import BUILD_TEMPLATES
+from builds.request_spec import ContainerRequestSpec
 from containers.build_options import (
     BuildCompressionSerializer,
     CranOptsSerializer,
@@ -340,6 +341,10 @@ class ContainerRequestSerializer(serializers.Serializer):
         if attrs.get("buildContext") and not dockerfile:
             raise _error("Attribute 'buildContext' requires 'containerFile': a build context is only used by a Dockerfile build")
         return attrs
+
+    def to_spec(self) -> ContainerRequestSpec:
+        """The validated request as one immutable value, the body it came as kept beside it."""
+        return ContainerRequestSpec.from_validated(self.validated_data, self.initial_data)
 
 
 class InspectRequestSerializer(serializers.Serializer):

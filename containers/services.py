@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,10 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.identity import Identity
+from builds.request_spec import ContainerRequestSpec, thawed
 from builds.services import BuildPlan, plan_build, submit_build
 from metrics import ratelimit
 from oci.reference import parse_reference
-from wave_site.errors import ApiError
+from wave_site.errors import TooManyRequests
 
 from . import upstream
 from .build_context import redact_build_context, verify_build_context
@@ -35,9 +37,9 @@ class Caller:
     endpoint: str
 
 
-def stored_request(body: dict) -> dict:
+def stored_request(body: Mapping) -> dict:
     """The request as kept in Postgres: no secrets, no inline layer data."""
-    kept = {k: v for k, v in body.items() if k not in SECRET_ATTRIBUTES}
+    kept = {k: v for k, v in thawed(body).items() if k not in SECRET_ATTRIBUTES}
     if isinstance(kept.get("containerConfig"), dict):
         kept["containerConfig"] = redact_layers(kept["containerConfig"])
     if isinstance(kept.get("buildContext"), dict):
@@ -53,7 +55,7 @@ def _expiry():
     return timezone.now() + timedelta(seconds=settings.WAVE_TOKEN_LIFETIME)
 
 
-def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> ContainerRequest:
+def _new_request(caller: Caller, spec: ContainerRequestSpec, **fields) -> ContainerRequest:
     request = ContainerRequest.objects.create(
         user=caller.identity.user,
         workspace=caller.identity.workspace,
@@ -62,9 +64,9 @@ def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> Container
         ip_address=caller.ip_address,
         user_agent=caller.user_agent[:255],
         endpoint=caller.endpoint,
-        request=stored_request(body),
-        container_config=redact_layers(attrs.get("containerConfig")),
-        platform=attrs["containerPlatform"],
+        request=stored_request(spec.body),
+        container_config=redact_layers(thawed(spec.container_config)),
+        platform=spec.platform,
         **fields,
     )
     if not request.freeze:  # a durable request's id follows its status; it is no pull capability
@@ -72,11 +74,11 @@ def _new_request(caller: Caller, body: dict, attrs: dict, **fields) -> Container
     return request
 
 
-def _issue_token(caller: Caller, body: dict, attrs: dict, path_and_reference: str, **fields) -> ContainerRequest:
+def _issue_token(caller: Caller, spec: ContainerRequestSpec, path_and_reference: str, **fields) -> ContainerRequest:
     """A stored request with a new token, naming the image behind this service's authority."""
     token = new_token()
     return _new_request(
-        caller, body, attrs, token=token, target_image=wave_image_name(token, path_and_reference), expires_at=_expiry(), **fields
+        caller, spec, token=token, target_image=wave_image_name(token, path_and_reference), expires_at=_expiry(), **fields
     )
 
 
@@ -85,34 +87,34 @@ def _rate_limit(kind: str, caller: Caller) -> None:
     try:
         ratelimit.check(kind, user.pk if user else None, caller.ip_address)
     except ratelimit.RateLimited as exc:
-        raise ApiError(exc.message, status=429, headers={"Retry-After": str(exc.retry_after)}) from None
+        raise TooManyRequests(exc.message, retry_after=exc.retry_after) from None
 
 
-def request_container(caller: Caller, body: dict, attrs: dict) -> dict:
+def request_container(caller: Caller, spec: ContainerRequestSpec) -> dict:
     """Handle one validated container request and return the response body."""
     _rate_limit("pulls", caller)
-    check_scan(attrs)
+    check_scan(spec)
     # Checked now, stored only once nothing below refuses the request (see `layers.keep`).
-    blobs = verify_layers((attrs.get("containerConfig") or {}).get("layers") or [])
-    if attrs.get("buildContext") and (context := verify_build_context(attrs["buildContext"])):
+    blobs = verify_layers(thawed(spec.layers))
+    if spec.build_context and (context := verify_build_context(thawed(spec.build_context))):
         blobs.append(context)
-    if attrs.get("containerIncludes"):
-        attrs = with_includes(caller.identity, attrs)
-    if attrs.get("mirror"):
+    if spec.container_includes:
+        spec = with_includes(caller.identity, spec)
+    if spec.mirror:
         from mirrors.services import request_mirror  # here: mirrors.services builds on this module
 
-        return request_mirror(caller, body, attrs)
-    if attrs.get("containerFile") or attrs.get("packages") or attrs.get("condaFile") or attrs["freeze"]:
-        return _request_build(caller, body, attrs, blobs)
-    return _request_proxy(caller, body, attrs, blobs)
+        return request_mirror(caller, spec)
+    if spec.builds:
+        return _request_build(caller, spec, blobs)
+    return _request_proxy(caller, spec, blobs)
 
 
-def _request_proxy(caller: Caller, body: dict, attrs: dict, blobs: list[VerifiedBlob]) -> dict:
-    ref = parse_reference(attrs["containerImage"])
+def _request_proxy(caller: Caller, spec: ContainerRequestSpec, blobs: list[VerifiedBlob]) -> dict:
+    ref = parse_reference(spec.container_image)
     manifest = upstream.fetch_manifest(caller.identity, ref)
     keep(blobs)
     request = _issue_token(
-        caller, body, attrs, ref.path_and_reference, container_image=str(ref), source_digest=manifest.digest
+        caller, spec, ref.path_and_reference, container_image=str(ref), source_digest=manifest.digest
     )
     return {
         "requestId": request.token,
@@ -125,15 +127,15 @@ def _request_proxy(caller: Caller, body: dict, attrs: dict, blobs: list[Verified
     }
 
 
-def _request_build(caller: Caller, body: dict, attrs: dict, blobs: list[VerifiedBlob]) -> dict:
-    plan = plan_build(attrs)
+def _request_build(caller: Caller, spec: ContainerRequestSpec, blobs: list[VerifiedBlob]) -> dict:
+    plan = plan_build(spec)
     target = parse_reference(plan.target_image)
-    if attrs.get("dryRun"):  # names the image a real run would, and stores no build (see README, Dry runs)
+    if spec.dry_run:  # names the image a real run would, and stores no build (see README, Dry runs)
         cached = upstream.manifest_exists(caller.identity, target)
-        request = _build_request(caller, body, attrs, plan, container_image=plan.target_image)
+        request = _build_request(caller, spec, plan, container_image=plan.target_image)
         return build_answer(plan, request, build_id=f"{plan.content_hash}_0", cached=cached, succeeded=True)
-    if attrs.get("containerImage"):  # freeze: the source must be readable before anything is built
-        upstream.fetch_manifest(caller.identity, parse_reference(attrs["containerImage"]))
+    if spec.container_image:  # freeze: the source must be readable before anything is built
+        upstream.fetch_manifest(caller.identity, parse_reference(spec.container_image))
 
     def count_build() -> None:  # the last refusal: past it a new build is made, and reads the blobs
         _rate_limit("builds", caller)
@@ -142,14 +144,14 @@ def _request_build(caller: Caller, body: dict, attrs: dict, blobs: list[Verified
     build, cached = submit_build(plan, caller.identity, lambda: upstream.manifest_exists(caller.identity, target), count_build)
     keep(blobs)  # a build shared with an earlier request: this request's row names the blobs too
     request = _build_request(
-        caller, body, attrs, plan, container_image=attrs.get("containerImage") or "", build=build, cached=cached
+        caller, spec, plan, container_image=spec.container_image or "", build=build, cached=cached
     )
     return build_answer(plan, request, build_id=build.id, cached=cached, succeeded=build.succeeded)
 
 
-def _build_request(caller: Caller, body: dict, attrs: dict, plan: BuildPlan, **fields) -> ContainerRequest:
+def _build_request(caller: Caller, spec: ContainerRequestSpec, plan: BuildPlan, **fields) -> ContainerRequest:
     """Every build answer has a request id the container status follows (`wave --freeze --await`);
     a frozen image is pulled straight from where it was pushed, so its request issues no token."""
     if plan.freeze:
-        return _new_request(caller, body, attrs, target_image=plan.client_image, freeze=True, **fields)
-    return _issue_token(caller, body, attrs, parse_reference(plan.target_image).path_and_reference, **fields)
+        return _new_request(caller, spec, target_image=plan.client_image, freeze=True, **fields)
+    return _issue_token(caller, spec, parse_reference(plan.target_image).path_and_reference, **fields)

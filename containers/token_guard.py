@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from accounts.identity import Identity, identify
 from metrics import throttle
-from wave_site.errors import ApiError
+from wave_site.errors import TooManyRequests, Unauthorized
 
 from .proxy import ProxyError
 from .tokens import TokenInfo, load_token
@@ -26,11 +26,11 @@ async def guarded_load_token(token: str, ip: str | None) -> TokenInfo | None:
 
 
 def check_token_misses(ip: str | None) -> None:
-    """ApiError 429 while this client may not look tokens up (the API's token endpoints)."""
+    """TooManyRequests while this client may not look tokens up (the API's token endpoints)."""
     try:
         throttle.check("token_misses", ip)
     except throttle.RateLimited as exc:
-        raise ApiError(exc.message, status=429, headers={"Retry-After": str(exc.retry_after)}) from None
+        raise TooManyRequests(exc.message, retry_after=exc.retry_after) from None
 
 
 def count_token_miss(ip: str | None) -> None:
@@ -46,10 +46,9 @@ def guarded_identify(token: str | None, endpoint: str | None, workspace_id: int 
     try:
         throttle.check("access_token_failures", ip)
     except throttle.RateLimited as exc:
-        raise ApiError(exc.message, status=429, headers={"Retry-After": str(exc.retry_after)}) from None
+        raise TooManyRequests(exc.message, retry_after=exc.retry_after) from None
     try:
         return identify(token, endpoint, workspace_id)
-    except ApiError as exc:
-        if exc.status_code == 401:
-            throttle.fail("access_token_failures", ip)
+    except Unauthorized:
+        throttle.fail("access_token_failures", ip)
         raise

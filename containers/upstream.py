@@ -13,7 +13,7 @@ from oci import errors
 from oci.client import Manifest, RegistryClient
 from oci.netguard import AddressPolicy, guarded_transport, resolve_addresses
 from oci.reference import Reference
-from wave_site.errors import ApiError
+from wave_site.errors import DomainError, InvalidRequest, NotFound
 
 
 def address_policy() -> AddressPolicy:
@@ -34,15 +34,15 @@ def client_for(identity: Identity, registry: str) -> RegistryClient:
     )
 
 
-def api_error(exc: errors.OciError, image: str) -> ApiError:
+def api_error(exc: errors.OciError, image: str) -> DomainError:
     """The three ways an upstream image can be out of reach, each with its own message."""
     if isinstance(exc, errors.NotFound):
-        return ApiError(f"Container image '{image}' does not exist: {exc}", status=404)
+        return NotFound(f"Container image '{image}' does not exist: {exc}")
     if isinstance(exc, errors.Unauthorized):
-        return ApiError(f"Container image '{image}' is not accessible: {exc}", status=400)
+        return InvalidRequest(f"Container image '{image}' is not accessible: {exc}")
     if isinstance(exc, errors.RegistryUnreachable):
-        return ApiError(f"Container image '{image}' cannot be checked: {exc}", status=400)
-    return ApiError(f"Container image '{image}' cannot be read: {exc}", status=400)
+        return InvalidRequest(f"Container image '{image}' cannot be checked: {exc}")
+    return InvalidRequest(f"Container image '{image}' cannot be read: {exc}")
 
 
 async def _fetch_manifest(client: RegistryClient, ref: Reference) -> Manifest:
@@ -70,7 +70,7 @@ def manifest_exists(identity: Identity, ref: Reference) -> bool:
     try:
         return async_to_sync(_manifest_exists)(client_for(identity, ref.registry), ref)
     except errors.OciError as exc:
-        raise ApiError(f"Build repository '{ref.repository}' cannot be checked: {exc}") from None
+        raise InvalidRequest(f"Build repository '{ref.repository}' cannot be checked: {exc}") from None
 
 
 class DownloadError(Exception):

@@ -2,19 +2,21 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
+from rest_framework.decorators import action
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
 from accounts.authentication import ApiTokenAuthentication
 from accounts.identity import Identity, request_token
 from metrics.ratelimit import client_ip
 from builds.models import without_large_fields
-from builds.reconcile import reap_stale_builds
+from builds.request_spec import ContainerRequestSpec
+from builds.reconcile import as_read
 from oci.errors import OciError
 from oci.platform import parse_platform
-from wave_site.errors import ApiError
+from wave_site.errors import InvalidRequest, NotFound, Unavailable
 from wave_site.redis import ERRORS as REDIS_ERRORS
 
 from .describe import describe, status
@@ -34,34 +36,70 @@ from .tokens import revoke
 ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer}
 
 
-def _identity(request: Request, attrs: dict) -> Identity:
-    token = request_token(attrs.get("towerAccessToken"), request.headers.get("Authorization", ""))
-    return guarded_identify(token, attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"), client_ip(request.META))
+def _identity(request: Request, access_token: str | None, endpoint: str | None, workspace_id: int | None) -> Identity:
+    token = request_token(access_token, request.headers.get("Authorization", ""))
+    return guarded_identify(token, endpoint, workspace_id, client_ip(request.META))
 
 
-def _caller(request: Request, attrs: dict, endpoint: str) -> Caller:
-    return Caller(_identity(request, attrs), client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
+def _caller(request: Request, spec: ContainerRequestSpec, endpoint: str) -> Caller:
+    identity = _identity(request, spec.tower_access_token, spec.tower_endpoint, spec.tower_workspace_id)
+    return Caller(identity, client_ip(request.META), request.headers.get("User-Agent", ""), endpoint)
 
 
-class ContainerRequestView(APIView):
+def _live_request(token: str, ip: str | None) -> ContainerRequest:
+    check_token_misses(ip)
+    request = ContainerRequest.objects.select_related("build", "user").defer(*without_large_fields("build__")).filter(token=token).first()
+    if request is not None:
+        as_read(request.build)
+    if request is None or request.revoked_at is not None:
+        count_token_miss(ip)
+        raise NotFound(f"Unknown container token '{token}'")
+    return request
+
+
+DESCRIBE = inline_serializer("ContainerDescription", {"token": serializers.CharField(), "request": serializers.DictField()})
+
+
+# Requesting a container (`create`); the two request endpoints differ in `legacy` and `endpoint`.
+class ContainerRequests(ViewSet):
     legacy = False
     endpoint = "/v1alpha2/container"
+
+    def create(self, request: Request) -> Response:
+        bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+        serializer = ContainerRequestSerializer(data=request.data, context={"legacy": self.legacy, "bearer": bearer})
+        serializer.is_valid(raise_exception=True)
+        spec = serializer.to_spec()
+        body = request_container(_caller(request, spec, self.endpoint), spec)
+        return Response(ContainerResponseSerializer(body).data)
+
+
+# /v1alpha2/container: a request, its record and its status by request id.
+class ContainerViewSet(ContainerRequests):
+    lookup_url_kwarg = "request_id"
+    route_names = {"list": "Container Request", "detail": "Container Detail"}
 
     @extend_schema(
         request=ContainerRequestSerializer,
         responses={200: ContainerResponseSerializer, **ERRORS},
         summary="Request a container: an existing image, augmented, or built from a Dockerfile or conda packages",
     )
-    def post(self, request: Request) -> Response:
-        bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
-        serializer = ContainerRequestSerializer(data=request.data, context={"legacy": self.legacy, "bearer": bearer})
-        serializer.is_valid(raise_exception=True)
-        attrs = serializer.validated_data
-        body = request_container(_caller(request, attrs, self.endpoint), request.data, attrs)
-        return Response(ContainerResponseSerializer(body).data)
+    def create(self, request: Request) -> Response:
+        return super().create(request)
+
+    @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="A container request")
+    def retrieve(self, request: Request, request_id: str) -> Response:
+        return Response(describe(_live_request(request_id, client_ip(request.META))))
+
+    @extend_schema(responses={200: ContainerStatusSerializer, 404: MessageSerializer}, summary="A container request's status")
+    @action(detail=True, name="Container Status")
+    def status(self, request: Request, request_id: str) -> Response:
+        return Response(ContainerStatusSerializer(status(_live_request(request_id, client_ip(request.META)))).data)
 
 
-class LegacyContainerTokenView(ContainerRequestView):
+# POST /container-token, the deprecated form of a request.
+class LegacyContainerTokenViewSet(ContainerRequests):
+    route_names = {"list": "Legacy Container Token"}
     legacy = True
     endpoint = "/container-token"
 
@@ -71,68 +109,48 @@ class LegacyContainerTokenView(ContainerRequestView):
         summary="Deprecated form of /v1alpha2/container: takes condaFile, rejects packages and nameStrategy",
         deprecated=True,
     )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
+    def create(self, request: Request) -> Response:
+        return super().create(request)
 
 
-def _live_request(token: str, ip: str | None) -> ContainerRequest:
-    check_token_misses(ip)
-    request = ContainerRequest.objects.select_related("build", "user").defer(*without_large_fields("build__")).filter(token=token).first()
-    if request is not None and request.build_id and reap_stale_builds(request.build_id):
-        request.build.refresh_from_db()
-    if request is None or request.revoked_at is not None:
-        count_token_miss(ip)
-        raise ApiError(f"Unknown container token '{token}'", status=404)
-    return request
-
-
-DESCRIBE = inline_serializer("ContainerDescription", {"token": serializers.CharField(), "request": serializers.DictField()})
-
-
-class ContainerTokenView(APIView):
+# /container-token/{token}: a request by its token, and its revocation (staff only).
+class ContainerTokenViewSet(ViewSet):
+    lookup_url_kwarg = "token"
+    route_names = {"detail": "Container Token"}
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
 
     def get_permissions(self):
         return [permissions.IsAdminUser()] if self.request.method == "DELETE" else []
 
     @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="Describe a container request")
-    def get(self, request: Request, token: str) -> Response:
+    def retrieve(self, request: Request, token: str) -> Response:
         return Response(describe(_live_request(token, client_ip(request.META))))
 
     @extend_schema(
         responses={200: MessageSerializer, 401: MessageSerializer, 403: MessageSerializer, 404: MessageSerializer, 503: MessageSerializer},
         summary="Revoke a container token (staff only); later pulls of its image get 404; 503 while Redis is away",
     )
-    def delete(self, request: Request, token: str) -> Response:
+    def destroy(self, request: Request, token: str) -> Response:
         try:
             revoked = revoke(ContainerRequest.objects.filter(token=token))
         except REDIS_ERRORS:
-            raise ApiError(f"Container token '{token}' was not revoked: Redis is unavailable; try again", status=503) from None
+            raise Unavailable(f"Container token '{token}' was not revoked: Redis is unavailable; try again") from None
         if not revoked:
-            raise ApiError(f"Unknown container token '{token}'", status=404)
+            raise NotFound(f"Unknown container token '{token}'")
         return Response({"message": f"Container token '{token}' revoked"})
 
 
-class ContainerDetailView(APIView):
-    @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="A container request")
-    def get(self, request: Request, request_id: str) -> Response:
-        return Response(describe(_live_request(request_id, client_ip(request.META))))
+# POST /v1alpha1/inspect.
+class InspectViewSet(ViewSet):
+    route_names = {"list": "Inspect"}
 
-
-class ContainerStatusView(APIView):
-    @extend_schema(responses={200: ContainerStatusSerializer, 404: MessageSerializer}, summary="A container request's status")
-    def get(self, request: Request, request_id: str) -> Response:
-        return Response(ContainerStatusSerializer(status(_live_request(request_id, client_ip(request.META)))).data)
-
-
-class InspectView(APIView):
     @extend_schema(
         request=InspectRequestSerializer,
         parameters=[OpenApiParameter("platform", str, description="e.g. linux/arm64: pick that image from an index")],
         responses={200: inline_serializer("Inspect", {"container": serializers.DictField()}), **ERRORS},
         summary="An image's manifest and config",
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         serializer = InspectRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attrs = serializer.validated_data
@@ -141,5 +159,6 @@ class InspectView(APIView):
             try:
                 platform = parse_platform(request.query_params["platform"])
             except OciError as exc:
-                raise ApiError(str(exc)) from None
-        return Response(inspect_image(_identity(request, attrs), attrs["containerImage"], platform))
+                raise InvalidRequest(str(exc)) from None
+        identity = _identity(request, attrs.get("towerAccessToken"), attrs.get("towerEndpoint"), attrs.get("towerWorkspaceId"))
+        return Response(inspect_image(identity, attrs["containerImage"], platform))

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from . import throttle
 from .ratelimit import client_ip
 
-# The views that take a password in a POST; the metrics API checks its own (metrics/views.py).
+# The views that take a password in a POST; the metrics API checks its own (metrics/auth.py).
 LOGIN_VIEWS = {"login", "admin:login"}
 
 

@@ -99,11 +99,21 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     fail_mirror([job.args[0]], f"The mirror job failed: {exc_value or exc_type.__name__}")
 
 
-def reap_stale_mirrors(mirror_id: str | None = None) -> int:
-    """Fail every mirror (or just `mirror_id`) still pending or running past its timeout: its worker
-    died, or none ever took it. A mirror never stays PENDING for ever."""
-    cutoff = timezone.now() - timedelta(seconds=settings.WAVE_MIRROR_TIMEOUT + 60)
-    stale = Mirror.objects.filter(status__in=Mirror.ACTIVE, created_at__lt=cutoff)
-    if mirror_id is not None:
-        stale = stale.filter(pk=mirror_id)
-    return fail_mirror(stale.values("pk"), f"The mirror did not finish within {settings.WAVE_MIRROR_TIMEOUT} seconds (no worker took it, or its worker stopped)")
+def _stale_cutoff():
+    return timezone.now() - timedelta(seconds=settings.WAVE_MIRROR_TIMEOUT + 60)
+
+
+def stale_reason() -> str:
+    return f"The mirror did not finish within {settings.WAVE_MIRROR_TIMEOUT} seconds (no worker took it, or its worker stopped)"
+
+
+def is_stale(mirror: Mirror) -> bool:
+    return mirror.status in Mirror.ACTIVE and mirror.created_at < _stale_cutoff()
+
+
+def reap_stale_mirrors() -> int:
+    """Fail every mirror still pending or running past its timeout: its worker died, or none ever
+    took it. A mirror never stays PENDING for ever (a housekeeping task; reads only show it failed,
+    `mirrors.status.as_read`)."""
+    stale = Mirror.objects.filter(status__in=Mirror.ACTIVE, created_at__lt=_stale_cutoff())
+    return fail_mirror(stale.values("pk"), stale_reason())

@@ -6,10 +6,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.identity import Identity
+from builds.request_spec import ContainerRequestSpec
 from containers import upstream
 from containers.models import new_token
 from containers.services import Caller, _new_request
-from wave_site.errors import ApiError
+from wave_site.errors import DomainError
 from oci.reference import Reference, parse_reference
 
 from .jobs import enqueue_mirror
@@ -22,7 +23,7 @@ def _target_digest(identity: Identity, target: Reference) -> str | None:
     down) is simply not a cache hit, and the copy reports what is wrong with it."""
     try:
         return upstream.fetch_manifest(identity, target).digest
-    except ApiError:
+    except DomainError:
         return None
 
 
@@ -45,13 +46,13 @@ def _submit(caller: Caller, source: str, target: str, digest: str) -> Mirror:
     raise RuntimeError(f"no mirror of '{target}' could be made or found")
 
 
-def request_mirror(caller: Caller, body: dict, attrs: dict) -> dict:
-    source = parse_reference(attrs["containerImage"])
+def request_mirror(caller: Caller, spec: ContainerRequestSpec) -> dict:
+    source = parse_reference(spec.container_image)
     digest = upstream.fetch_manifest(caller.identity, source).digest  # 404/400 naming the image
-    target = target_image(attrs["containerImage"], attrs["buildRepository"])
+    target = target_image(spec.container_image, spec.build_repository)
     cached = _target_digest(caller.identity, parse_reference(target)) == digest
     mirror_id, mirror, succeeded = None, None, None
-    if attrs.get("dryRun"):
+    if spec.dry_run:
         mirror_id, succeeded = f"{new_mirror_id()}_0", True
     elif cached:  # the target has this very image: the last mirror that made it, if any
         mirror = Mirror.objects.filter(target_image=target, digest=digest, status=Mirror.Status.SUCCEEDED).first()
@@ -63,7 +64,7 @@ def request_mirror(caller: Caller, body: dict, attrs: dict) -> dict:
         # A durable request: the image is pulled from the target itself, so the request id is no
         # pull token (it expires as it is made).
         request = _new_request(
-            caller, body, attrs, token=new_token(), container_image=str(source), source_digest=digest,
+            caller, spec, token=new_token(), container_image=str(source), source_digest=digest,
             target_image=target, expires_at=timezone.now(), cached=cached,
         )
         if mirror is not None:

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import timezone
 
 from containers.answers import seconds
 from containers.models import ContainerRequest
 
-from .jobs import reap_stale_mirrors
+from .jobs import is_stale, stale_reason
 from .models import Mirror
 
 FAILED_REASON = "Container mirror did not complete successfully"
@@ -19,9 +20,13 @@ def details_uri(mirror: Mirror) -> str:
 
 
 def fresh(mirror: Mirror) -> Mirror:
-    """The mirror, failed first if it is past its timeout (so a read is right with no housekeeper)."""
-    if not mirror.completed and reap_stale_mirrors(mirror.id):
-        mirror.refresh_from_db()
+    """The mirror as the housekeeper will leave it: past its timeout, FAILED with the reaper's reason
+    (and log line, when the log was loaded), in memory only. Reads never write."""
+    if is_stale(mirror):
+        reason = stale_reason()
+        mirror.status, mirror.reason, mirror.finished_at = Mirror.Status.FAILED, reason, timezone.now()
+        if "log" in mirror.__dict__:
+            mirror.log += f"Mirror failed: {reason}\n"
     return mirror
 
 

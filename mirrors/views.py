@@ -3,12 +3,13 @@ from __future__ import annotations
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
 from containers.serializers import MessageSerializer
-from wave_site.errors import ApiError
+from wave_site.errors import NotFound
 
 from .models import Mirror
 from .status import fresh, mirror_result
@@ -25,22 +26,25 @@ RESULT = inline_serializer("MirrorResult", {
 def _mirror(mirror_id: str) -> Mirror:
     mirror = Mirror.objects.filter(pk=mirror_id).first()
     if mirror is None:
-        raise ApiError(f"Unknown mirror '{mirror_id}'", status=404)
+        raise NotFound(f"Unknown mirror '{mirror_id}'")
     return fresh(mirror)
 
 
-class MirrorView(APIView):
+# /v1alpha1/mirrors/{mirror_id}: a mirror's record and its log.
+class MirrorViewSet(ViewSet):
+    lookup_url_kwarg = "mirror_id"
+    route_names = {"detail": "Mirror"}
+
     @extend_schema(responses={200: RESULT, 404: MessageSerializer}, summary="A mirror's record (Wave's MirrorResult)")
-    def get(self, request: Request, mirror_id: str) -> Response:
+    def retrieve(self, request: Request, mirror_id: str) -> Response:
         return Response(mirror_result(_mirror(mirror_id)))
 
-
-class MirrorLogsView(APIView):
     @extend_schema(responses={(200, "text/plain"): str, 404: MessageSerializer}, summary="A mirror's log")
-    def get(self, request: Request, mirror_id: str) -> HttpResponse:
+    @action(detail=True, name="Mirror Logs")
+    def logs(self, request: Request, mirror_id: str) -> HttpResponse:
         mirror = _mirror(mirror_id)
         if not mirror.log:
-            raise ApiError(f"Mirror '{mirror_id}' has no log yet", status=404)
+            raise NotFound(f"Mirror '{mirror_id}' has no log yet")
         response = HttpResponse(mirror.log, content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{mirror.id}.log"'
         return response

@@ -10,13 +10,52 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 
-class ApiError(exceptions.APIException):
-    """An error whose message is shown to the client as it is."""
+class DomainError(Exception):
+    """A refusal by a service, its message shown to the client as it is. Services raise these (no
+    HTTP in them); api_exception_handler is the one place that turns them into responses, and the
+    HTML pages show their message."""
 
-    def __init__(self, message: str, status: int = 400, headers: dict[str, str] | None = None):
+    status = 400
+
+    def __init__(self, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
-        self.status_code = status
+        self.message = message
         self.headers = headers or {}
+
+
+class InvalidRequest(DomainError):
+    status = 400
+
+
+class Unauthorized(DomainError):
+    status = 401
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class TooManyRequests(DomainError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, {"Retry-After": str(retry_after)})
+
+
+class Unsupported(DomainError):
+    status = 501
+
+
+class BadGateway(DomainError):
+    status = 502
+
+
+class Unavailable(DomainError):
+    status = 503
 
 
 def _first_error(detail: object, path: str = "") -> tuple[str, str]:
@@ -54,6 +93,8 @@ def body_too_big(meta: dict) -> str:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         return Response({"message": body_too_big(context["request"].META)}, status=413)
+    if isinstance(exc, DomainError):
+        return Response({"message": exc.message}, status=exc.status, headers=exc.headers)
     if isinstance(exc, exceptions.ValidationError):
         return Response({"message": validation_message(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ParseError):

@@ -119,14 +119,14 @@ _collector_registered = False
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus metrics, for operators: a staff session, or Basic auth of a user with the metrics permission."""
     global _collector_registered
-    from metrics.views import basic_auth_user
-    from wave_site.errors import ApiError
+    from metrics.auth import check_metrics_reader
+    from wave_site.errors import DomainError
 
     if not (request.user.is_authenticated and request.user.is_staff):
         try:
-            basic_auth_user(request)
-        except ApiError as exc:
-            return HttpResponse(str(exc.detail), status=exc.status_code, headers=exc.headers, content_type="text/plain")
+            check_metrics_reader(request)
+        except DomainError as exc:
+            return HttpResponse(exc.message, status=exc.status, headers=exc.headers, content_type="text/plain")
     with _collector_lock:
         if not _collector_registered:
             REGISTRY.register(BuildCollector())

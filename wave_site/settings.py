@@ -17,18 +17,17 @@ from wave_site.security_headers import https_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+# Any variable NAME may instead be given as NAME_FILE, the path of a file holding it (secrets
+# mounted by Docker or Kubernetes); the file wins over NAME.
+env = environ.FileAwareEnv()
 _stack_env = Path(env.str("WAVE_ENV_FILE", default=str(BASE_DIR / "data" / "stack.env")))
 if _stack_env.is_file():
     env.read_env(str(_stack_env), overwrite=False)
 
 
-def _secret(name: str, default: str | None = None) -> str | None:
-    """A secret from NAME, or from the file that NAME_FILE points at."""
-    path = env.str(f"{name}_FILE", default="")
-    if path:
-        return Path(path).read_text().strip()
-    return env.str(name, default=default)
+def _secret(name: str, default: str) -> str:
+    """A secret from NAME or NAME_FILE, without the line break that ends a file."""
+    return env.str(name, default=default).strip()
 
 
 def _registry_credentials(raw: str) -> dict[str, Credentials]:
@@ -79,7 +78,7 @@ WAVE_SSRF_ALLOWLIST = env.list(
 )
 # The service's own credentials for registries it runs (`host=user:password`, comma-separated), used
 # when a caller has none stored for that host: its pulls, build and cache pushes, seeding.
-WAVE_REGISTRY_CREDENTIALS = _registry_credentials(_secret("WAVE_REGISTRY_CREDENTIALS", default="") or "")
+WAVE_REGISTRY_CREDENTIALS = _registry_credentials(_secret("WAVE_REGISTRY_CREDENTIALS", default=""))
 # Registries spoken to over plain HTTP besides loopback ones (host[:port]).
 WAVE_INSECURE_REGISTRIES = env.list("WAVE_INSECURE_REGISTRIES", default=[])
 WAVE_TOKEN_LIFETIME = env.int("WAVE_TOKEN_LIFETIME", default=36 * 3600)  # seconds
@@ -188,7 +187,7 @@ WAVE_PLATFORM_TIMEOUT = env.float("WAVE_PLATFORM_TIMEOUT", default=10.0)
 WAVE_PLATFORM_CACHE_TTL = env.int("WAVE_PLATFORM_CACHE_TTL", default=300)
 WAVE_PLATFORM_REFUSAL_CACHE_TTL = env.int("WAVE_PLATFORM_REFUSAL_CACHE_TTL", default=30)
 # Fernet keys for stored registry secrets, newest first: encrypt with the first, decrypt with any.
-WAVE_CREDENTIALS_KEYS = [k for k in (_secret("WAVE_CREDENTIALS_KEYS", default="") or "").split(",") if k]
+WAVE_CREDENTIALS_KEYS = [k for k in _secret("WAVE_CREDENTIALS_KEYS", default="").split(",") if k]
 
 # Rate limits, as `<count>/<window seconds>`; with a token per user, without one per client IP.
 WAVE_RATE_LIMIT_BUILDS_USER = env.str("WAVE_RATE_LIMIT_BUILDS_USER", default="100/3600")
@@ -268,7 +267,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "wave_site.wsgi.application"
 ASGI_APPLICATION = "wave_site.asgi.application"
 
-DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://wave_app@127.0.0.1:5433/wave")}
+DATABASES = {"default": env.db_url_config(_secret("DATABASE_URL", default="postgres://wave_app@127.0.0.1:5433/wave"))}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # Under ASGI each request's sync code runs in its own thread, so persistent per-thread connections
 # pile up; a process-wide psycopg pool bounds them instead.
@@ -283,7 +282,7 @@ DATABASES["default"]["OPTIONS"] = {
 # pooled connection is dead, and without the check each gave one request a 500.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6380/0")
+REDIS_URL = _secret("REDIS_URL", default="redis://127.0.0.1:6380/0")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 # Jobs are JSON: a pickle in Redis is code the worker runs when it loads the job. Workers are started
 # with the same `--serializer`.
@@ -324,6 +323,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Builds and mirrors share one status enum; a container request's is another (unnamed, they collide).
+    "ENUM_NAME_OVERRIDES": {"RecordStatusEnum": ["PENDING", "COMPLETED"], "ContainerStatusEnum": ["PENDING", "BUILDING", "DONE"]},
 }
 
 # Logs are JSON lines carrying the request id (LOG_FORMAT=plain for people reading a terminal).

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from accounts import pages as account_pages
@@ -10,11 +10,7 @@ from metrics import pages as usage_pages
 from mirrors import pages as mirror_pages
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from builds import views as builds
 from containers import registry_views as registry
-from containers import views as containers
-from metrics import views as metrics
-from mirrors import views as mirrors
 from wave_site.observability import metrics_view
 from wave_site.service_info import ServiceInfoView
 
@@ -45,21 +41,11 @@ urlpatterns = [
     path("openapi/", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     path("service-info", ServiceInfoView.as_view()),
     path("metrics", metrics_view),
-    path("container-token", containers.LegacyContainerTokenView.as_view()),
-    path("container-token/<str:token>", containers.ContainerTokenView.as_view()),
-    path("v1alpha2/container", containers.ContainerRequestView.as_view()),
-    path("v1alpha2/container/<str:request_id>", containers.ContainerDetailView.as_view()),
-    path("v1alpha2/container/<str:request_id>/status", containers.ContainerStatusView.as_view()),
-    path("v1alpha1/inspect", containers.InspectView.as_view()),
-    path("v1alpha1/builds/<str:build_id>", builds.BuildView.as_view()),
-    path("v1alpha1/builds/<str:build_id>/status", builds.BuildStatusView.as_view()),
-    path("v1alpha1/builds/<str:build_id>/logs", builds.BuildLogsView.as_view()),
-    path("v1alpha1/builds/<str:build_id>/condalock", builds.BuildCondaLockView.as_view()),
-    path("v1alpha1/mirrors/<str:mirror_id>", mirrors.MirrorView.as_view()),
-    path("v1alpha1/mirrors/<str:mirror_id>/logs", mirrors.MirrorLogsView.as_view()),
-    path("v1alpha2/metrics/builds", metrics.BuildMetricsView.as_view()),
-    path("v1alpha2/metrics/pulls", metrics.PullMetricsView.as_view()),
-    path("v1alpha2/metrics/fusion/pulls", metrics.FusionPullMetricsView.as_view()),
+    # The API: each app's ViewSets on a DRF router (wave_site/routers.py), in its urls.py.
+    path("", include("containers.urls")),
+    path("", include("builds.urls")),
+    path("", include("mirrors.urls")),
+    path("", include("metrics.urls")),
     # The registry pull API (served by the bare ASGI handler, see wave_site/asgi.py).
     path("v2/", registry.root),
     re_path(r"^v2/wt/(?P<token>[0-9a-f]{12})/(?P<name>.+)/manifests/(?P<reference>[^/]+)$", registry.manifest),

@@ -152,6 +152,7 @@ def test_a_worker_killed_mid_build_leaves_its_build_failed(api, registry, settin
 
         status = wait_until(failed, timeout=30, every=0.5)
         assert status["succeeded"] is False
+        reap_stale_builds()  # the housekeeper's round: the read only showed it failed
         build = Build.objects.get(pk=body["buildId"])
         assert "no heartbeat for 6 seconds" in build.reason and build.log.rstrip().endswith(build.reason)
     finally:

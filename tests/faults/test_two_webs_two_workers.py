@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from builds.models import Build
+from builds.reconcile import reap_stale_builds
 from tests.support.helpers import ACCEPT, b64, manifest_url, unique, wait_until
 from tests.support.servers import start_server, start_worker, stop_server
 
@@ -83,7 +84,7 @@ def test_identical_requests_to_both_webs_make_one_build_and_a_pull_waiting_on_th
     assert build.log.count(f"\n{marker}\n") == 1  # the step ran once
 
 
-def test_builds_spread_over_both_workers_and_a_killed_worker_fails_only_its_own(webs, workers, registry):
+def test_builds_spread_over_both_workers_and_a_killed_worker_fails_only_its_own(webs, workers, registry, settings):
     bodies = [web.request_container({"containerFile": b64(dockerfile(registry, 40)[0])}) for web in webs]
     ids = [body["buildId"] for body in bodies]
     wait_until(lambda: all(status(i) == Build.Status.RUNNING for i in ids), timeout=60, every=0.2)
@@ -99,10 +100,12 @@ def test_builds_spread_over_both_workers_and_a_killed_worker_fails_only_its_own(
     os.kill(killed.process.pid, signal.SIGKILL)
     killed.process.wait()
 
-    def read_through_web_a() -> bool:  # a read reaps a build whose heartbeat stopped
+    def read_through_web_a() -> bool:  # a read shows a build whose heartbeat stopped as failed
         return httpx.get(f"{webs[0].url}/v1alpha1/builds/{ids[0]}/status").json()["status"] == "COMPLETED"
 
     wait_until(read_through_web_a, timeout=HEARTBEAT_TIMEOUT + 30, every=1)
+    settings.WAVE_BUILD_HEARTBEAT_TIMEOUT = HEARTBEAT_TIMEOUT  # the housekeeper's, as the webs'
+    reap_stale_builds()  # the housekeeper's round records it
     lost = Build.objects.get(pk=ids[0])
     assert f"no heartbeat for {HEARTBEAT_TIMEOUT} seconds" in lost.reason
     assert status(ids[1]) == Build.Status.RUNNING  # the other worker goes on ...

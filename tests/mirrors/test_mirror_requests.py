@@ -277,10 +277,11 @@ def test_a_target_the_ssrf_policy_forbids_is_never_contacted(api, busybox, owner
 def test_a_mirror_nobody_ran_is_failed_not_left_pending(api, busybox, owner_token, target, settings):
     body = post(api, "/v1alpha2/container", mirror_body(busybox, target, owner_token)).json()
     Mirror.objects.filter(pk=body["buildId"]).update(created_at=timezone.now() - timedelta(seconds=settings.WAVE_MIRROR_TIMEOUT + 61))
-    status = api.get(f"/v1alpha2/container/{body['requestId']}/status").json()  # the read reaps it
+    status = api.get(f"/v1alpha2/container/{body['requestId']}/status").json()  # the read shows it failed ...
     assert status["status"] == "DONE" and status["succeeded"] is False
     assert "did not finish within" in status["reason"]
-    assert reap_stale_mirrors() == 0  # already failed
+    assert Mirror.objects.get(pk=body["buildId"]).status == Mirror.Status.PENDING  # ... and writes nothing
+    assert reap_stale_mirrors() == 1  # the housekeeper's round records it
     run_mirror(body["buildId"])  # a late job finds it ended
     assert Mirror.objects.get(pk=body["buildId"]).status == Mirror.Status.FAILED
 
