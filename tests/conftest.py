@@ -6,69 +6,28 @@ import asyncio
 import base64
 import json
 import os
-import re
-import socket
+import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import bcrypt
-import httpx
 import pytest
 import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
 from builds.base_images import BUSYBOX_PATH, busybox_image
+from builds.models import Build
 from oci.auth import Credentials
 from oci.client import RegistryClient
 from oci.image import push_image
 
-from .factories import UserFactory, WorkspaceFactory, api_token
-
-
-# The stack's registry and the service's own authority, whatever ports the stack was started on:
-# tests name these instead of a port.
-REGISTRY = settings.WAVE_DEFAULT_REGISTRY
-SERVER = settings.WAVE_SERVER_AUTHORITY
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up in {timeout}s")
-
-
-def own_registry_credentials(host: str) -> Credentials | None:
-    """The service's credentials for a registry it runs: what tests need to read or write it directly."""
-    return settings.WAVE_REGISTRY_CREDENTIALS.get(host)
-
-
-def registry_auth(image: str) -> tuple[str, str] | None:
-    """httpx `auth` for a direct request to the registry of `image` (or of a `host[:port]`)."""
-    credentials = own_registry_credentials(image.split("/")[0])
-    return (credentials.username, credentials.password) if credentials else None
-
-
-def push(registry: str, path: str, tag: str, image, credentials: Credentials | None = None) -> str:
-    async def run() -> str:
-        async with RegistryClient(registry, credentials or own_registry_credentials(registry)) as client:
-            return await push_image(client, path, tag, image)
-
-    return asyncio.run(run())
+from tests.support.clock import Clock
+from tests.support.factories import BuildFactory, UserFactory, WorkspaceFactory, api_token
+from tests.support.helpers import REGISTRY, free_port, own_registry_credentials, push, run, wait_for_http
+from tests.support.servers import PrivateRegistry, WaveServer, start_server, start_worker, stop_server
+from tests.support.waiting import APP_NAME, POOL
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -76,12 +35,43 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.nodeid.startswith("tests/faults/"))
 
 
-@pytest.fixture(scope="session", autouse=True)
+UNIT_LANE = Path(__file__).parent / "unit"
+
+
+@pytest.fixture(autouse=True)
+def services(request):
+    """The session's service set-up, for every test outside the unit lane (tests/unit/ runs with no
+    Postgres, Redis or registry: `scripts/stack unit`)."""
+    if not request.node.path.is_relative_to(UNIT_LANE):
+        request.getfixturevalue("clean_redis")
+        request.getfixturevalue("flush_retries_a_deadlock")
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The rate limits' and throttles' clock, moved by the test instead of sleeping through a window."""
+    from metrics import ratelimit, throttle
+
+    clock = Clock()
+    monkeypatch.setattr(ratelimit, "clock", clock)
+    monkeypatch.setattr(throttle, "clock", clock)
+    return clock
+
+
+@pytest.fixture
+def fresh_rate_limits():
+    """This test's rate-limit windows start empty (other tests count from 127.0.0.1 too)."""
+    store = redis.Redis.from_url(settings.REDIS_URL)
+    for key in store.scan_iter("wave:ratelimit:*"):
+        store.delete(key)
+
+
+@pytest.fixture(scope="session")
 def clean_redis():
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def flush_retries_a_deadlock():
     """A transactional test's closing TRUNCATE can deadlock with a batch of pull records that the
     test server is still writing (its inserts lock the rows they reference); Postgres then aborts
@@ -129,15 +119,6 @@ def registry_authfile(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def busybox(registry) -> str:
     return f"{registry}/{BUSYBOX_PATH}:latest"
-
-
-class PrivateRegistry:
-    def __init__(self, host: str, username: str, password: str):
-        self.host, self.username, self.password = host, username, password
-
-    @property
-    def busybox(self) -> str:
-        return f"{self.host}/private/busybox:latest"
 
 
 @pytest.fixture(scope="session")
@@ -206,10 +187,6 @@ def outsider_token(outsider) -> str:
     return api_token(outsider)
 
 
-def post(api: APIClient, path: str, body) -> httpx.Response:
-    return api.post(path, body, format="json")
-
-
 @pytest.fixture(scope="session")
 def multiarch(registry) -> str:
     """An OCI index with an amd64 image (busybox) and an arm64 image (one marker file)."""
@@ -233,75 +210,11 @@ def multiarch(registry) -> str:
     return f"{registry}/library/multiarch:latest"
 
 
-class WaveServer:
-    """The service under uvicorn in its own process, on the test database."""
-
-    def __init__(self, port: int, process: subprocess.Popen, log: Path):
-        self.port, self.process, self.log = port, process, log
-        self.url = f"http://localhost:{port}"
-        self.authority = f"localhost:{port}"
-
-    def request_container(self, body: dict) -> dict:
-        response = httpx.post(f"{self.url}/v1alpha2/container", json=body, timeout=60)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def peak_rss_kib(self) -> int:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
-
-    def rss_kib(self) -> int:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    """The environment for a service process that shares this test session's database and Redis."""
-    db = settings.DATABASES["default"]
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}:{quote(db['PASSWORD'], safe='')}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        **extra,
-    }
-
-
-def start_server(log: Path, **env: str) -> WaveServer:
-    """The service under uvicorn on a free port, on this session's database and Redis."""
-    port = free_port()
-    env = server_env(**{"WAVE_SERVER_URL": f"http://localhost:{port}", "WAVE_UPSTREAM_CLIENT_TTL": "0", **env})
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            # As scripts/stack starts it: the app, not uvicorn, decides whom X-Forwarded-For is believed from.
-            [sys.executable, "-m", "uvicorn", "wave_site.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-             "--no-proxy-headers"],
-            cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/service-info", timeout=30)
-    except RuntimeError:
-        process.kill()
-        raise
-    return WaveServer(port, process, log)
-
-
-def stop_server(server: WaveServer) -> None:
-    server.process.terminate()
-    server.process.wait(10)
-
-
 @pytest.fixture(scope="session")
 def wave_server(django_db_setup, tmp_path_factory) -> WaveServer:
     server = start_server(tmp_path_factory.mktemp("wave-server") / "server.log")
     yield server
     stop_server(server)
-
-
-def run(*command: str, **kwargs) -> subprocess.CompletedProcess:
-    """Run a real client tool; a failure shows its output."""
-    result = subprocess.run(command, capture_output=True, text=True, timeout=kwargs.pop("timeout", 300), **kwargs)
-    assert result.returncode == 0, f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="session")
@@ -321,20 +234,6 @@ def podman(tmp_path_factory):
     return podman_run
 
 
-def start_worker(log: Path, queue: str = "default", **env: str) -> subprocess.Popen:
-    """An RQ worker process on the test database, in its own process group (so it can be killed whole).
-
-    Its build logs are written on every output (WAVE_BUILD_LOG_FLUSH=0), so that a log write from a
-    place that must not touch the database fails every time, not by chance of timing.
-    """
-    with log.open("a") as out:
-        return subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "--serializer", settings.RQ_SERIALIZER, queue],
-            cwd=settings.BASE_DIR, env=server_env(WAVE_BUILD_LOG_FLUSH="0", **env), stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-
 @pytest.fixture(scope="session")
 def build_worker(django_db_setup, tmp_path_factory):
     process = start_worker(tmp_path_factory.mktemp("worker") / "worker.log")
@@ -343,23 +242,48 @@ def build_worker(django_db_setup, tmp_path_factory):
     process.wait(20)
 
 
-def wait_until(check, timeout: float = 120.0, every: float = 0.25):
-    """Poll `check()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout}s: {check}")
-        time.sleep(every)
-
-
 @pytest.fixture(scope="session")
 def conda_channel(tmp_path_factory) -> str:
     """The URL of a channel of real test packages (see tests/conda_channel.py), served on loopback."""
-    from .conda_channel import build_channel, serve
+    from tests.support.conda_channel import build_channel, serve
 
     url, server = serve(build_channel(tmp_path_factory.mktemp("conda-channel")))
     yield url
     server.shutdown()
+
+
+@pytest.fixture
+def db_build():
+    from django.utils import timezone
+
+    def make(build_hash: str) -> Build:
+        return BuildFactory(content_hash=build_hash, status=Build.Status.RUNNING, build_repository=f"{REGISTRY}/x",
+                            heartbeat_at=timezone.now(), started_at=timezone.now())
+
+    return make
+
+
+@pytest.fixture
+def isolated_worker(settings, tmp_path):
+    """A worker of the test's own, on a queue no other worker takes builds from."""
+    settings.WAVE_BUILD_QUEUE = "isolated"
+    settings.WAVE_BUILD_HEARTBEAT_TIMEOUT = 6
+    workers = []
+
+    def start(**env: str) -> subprocess.Popen:
+        workers.append(start_worker(tmp_path / "worker.log", queue="isolated", **env))
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
+@pytest.fixture(scope="module")
+def named_server(django_db_setup, tmp_path_factory):
+    """A server whose database sessions carry a name of their own (libpq's PGAPPNAME), to count them."""
+    server = start_server(tmp_path_factory.mktemp("waiting") / "server.log", PGAPPNAME=APP_NAME, DATABASE_POOL_SIZE=str(POOL))
+    yield server
+    stop_server(server)

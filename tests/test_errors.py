@@ -12,8 +12,8 @@ from django.test import AsyncClient
 from rest_framework.test import APIClient
 
 from oci import mediatypes
-from tests.conftest import post
-from tests.fake_registry import FakeRegistry
+from tests.support.fake_registry import FakeRegistry
+from tests.support.helpers import post
 from wave_site.observability import RequestIdFilter
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +61,8 @@ def test_an_upstream_manifest_that_is_not_a_manifest_is_a_400_in_its_words(api, 
     (b"[" * 100_000 + b"]" * 100_000, "maximum recursion depth exceeded"),
     (b'{"mediaType": 7}', "'mediaType' is not a string"),
 ])
+
+
 def test_an_upstream_answer_that_is_not_an_object_is_a_400(api, upstream, raw, problem):
     upstream.manifest, upstream.media_type = raw, "application/json"
     response = post(api, "/v1alpha1/inspect", {"containerImage": f"{upstream.host}/lib/odd:1"})

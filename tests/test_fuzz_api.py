@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from oci.errors import OciError
 from oci.reference import parse_reference, parse_repository
 
-from tests.conftest import REGISTRY
+from tests.support.helpers import REGISTRY
 
 pytestmark = pytest.mark.django_db
 

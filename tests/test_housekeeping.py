@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from django.contrib.auth import get_user_model
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 from wave_site.housekeeping import run_once
 
 ran: list[str] = []

@@ -11,8 +11,8 @@ from django.test import Client
 
 from builds.models import Build
 from containers.models import ContainerRequest
-from tests.conftest import REGISTRY, post
-from tests.factories import UserFactory
+from tests.support.factories import BuildFactory, UserFactory
+from tests.support.helpers import REGISTRY, post
 from wave_site.observability import JsonFormatter, RequestIdFilter
 
 pytestmark = pytest.mark.django_db
@@ -30,8 +30,7 @@ def test_prometheus_metrics_are_for_operators(admin_client, busybox, api):
 
 
 def test_build_outcomes_are_exported(admin_client):
-    Build.objects.create(id=f"{'f' * 16}_1", content_hash="f" * 16, number=1, status=Build.Status.FAILED,
-                         container_file="FROM x\n", platform="linux/amd64", build_repository="r/x", target_image=f"{REGISTRY}/x:1")
+    BuildFactory(status=Build.Status.FAILED)
     assert 'wave_builds_total{status="FAILED"} 1.0' in admin_client.get("/metrics").content.decode()
 
 
@@ -91,5 +90,7 @@ def test_deleting_a_request_in_the_admin_forgets_its_token(admin_client, api, bu
 
 @pytest.mark.parametrize("model", ["accounts/user", "accounts/apitoken", "accounts/workspace", "accounts/registrycredential",
                                    "containers/containerrequest", "containers/storedblob", "builds/build", "metrics/pullevent"])
+
+
 def test_every_model_has_an_admin_list_with_search(admin_client, model):
     assert admin_client.get(f"/admin/{model}/?q=x").status_code == 200

@@ -16,8 +16,9 @@ import httpx
 import pytest
 from django.test import Client
 
-from tests.conftest import post, server_env
-from tests.factories import UserFactory, api_token
+from tests.support.factories import UserFactory, api_token
+from tests.support.helpers import post
+from tests.support.servers import server_env
 from wave_site.security_headers import https_settings
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +119,8 @@ def test_https_settings_follow_the_server_url():
     ("https://wave.example.org", "True True 31536000 ('HTTP_X_FORWARDED_PROTO', 'https')"),
     ("http://wave.example.org:9090", "False False 0 None"),
 ])
+
+
 def test_the_settings_module_derives_them_from_WAVE_SERVER_URL(server_url, expected):
     code = ("import django; django.setup(); from django.conf import settings as s; "
             "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER)")

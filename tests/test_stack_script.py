@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.conftest import free_port, wait_until
+from tests.support.helpers import free_port, wait_until
 
 STACK = settings.BASE_DIR / "scripts" / "stack"
 PORT_VARS = ("WAVE_PORT", "WAVE_PG_PORT", "WAVE_REDIS_PORT", "WAVE_REGISTRY_PORT")

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from builds.queue import enqueue_build
 
-from .conftest import registry_auth
+from tests.support.helpers import registry_auth
 
 
 def redis_port() -> int:

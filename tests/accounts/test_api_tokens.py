@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import ApiToken
 from containers.models import ContainerRequest
-from tests.conftest import SERVER, post
+from tests.support.helpers import SERVER, post
 
 pytestmark = pytest.mark.django_db
 

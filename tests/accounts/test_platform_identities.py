@@ -15,12 +15,13 @@ from accounts import platform_identity
 from accounts.identity import _configured
 from accounts.models import PlatformAccount, PlatformWorkspace, User, Workspace
 from containers.models import ContainerRequest
-from tests.clients.bodies import client_body
-from tests.conftest import free_port, post, start_server, stop_server, wait_until
-from tests.factories import UserFactory, api_token
+from tests.support.bodies import client_body
+from tests.support.factories import UserFactory, api_token
+from tests.support.fake_platform import trust
+from tests.support.helpers import free_port, post, wait_until
+from tests.support.servers import start_server, stop_server
 from wave_site.redis import sync_redis
 
-from .conftest import FakePlatform, trust
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +105,8 @@ def test_a_refused_token_is_401_naming_the_endpoint_and_what_to_change(api, busy
         ((200, {}, b"{}"), "(it knows no user for it)"),
     ],
 )
+
+
 def test_a_forbidden_token_or_an_answer_without_a_user_is_refused(api, busybox, platform, answer, why):
     platform.answer = answer
     response = request(api, busybox, platform, "eyJ0aWQiOiA-whatever")
@@ -162,6 +165,8 @@ def test_a_platform_slower_than_the_timeout_is_503(api, busybox, platform, setti
         ((404, {}, b"{}"), "answered HTTP 404"),
     ],
 )
+
+
 def test_a_platform_answering_nonsense_is_502(api, busybox, platform, answer, reason):
     platform.answer = answer
     response = request(api, busybox, platform, "eyJ0aWQiOiA-nonsense")
@@ -210,6 +215,8 @@ def test_a_hostile_user_name_gets_a_safe_username_of_its_own(api, busybox, platf
 @pytest.mark.parametrize(
     "email", ["alice@evil.org@example.org", "alice@example.org\n", "x" * 250 + "@example.org", "not an email", "", None]
 )
+
+
 def test_a_hostile_email_gives_no_org(api, busybox, platform, email):
     user = user_of(request(api, busybox, platform, platform.add_user(16, "mallory", email)))
     assert user.email == "" and user.org is None

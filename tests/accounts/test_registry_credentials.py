@@ -7,8 +7,8 @@ from django.db import connection
 
 from accounts.crypto import SecretUnreadable
 from accounts.models import RegistryCredential
-from tests.conftest import post
-from tests.factories import registry_credential
+from tests.support.factories import registry_credential
+from tests.support.helpers import post
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,7 @@ def test_wrong_stored_credentials_are_reported_without_the_secret(api, owner, ow
 
 
 def test_a_workspace_uses_its_own_credentials(api, owner, member, workspace, private_registry):
-    from tests.factories import api_token
+    from tests.support.factories import api_token
 
     registry_credential(private_registry.host, private_registry.username, private_registry.password, workspace=workspace)
     body = {"containerImage": private_registry.busybox, "towerAccessToken": api_token(member)}

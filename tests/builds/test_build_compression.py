@@ -3,7 +3,6 @@ podman; what the builders cannot do is a 400 naming it."""
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 
@@ -11,18 +10,10 @@ import httpx
 import pytest
 
 from builds.models import Build
-from tests.clients.bodies import client_body
-from tests.conftest import REGISTRY, post, registry_auth, run, wait_until
+from tests.support.bodies import client_body
+from tests.support.helpers import dockerfile, post, registry_auth, run, wait_until
 
 OCI_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def dockerfile(marker: str) -> str:
-    return b64(f"FROM {REGISTRY}/library/busybox\nRUN echo {marker} > /marker\n")
 
 
 @pytest.mark.django_db
@@ -77,6 +68,8 @@ def test_an_image_request_accepts_compression_it_has_no_layers_to_apply_to(api, 
         ("zstd", "'buildCompression': must be an object, not zstd"),
     ],
 )
+
+
 def test_compression_the_builder_cannot_apply_is_400_naming_it(api, compression, message):
     body = client_body("nextflow_compression", containerFile=dockerfile(uuid.uuid4().hex), buildCompression=compression)
     response = post(api, "/v1alpha2/container", body)

@@ -16,16 +16,13 @@ from builds.builders.base import BuildFailed
 from builds.context import write_context
 from builds.models import Build
 from containers.models import ContainerRequest, StoredBlob
-from tests.clients.bodies import client_body
-from tests.conftest import REGISTRY, post, run, start_server, start_worker, stop_server, wait_until
+from tests.support.bodies import client_body
+from tests.support.helpers import REGISTRY, b64, post, run, wait_until
+from tests.support.servers import start_server, start_worker, stop_server
 
-from .context_tars import entry, layer_of, tar_of, wave_cli_context
+from tests.support.context_tars import entry, layer_of, tar_of, wave_cli_context
 
 pytestmark = pytest.mark.django_db
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def wavecli_body(dockerfile: str, **replace) -> dict:
@@ -106,6 +103,8 @@ def test_a_context_without_a_dockerfile_is_refused(api, busybox):
         ({"location": "http://10.1.2.3/context.tar.gz"}, "resolves to 10.1.2.3, a loopback, private or link-local address"),
     ],
 )
+
+
 def test_a_context_that_does_not_match_its_digests_is_refused(api, override, message):
     context = {**wave_cli_context({"a.txt": b"a\n"}), **override}
     response = post(api, "/v1alpha2/container", {"containerFile": b64("FROM scratch\n"), "buildContext": context})
@@ -124,6 +123,8 @@ def test_a_context_that_does_not_match_its_digests_is_refused(api, override, mes
         ([entry("dev/null", tarfile.CHRTYPE)], "Build context entry 'dev/null' is a device"),
     ],
 )
+
+
 def test_a_hostile_context_is_refused_when_the_request_arrives(api, members, message):
     response = post(api, "/v1alpha2/container", {"containerFile": b64("FROM scratch\n"), "buildContext": layer_of(tar_of(*members))})
     assert response.status_code == 400

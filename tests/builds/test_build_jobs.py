@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
 import subprocess
 import threading
 import time
-import uuid
 
 import httpx
 import pytest
@@ -19,28 +17,12 @@ from builds.jobs import fail_build, run_build
 from builds.logs import strip_ansi
 from builds.models import Build
 from builds.reconcile import reap_stale_builds
-from tests.conftest import REGISTRY, post, registry_auth, run, start_worker, wait_until
-from tests.containers.test_pull_path import data_layer
+from tests.support.helpers import b64, completed, post, registry_auth, run, unique, wait_until
+from tests.support.images import data_layer
+from tests.support.servers import start_worker
 from wave_site.redis import sync_redis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def unique() -> str:
-    """A marker that makes each test's Dockerfile (and so its build hash) new in every run."""
-    return uuid.uuid4().hex[:12]
-
-
-def completed(server, build_id: str) -> dict:
-    def done():
-        status = httpx.get(f"{server.url}/v1alpha1/builds/{build_id}/status").json()
-        return status if status["status"] == "COMPLETED" else None
-
-    return wait_until(done, timeout=180)
 
 
 def test_a_dockerfile_is_built_pushed_and_pulled_through_the_proxy(wave_server, build_worker, registry, tmp_path):
@@ -210,20 +192,6 @@ def test_a_stale_heartbeat_is_reaped_and_a_fresh_one_is_not(db_build):
     assert reap_stale_builds() == 1
     assert Build.objects.get(pk=stale.pk).status == Build.Status.FAILED
     assert Build.objects.get(pk=fresh.pk).status == Build.Status.RUNNING
-
-
-@pytest.fixture
-def db_build():
-    from django.utils import timezone
-
-    def make(build_hash: str) -> Build:
-        return Build.objects.create(
-            id=f"{build_hash}_1", content_hash=build_hash, number=1, status=Build.Status.RUNNING,
-            container_file="FROM x\n", platform="linux/amd64", build_repository=f"{REGISTRY}/x",
-            target_image=f"{REGISTRY}/x:{build_hash}", heartbeat_at=timezone.now(), started_at=timezone.now(),
-        )
-
-    return make
 
 
 def test_ansi_colour_codes_are_stripped():

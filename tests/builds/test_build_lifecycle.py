@@ -17,21 +17,10 @@ from builds.logs import BuildLog, appended
 from builds.models import Build
 from builds.reconcile import reap_stale_builds
 from builds.storage import listed
-from tests.builds.test_build_jobs import b64, completed, db_build, unique  # noqa: F401 (db_build: a fixture)
-from tests.conftest import post, start_worker, wait_until
+from tests.support.builds import horses_of, running_build
+from tests.support.helpers import b64, completed, post, unique, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def running_build(api, registry, marker: str) -> str:
-    """Request a build whose RUN step sleeps a minute; return its id once the step runs."""
-    body = post(api, "/v1alpha2/container", {"containerFile": b64(f"FROM {registry}/library/busybox\nRUN sleep 60; echo {marker}\n")}).json()
-    wait_until(lambda: subprocess.run(["pgrep", "-f", f"sleep 60; echo {marker}"], capture_output=True).returncode == 0, timeout=90)
-    return body["buildId"]
-
-
-def horses_of(worker: subprocess.Popen) -> list[int]:
-    return [int(pid) for pid in subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()]
 
 
 def left_of(build_id: str, marker: str, storage: Path) -> list[str]:
@@ -52,24 +41,6 @@ def failed(api, build_id: str) -> Build:
     build = Build.objects.get(pk=build_id)
     assert build.status == Build.Status.FAILED
     return build
-
-
-@pytest.fixture
-def isolated_worker(settings, tmp_path):
-    """A worker of the test's own, on a queue no other worker takes builds from."""
-    settings.WAVE_BUILD_QUEUE = "isolated"
-    settings.WAVE_BUILD_HEARTBEAT_TIMEOUT = 6
-    workers = []
-
-    def start(**env: str) -> subprocess.Popen:
-        workers.append(start_worker(tmp_path / "worker.log", queue="isolated", **env))
-        return workers[-1]
-
-    yield start
-    for worker in workers:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
 
 def test_a_sigkilled_worker_takes_its_builder_along_and_leaves_nothing_behind(api, registry, isolated_worker):

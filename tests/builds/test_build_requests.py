@@ -1,6 +1,5 @@
 """Requests that build: build ids, names, dedup, cache, freeze; the build record endpoints."""
 
-import base64
 import re
 
 import django_rq
@@ -9,17 +8,9 @@ import pytest
 from builds.base_images import busybox_image
 from builds.models import Build
 from containers.models import ContainerRequest
-from tests.conftest import REGISTRY, SERVER, post, push
+from tests.support.helpers import REGISTRY, SERVER, b64, dockerfile, post, push
 
 pytestmark = pytest.mark.django_db
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def dockerfile(marker: str) -> str:
-    return b64(f"FROM {REGISTRY}/library/busybox\nRUN echo {marker} > /marker\n")
 
 
 def test_a_dockerfile_gives_a_pending_build_and_a_proxied_target(api, django_capture_on_commit_callbacks):

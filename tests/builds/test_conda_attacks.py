@@ -20,10 +20,9 @@ from rattler.index import index_fs
 
 from builds.models import Build
 from builds.sandbox.child import build_user, owned_dir, root_dir, run_unprivileged
-from tests.builds.test_build_jobs import completed
-from tests.builds.test_conda_builds import conda_request
-from tests.conda_channel import QuietHandler, package
-from tests.conftest import post, registry_auth, wait_until
+from tests.support.builds import conda_request
+from tests.support.conda_channel import QuietHandler, package
+from tests.support.helpers import completed, post, registry_auth, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -88,6 +87,8 @@ def test_an_absolute_package_path_fails_the_build_and_the_worker_goes_on(wave_se
 
 @pytest.mark.parametrize("name, target", [("wavetest-uplink", "'../../../etc/passwd', outside the prefix"),
                                           ("wavetest-abslink", "the absolute path '/etc/passwd'")])
+
+
 def test_a_symlink_leaving_the_prefix_fails_the_build(wave_server, build_worker, evil_channel, busybox, name, target):
     build = failed_build(wave_server, conda_request(evil_channel, busybox, [name]))
     assert build.reason == f"Package {name}-1.0-0.tar.bz2 is refused: its archive member 'bin/x' points at {target}"
@@ -113,7 +114,7 @@ def run_probe(*args: str) -> tuple[int, str]:
     work = Path(tempfile.mkdtemp(dir=root_dir(Path(settings.WAVE_CONDA_WORK_DIR) / "builds")))
     owned_dir(work, user)
     output: list[str] = []
-    status = run_unprivileged("tests.builds.sandbox_probe", list(args), work=work, user=user,
+    status = run_unprivileged("tests.support.sandbox_probe", list(args), work=work, user=user,
                               output=output.append, deadline=time.monotonic() + 60, tick=lambda: None)
     os.rmdir(work)
     return status, "".join(output)

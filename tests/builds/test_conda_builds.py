@@ -7,26 +7,16 @@ import hashlib
 import json
 import subprocess
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 from django.conf import settings
 
 from builds.models import Build
-from tests.builds.test_build_jobs import completed
-from tests.conftest import registry_auth, run
+from tests.support.builds import conda_request, pull_sif
+from tests.support.helpers import completed, registry_auth, run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def conda_request(channel: str, busybox: str, entries: list[str], **extra) -> dict:
-    # A fresh build repository per call: each test builds for real, whatever earlier runs left behind.
-    return {
-        "packages": {"type": "CONDA", "entries": entries, "channels": [channel], "condaOpts": {"basePackages": "", "baseImage": busybox}},
-        "buildRepository": f"{settings.WAVE_DEFAULT_REGISTRY}/conda/{uuid.uuid4().hex[:10]}",
-        **extra,
-    }
 
 
 def layer_digests(image: str) -> list[str]:
@@ -141,18 +131,6 @@ def sif_request(channel: str, base: str, entries: list[str], platform: str) -> d
     return request
 
 
-def pull_sif(target: str, dest) -> "Path":
-    """Pull an oras:// SIF with oras-py, as a client would."""
-    import oras.client
-
-    auth = registry_auth(target.removeprefix("oras://"))  # the local registry asks for Basic auth
-    client = oras.client.OrasClient(insecure=True, auth_backend="basic" if auth else "token")
-    if auth:
-        client.auth.set_basic_auth(*auth)
-    files = client.pull(target=target.removeprefix("oras://"), outdir=str(dest))
-    return next(Path(f) for f in files if str(f).endswith(".sif"))
-
-
 def sif_rootfs(sif, dest):
     """The SIF's primary partition, loop-mounted when the machine allows it, else unpacked."""
     listing = run("siftool", "list", str(sif)).stdout
@@ -227,7 +205,7 @@ def test_a_lock_whose_checksum_does_not_match_fails_the_build(wave_server, build
 
 
 def test_a_lock_given_by_url_installs_exactly_its_packages(wave_server, build_worker, conda_channel, busybox, tmp_path):
-    from tests.conda_channel import serve
+    from tests.support.conda_channel import serve
 
     first = wave_server.request_container(conda_request(conda_channel, busybox, ["wavetest-lib"]))
     completed(wave_server, first["buildId"])

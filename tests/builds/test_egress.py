@@ -17,8 +17,8 @@ from django.conf import settings
 from builds.sandbox.egress import Egress
 from builds.sandbox.spec import HERE
 from oci.netguard import resolve_addresses
-from tests.builds.test_sandbox import CountingListener
-from tests.conftest import REGISTRY, wait_until
+from tests.support.builds import CountingListener
+from tests.support.helpers import REGISTRY, wait_until
 
 
 def exchange(path: Path, request: bytes) -> bytes:
@@ -76,6 +76,8 @@ STACK = [f"127.0.0.1:{urlsplit(settings.REDIS_URL).port}", f"[::1]:{settings.DAT
 
 @pytest.mark.parametrize("target", [*STACK, "metadata.example:80", "mixed.example:443",
                                     "rebind.example:443", "v6.example:443", "10.0.0.1:443", "[::ffff:127.0.0.1]:443"])
+
+
 def test_run_steps_cannot_connect_anywhere_but_public_addresses(egress, target):
     listener = CountingListener()
     answer = exchange(egress.socket("run"), f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
@@ -105,6 +107,8 @@ def test_the_builder_reaches_allow_listed_hosts_one_request_per_connection(egres
 
 @pytest.mark.parametrize("request_bytes", [b"NONSENSE\r\n\r\n", b"GET /relative HTTP/1.1\r\n\r\n",
                                            b"GET ftp://x/ HTTP/1.1\r\n\r\n", b"CONNECT :99999 HTTP/1.1\r\n\r\n"])
+
+
 def test_malformed_requests_get_a_400(egress, request_bytes):
     assert exchange(egress.socket("run"), request_bytes).startswith(b"HTTP/1.1 400 ")
 

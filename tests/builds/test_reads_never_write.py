@@ -15,7 +15,7 @@ from builds.models import Build
 from builds.reconcile import reap_stale_builds
 from containers.build_wait import _recorded
 from containers.models import ContainerRequest
-from tests.conftest import REGISTRY
+from tests.support.helpers import REGISTRY
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from rq.job import Job, JobStatus
 from builds.models import Build
 from builds.queue import NO_WORKER, enqueue_build, job_id
 from builds.requeue import REQUEUED, requeue_lost_builds
-from tests.builds.test_build_jobs import b64, unique
-from tests.conftest import REGISTRY, post
+from tests.support.factories import BuildFactory
+from tests.support.helpers import REGISTRY, b64, post, unique
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,11 +34,7 @@ def idle_queue(settings):
 
 def pending_build(age: float = 120) -> Build:
     build_hash = unique()[:16].ljust(16, "0")
-    return Build.objects.create(
-        id=f"{build_hash}_1", content_hash=build_hash, number=1, container_file="FROM x\n", platform="linux/amd64",
-        build_repository=f"{REGISTRY}/x", target_image=f"{REGISTRY}/x:{build_hash}",
-        created_at=timezone.now() - timedelta(seconds=age),
-    )
+    return BuildFactory(content_hash=build_hash, build_repository=f"{REGISTRY}/x", created_at=timezone.now() - timedelta(seconds=age))
 
 
 def test_a_pending_build_whose_job_was_lost_is_queued_again_once(idle_queue):

@@ -5,10 +5,7 @@ Each test attacks the way a hostile request would, against the real worker, buil
 
 from __future__ import annotations
 
-import base64
 import re
-import socket
-import threading
 import uuid
 
 import httpx
@@ -16,38 +13,13 @@ import pytest
 from django.conf import settings
 
 from builds.models import Build
-from tests.builds.test_build_jobs import completed
+from tests.support.builds import CountingListener
+from tests.support.helpers import b64, completed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 # Not on the tests' allow-list (which names 127.0.0.1): the sandbox must not reach it either way.
 LISTENER_HOST = "127.0.0.2"
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-class CountingListener:
-    """A TCP listener that counts the connections it accepts (and answers nothing useful)."""
-
-    def __init__(self, host: str = "127.0.0.1"):
-        self.socket = socket.create_server((host, 0))
-        self.host, self.port = host, self.socket.getsockname()[1]
-        self.connections = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.socket.accept()
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self.socket.close()
 
 
 @pytest.fixture
@@ -149,6 +121,8 @@ def test_a_run_step_gets_egress_only_through_the_guarded_proxy(wave_server, buil
     "FROM {busybox}\nADD http://{target}/ssrf-add /f\n",
     "FROM {busybox}\nADD https://{target}/ssrf-add-tls /f\n",
 ], ids=["arg", "continuation", "copy-from", "mount-from", "add-http", "add-https"])
+
+
 def test_the_builder_never_connects_to_a_loopback_address_a_dockerfile_names(wave_server, build_worker, busybox, listener, dockerfile):
     text = dockerfile.format(target=f"{LISTENER_HOST}:{listener.port}", busybox=busybox)
     response = httpx.post(f"{wave_server.url}/v1alpha2/container", json={"containerFile": b64(f"# {uuid.uuid4().hex}\n{text}")})
@@ -186,6 +160,8 @@ def test_a_fork_bomb_is_stopped_by_the_pids_limit(wave_server, build_worker, bus
     "--mount=type=bind,source=.,target=/h,bind-propagation=rshared",  # CVE-2024-9407
     "--mount=type=cache,target=/h",
 ], ids=["cache-id-escape", "bind-from-image", "propagation", "plain-cache"])
+
+
 def test_run_mounts_are_refused_by_the_runtime(wave_server, build_worker, busybox, mount):
     # Line continuations and a comment split the flag: a textual check would not see "--mount".
     flag = mount.format(busybox=busybox)

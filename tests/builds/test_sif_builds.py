@@ -4,7 +4,6 @@ and `unsquashfs` (no Apptainer binary can be installed here to run them; see REA
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import uuid
@@ -14,18 +13,13 @@ import pytest
 from django.conf import settings
 
 from builds.models import Build
-from tests.builds.test_build_jobs import completed
-from tests.builds.test_conda_builds import pull_sif
-from tests.builds.context_tars import wave_cli_context
-from tests.clients.bodies import client_body
-from tests.conftest import run
-from tests.containers.test_pull_path import data_layer
+from tests.support.bodies import client_body
+from tests.support.builds import pull_sif
+from tests.support.context_tars import wave_cli_context
+from tests.support.helpers import b64, completed, run
+from tests.support.images import data_layer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def repository() -> str:

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.conftest import registry_auth, run, server_env
+from tests.support.helpers import own_registry_credentials, registry_auth, run
+from tests.support.servers import server_env
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,6 @@ import django
 django.setup()
 from builds.sif import push_sif, sif_from_layout
 from oci.client import RegistryClient
-from tests.conftest import own_registry_credentials
 
 layout, work, registry, path = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

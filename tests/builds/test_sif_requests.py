@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 
 import pytest
 from django.conf import settings
 
 from builds.models import Build
-from tests.clients.bodies import client_body
-from tests.conftest import REGISTRY, post
+from tests.support.bodies import client_body
+from tests.support.helpers import REGISTRY, b64, post
 
 pytestmark = pytest.mark.django_db
 
 REPOSITORY = f"{REGISTRY}/sif/images"
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def definition(*sections: str) -> str:
@@ -81,6 +76,8 @@ def test_a_wave_cli_definition_file_is_translated_and_recorded(api, django_captu
          "Attribute 'format' 'sif' cannot be combined with 'packages.condaOpts.commands'"),
     ],
 )
+
+
 def test_it_refuses_what_it_cannot_make_a_sif_of(api, body, message):
     response = post(api, "/v1alpha2/container", body)
     assert response.status_code == 400, response.json()

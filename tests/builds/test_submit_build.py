@@ -14,7 +14,7 @@ from django.db import connection
 from accounts.identity import ANONYMOUS
 from builds.models import Build
 from builds.services import BuildPlan, submit_build
-from tests.conftest import REGISTRY, wait_until
+from tests.support.helpers import REGISTRY, wait_until
 from wave_site.errors import InvalidRequest, TooManyRequests
 
 pytestmark = pytest.mark.django_db(transaction=True)

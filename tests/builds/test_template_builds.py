@@ -9,8 +9,8 @@ import pytest
 from builds.logs import BuildLog
 from builds.models import Build
 from builds.output import BuildOutput
-from tests.clients.bodies import client_body
-from tests.conftest import wait_until
+from tests.support.bodies import client_body
+from tests.support.helpers import wait_until
 
 
 def finished(server, build_id: str) -> Build:
@@ -31,6 +31,8 @@ def finished(server, build_id: str) -> Build:
         ("wavecli_cran", "rocker/r-ver:4.4.1"),
     ],
 )
+
+
 def test_a_template_whose_public_image_is_unreachable_fails_naming_it(wave_server, build_worker, client, image):
     body = wave_server.request_container(client_body(client))
     build = finished(wave_server, body["buildId"])

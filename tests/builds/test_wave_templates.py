@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from builds.models import Build
-from tests.clients.bodies import client_body
-from tests.conftest import REGISTRY, post
+from tests.support.bodies import client_body
+from tests.support.helpers import REGISTRY, post
 
 pytestmark = pytest.mark.django_db
 
@@ -208,6 +208,8 @@ def test_cran_without_base_packages_and_with_a_repository_url(api):
         ({"packages": {"type": "CRAN", "entries": ["dplyr"], "cranOpts": {"commands": "RUN id"}}}, "must be a list of strings, not RUN id"),
     ],
 )
+
+
 def test_bad_cran_requests_are_400_naming_the_value(api, change, message):
     body = {**client_body("wavecli_cran"), **change}
     assert message in refused(api, body)
@@ -223,6 +225,8 @@ def test_bad_cran_requests_are_400_naming_the_value(api, change, message):
         ({"pixiOpts": "pixi"}, "pixiOpts"),
     ],
 )
+
+
 def test_bad_pixi_and_template_requests_are_400_naming_the_value(api, change, message):
     body = client_body("wavecli_pixi")
     if "buildTemplate" in change:

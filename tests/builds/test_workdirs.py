@@ -12,6 +12,7 @@ import pytest
 
 from builds.models import Build
 from builds.workdirs import collect_work_folders
+from tests.support.factories import BuildFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +27,7 @@ def root(settings, tmp_path):
 
 def build(status: str) -> Build:
     content_hash = uuid.uuid4().hex[:16]
-    return Build.objects.create(id=f"{content_hash}_1", content_hash=content_hash, number=1, container_file="FROM x",
-                                platform="linux/amd64", build_repository="r", target_image="r:t", status=status)
+    return BuildFactory(content_hash=content_hash, status=status)
 
 
 def folder(root, name: str, age: float):

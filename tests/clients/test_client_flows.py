@@ -18,7 +18,6 @@ import json
 import re
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import httpx
@@ -26,22 +25,14 @@ import pytest
 
 from builds.models import Build
 from oci.layer import LayerBuilder
-from tests.clients.bodies import client_body
-from tests.conftest import registry_auth, run, wait_until
-from tests.factories import api_token
+from tests.support.bodies import client_body
+from tests.support.factories import api_token
+from tests.support.helpers import b64, registry_auth, run, unique, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")  # Instant.parse, ISO_INSTANT
 CONTAINER_STATUSES = {"PENDING", "BUILDING", "SCANNING", "DONE"}  # the ContainerStatus enum
-
-
-def unique() -> str:
-    return uuid.uuid4().hex[:12]
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def submit(server, body: dict) -> dict:

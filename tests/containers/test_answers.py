@@ -3,7 +3,6 @@ and scan requests refused as Wave refuses them when scanning is off."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import timedelta
 
@@ -14,14 +13,10 @@ from django.utils import timezone
 from builds.models import Build
 from containers.models import ContainerRequest
 from containers.scanning import configured_scanner
-from tests.conftest import REGISTRY, SERVER, post
+from tests.support.helpers import REGISTRY, SERVER, dockerfile, post
 from wave_site.redis import sync_redis
 
 pytestmark = pytest.mark.django_db
-
-
-def dockerfile(marker: str) -> str:
-    return base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN echo {marker} > /marker\n".encode()).decode()
 
 
 def status(api, request_id: str):
@@ -108,6 +103,8 @@ def test_scan_mode_none_is_no_scan(api, busybox):
         ({"scanLevels": "LOW"}, "Invalid value for attribute 'scanLevels': must be a list of strings, not LOW"),
     ],
 )
+
+
 def test_bad_scan_attributes_are_a_400_naming_the_value(api, busybox, attrs, message):
     response = post(api, "/v1alpha2/container", {"containerImage": busybox, **attrs})
     assert response.status_code == 400 and response.json() == {"message": message}

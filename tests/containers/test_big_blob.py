@@ -5,8 +5,8 @@ import hashlib
 import httpx
 import pytest
 
-from tests.bigblob import push_big_image
-from tests.conftest import own_registry_credentials
+from tests.support.bigblob import push_big_image
+from tests.support.helpers import own_registry_credentials
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from oci.layer import LayerBuilder
-from tests.bombs import gzip_bomb
-from tests.conftest import start_server, stop_server
+from tests.support.bombs import gzip_bomb
+from tests.support.servers import start_server, stop_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

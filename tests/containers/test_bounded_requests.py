@@ -16,8 +16,8 @@ from builds.context_archive import ContextError, Limits, unpack
 from containers.models import ContainerRequest, StoredBlob
 from oci.inflate import GRACE
 from oci.layer import LayerBuilder
-from tests.bombs import gzip_bomb, tar_bomb
-from tests.conftest import REGISTRY, post
+from tests.support.bombs import gzip_bomb, tar_bomb
+from tests.support.helpers import REGISTRY, post
 from wave_site.fields import StrictCharField
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +107,8 @@ def test_the_default_layer_limit_holds_a_thousand_layers_off(api, busybox):
         ({"containerFile": "RlJPTSBzY3JhdGNoCg==", "containerIncludes": ["IMAGE"] * 6}, "containerIncludes"),
     ],
 )
+
+
 def test_lists_longer_than_the_limit_are_refused_naming_the_attribute_the_count_and_the_limit(api, busybox, settings, body, attribute):
     settings.WAVE_MAX_LIST_ENTRIES = 5
     body = json.loads(json.dumps(body).replace("IMAGE", busybox))

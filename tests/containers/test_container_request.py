@@ -10,7 +10,7 @@ from django.utils.dateparse import parse_datetime
 from containers.models import ContainerRequest
 from containers.services import wave_image_name
 from oci.reference import parse_reference
-from tests.conftest import SERVER, post
+from tests.support.helpers import SERVER, post
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +82,8 @@ def test_a_digest_reference_keeps_its_digest(api, busybox):
         ("docker.io/user/tool:1", "user/tool:1"),
     ],
 )
+
+
 def test_target_images_drop_the_registry_and_gain_library_for_docker_hub(image, expected):
     assert wave_image_name("0123456789ab", parse_reference(image).path_and_reference) == f"{SERVER}/wt/0123456789ab/{expected}"
 

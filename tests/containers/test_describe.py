@@ -6,8 +6,8 @@ import pytest
 
 from accounts.models import ApiToken
 from builds.models import Build
-from tests.conftest import REGISTRY, SERVER, post
-from tests.factories import UserFactory, api_token
+from tests.support.factories import UserFactory, api_token
+from tests.support.helpers import REGISTRY, SERVER, post
 
 pytestmark = pytest.mark.django_db
 

@@ -13,19 +13,11 @@ from containers.models import ContainerRequest
 from oci.image import new_image, new_index
 from oci.layer import LayerBuilder
 from oci.platform import Platform
-from tests.clients.bodies import client_body
-from tests.conftest import REGISTRY, own_registry_credentials, post, push, run
+from tests.support.bodies import client_body
+from tests.support.helpers import REGISTRY, own_registry_credentials, post, push, run
+from tests.support.images import include_image
 
 pytestmark = pytest.mark.django_db
-
-
-def include_image(name: str, files: dict[str, bytes], platform: Platform = Platform("linux", "amd64")) -> tuple[str, object]:
-    """An image of one layer per file, pushed to the stack's registry under `include/<name>`."""
-    layers = [LayerBuilder().add_file(path, data).build() for path, data in files.items()]
-    image = new_image(layers, {"Env": [f"{name.upper()}_ENV=only-in-{name}"]}, platform)
-    tag = uuid.uuid4().hex[:12]
-    push(REGISTRY, f"include/{name}", tag, image)
-    return f"{REGISTRY}/include/{name}:{tag}", image
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +120,8 @@ def test_an_index_without_the_requested_platform_is_refused(api, busybox):
         ({"containerImage": f"{REGISTRY}/library/busybox@sha256:{'a' * 64}", "containerConfig": None}, "is pinned by digest and cannot be combined with 'containerIncludes'"),
     ],
 )
+
+
 def test_includes_are_refused_where_they_cannot_apply(api, busybox, tools, extra, message):
     response = post(api, "/v1alpha2/container", {**wavecli_body(busybox, [tools[0]]), **extra})
     assert response.status_code == 400

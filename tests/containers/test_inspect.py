@@ -5,7 +5,7 @@ import json
 import pytest
 
 from builds.base_images import busybox_image
-from tests.conftest import REGISTRY, post
+from tests.support.helpers import REGISTRY, post
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def test_a_missing_image_is_404(api, registry):
 
 
 def test_a_private_image_uses_the_callers_credentials(api, owner, owner_token, private_registry):
-    from tests.factories import registry_credential
+    from tests.support.factories import registry_credential
 
     assert post(api, "/v1alpha1/inspect", {"containerImage": private_registry.busybox}).status_code == 400
     registry_credential(private_registry.host, private_registry.username, private_registry.password, user=owner)
@@ -72,6 +72,8 @@ def test_a_private_image_uses_the_callers_credentials(api, owner, owner_token, p
         ({"containerImage": f"{REGISTRY}/a:1", "towerAccessToken": "bad"}, "Invalid towerAccessToken"),
     ],
 )
+
+
 def test_bad_inspect_requests(api, body, message):
     response = post(api, "/v1alpha1/inspect", body)
     assert response.status_code in (400, 401)

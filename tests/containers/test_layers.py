@@ -6,7 +6,7 @@ import pytest
 
 from containers.models import ContainerRequest, StoredBlob
 from oci.layer import LayerBuilder
-from tests.conftest import post
+from tests.support.helpers import post
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +66,8 @@ def test_nextflows_request_with_every_unset_field_null_is_accepted(api, busybox,
         ({"location": "data:!!!notbase64"}, lambda layer: "Layer 0: the data: location is not valid base64"),
     ],
 )
+
+
 def test_a_layer_that_does_not_match_is_refused(api, busybox, layer, override, message):
     body = {"containerImage": busybox, "containerConfig": {"layers": [layer_body(layer, **override)]}}
     response = post(api, "/v1alpha2/container", body)

@@ -11,7 +11,7 @@ from django.db import connections
 from containers import proxy
 from containers.tokens import load_token
 from oci.client import RegistryClient
-from tests.conftest import own_registry_credentials, post
+from tests.support.helpers import own_registry_credentials, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import subprocess
 import time
@@ -21,24 +20,12 @@ from metrics.models import PullEvent
 from oci.client import RegistryClient
 from oci.digest import sha256_digest
 from oci.image import new_image, new_index
-from oci.layer import LayerBuilder
 from oci.platform import Platform
-from tests.conftest import own_registry_credentials, push, registry_auth, run
-from tests.factories import UserFactory, api_token, registry_credential
+from tests.support.factories import UserFactory, api_token, registry_credential
+from tests.support.helpers import own_registry_credentials, push, registry_auth, run
+from tests.support.images import ADDED, data_layer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-ADDED = LayerBuilder().add_file("opt/added/hello.txt", b"hello from the added layer\n").build()
-
-
-def data_layer(layer=ADDED) -> dict:
-    return {
-        "location": "data:" + base64.b64encode(layer.gzip).decode(),
-        "gzipDigest": layer.gzip_digest,
-        "gzipSize": layer.size,
-        "tarDigest": layer.tar_digest,
-    }
-
 
 @pytest.fixture(scope="module")
 def entrypoint_image(registry) -> str:

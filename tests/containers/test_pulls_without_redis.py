@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import re
-import uuid
 from datetime import timedelta
 
 import httpx
@@ -21,9 +20,10 @@ from builds.base_images import busybox_image
 from builds.models import Build
 from containers.models import ContainerRequest
 from metrics.models import PullEvent
-from tests.conftest import free_port, start_server, stop_server, wait_until
-from tests.containers.test_pull_path import ADDED, data_layer
-from tests.factories import UserFactory, api_token
+from tests.support.factories import UserFactory, api_token, build_token
+from tests.support.helpers import free_port, wait_until
+from tests.support.images import ADDED, data_layer
+from tests.support.servers import start_server, stop_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -44,21 +44,6 @@ def basic(username: str) -> dict:
 
 def manifest(server, token: str, name: str = "library/busybox", reference: str = "latest") -> httpx.Response:
     return httpx.get(f"{server.url}/v2/wt/{token}/{name}/manifests/{reference}", headers={"Accept": MANIFEST}, timeout=60)
-
-
-def build_token(busybox: str, status: str, reason: str = "") -> str:
-    """A token whose image is a build that has ended (its end never announced: Redis is away)."""
-    content_hash = uuid.uuid4().hex[:16]
-    build = Build.objects.create(
-        id=f"{content_hash}_1", content_hash=content_hash, number=1, container_file="FROM busybox", platform="linux/amd64",
-        build_repository=busybox.rsplit(":", 1)[0], target_image=busybox, status=status, reason=reason,
-        started_at=timezone.now(), finished_at=timezone.now(),
-    )
-    request = ContainerRequest.objects.create(
-        endpoint="test", request={}, platform="linux/amd64", target_image="wt/x/library/busybox:latest", build=build,
-        expires_at=timezone.now() + timedelta(hours=1),
-    )
-    return request.token
 
 
 def test_known_tokens_pull_without_redis_and_their_pulls_are_counted(wave_server, no_redis, busybox):

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from tests.conftest import REGISTRY, free_port, post
+from tests.support.helpers import REGISTRY, free_port, post
 
 pytestmark = pytest.mark.django_db
 

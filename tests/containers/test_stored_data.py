@@ -14,8 +14,9 @@ from builds.models import Build
 from containers.lifecycle import collect_blobs
 from containers.models import ContainerRequest, StoredBlob
 from oci.layer import LayerBuilder
-from tests.builds.context_tars import wave_cli_context
-from tests.conftest import REGISTRY, post
+from tests.support.context_tars import wave_cli_context
+from tests.support.factories import BuildFactory
+from tests.support.helpers import REGISTRY, dockerfile, post
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +29,6 @@ def fresh_layer() -> dict:
         "location": "data:" + base64.b64encode(layer.gzip).decode(),
         "gzipDigest": layer.gzip_digest, "gzipSize": layer.size, "tarDigest": layer.tar_digest,
     }
-
-
-def dockerfile(text: str = "") -> str:
-    return base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN echo {uuid.uuid4().hex}\n{text}".encode()).decode()
 
 
 def refusals(busybox: str):
@@ -172,9 +169,6 @@ def test_a_build_whose_context_was_collected_fails_saying_so(tmp_path):
 
     digest = "sha256:" + "c" * 64
     content_hash = uuid.uuid4().hex[:16]
-    build = Build.objects.create(
-        id=f"{content_hash}_2", content_hash=content_hash, number=2, container_file="FROM x", platform="linux/amd64",
-        build_repository="r", target_image="r:t", context={"buildContext": {"gzipDigest": digest, "tarDigest": digest}},
-    )
+    build = BuildFactory(content_hash=content_hash, number=2, context={"buildContext": {"gzipDigest": digest, "tarDigest": digest}})
     with pytest.raises(BuildFailed, match=f"The build context {digest} is no longer stored: request the build again"):
         write_context(build, tmp_path)

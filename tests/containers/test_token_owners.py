@@ -14,8 +14,9 @@ from django.conf import settings
 from accounts.models import ApiToken, User
 from containers.models import ContainerRequest
 from containers.tokens import VERSION, token_info
-from tests.conftest import start_server, stop_server, wait_until
-from tests.factories import UserFactory, api_token
+from tests.support.factories import UserFactory, api_token
+from tests.support.helpers import wait_until
+from tests.support.servers import start_server, stop_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -107,6 +108,8 @@ def old_record(token: str, **changes) -> bytes:
     [{}, {"fusion": None, "retired_field": 1}, {"v": VERSION + 1, "renamed": "x"}],
     ids=["unversioned", "unversioned-other-fields", "newer-version"],
 )
+
+
 def test_a_record_of_another_version_is_read_again_and_replaced(wave_server, busybox, shape):
     token = wave_server.request_container({"containerImage": busybox})["containerToken"]
     fields = asdict(token_info(ContainerRequest.objects.get(token=token)))

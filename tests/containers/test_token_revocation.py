@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 
 from containers.models import ContainerRequest
 from containers.tokens import cache_token, load_token, revoke, token_info
-from tests.conftest import post
+from tests.support.helpers import post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

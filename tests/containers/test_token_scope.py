@@ -24,10 +24,9 @@ from containers.tokens import load_token
 from oci.image import new_image
 from oci.layer import LayerBuilder
 from oci.platform import Platform
-from tests.conftest import REGISTRY, post, push, registry_auth, run
-from tests.containers.test_includes import include_image
-from tests.containers.test_pull_path import ADDED, data_layer
-from tests.containers.test_pulls_without_redis import build_token
+from tests.support.factories import build_token
+from tests.support.helpers import REGISTRY, post, push, registry_auth, run
+from tests.support.images import ADDED, data_layer, include_image
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -1,16 +1,11 @@
 """Every validation rule of SPEC section 2 has its message, naming the attribute and the value."""
 
-import base64
 
 import pytest
 
-from tests.conftest import REGISTRY, post
+from tests.support.helpers import REGISTRY, b64, post
 
 pytestmark = pytest.mark.django_db
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 DOCKERFILE = b64(f"FROM {REGISTRY}/library/busybox\nRUN true\n")
@@ -62,6 +57,8 @@ DIGEST_REF = f"{REGISTRY}/library/busybox@sha256:" + "c" * 64
         ({"containerImage": f"{REGISTRY}/a:1", "towerWorkspaceId": "abc"}, "'towerWorkspaceId': must be an integer, not abc"),
     ],
 )
+
+
 def test_it_rejects_bad_requests_with_a_message(api, body, message):
     response = post(api, "/v1alpha2/container", body)
     assert response.status_code == 400, response.json()

@@ -6,53 +6,13 @@ import asyncio
 import time
 
 import httpx
-import psycopg
 import pytest
-import redis
-from django.conf import settings
 
-from builds.ended import channel
 from builds.models import Build
-from tests.builds.test_build_jobs import b64, completed, unique
-from tests.conftest import start_server, stop_server, wait_until
+from tests.support.helpers import ACCEPT, manifest_url, wait_until
+from tests.support.waiting import POOL, server_connections, start_build, subscribers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-POOL = 10
-APP_NAME = "wave-waiting-pulls-test"
-ACCEPT = {"Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"}
-
-
-@pytest.fixture(scope="module")
-def named_server(django_db_setup, tmp_path_factory):
-    """A server whose database sessions carry a name of their own (libpq's PGAPPNAME), to count them."""
-    server = start_server(tmp_path_factory.mktemp("waiting") / "server.log", PGAPPNAME=APP_NAME, DATABASE_POOL_SIZE=str(POOL))
-    yield server
-    stop_server(server)
-
-
-def server_connections() -> int:
-    db = settings.DATABASES["default"]
-    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=db["NAME"]) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s", (db["NAME"], APP_NAME)
-        ).fetchone()[0]
-
-
-def manifest_url(server, target_image: str) -> str:
-    name, tag = target_image.split("/", 1)[1].rsplit(":", 1)
-    return f"{server.url}/v2/{name}/manifests/{tag}"
-
-
-def start_build(server, registry, script: str) -> dict:
-    body = server.request_container({"containerFile": b64(f"FROM {registry}/library/busybox\nRUN echo {unique()} && {script}\n")})
-    wait_until(lambda: Build.objects.get(pk=body["buildId"]).status == Build.Status.RUNNING, timeout=60, every=0.1)
-    return body
-
-
-def subscribers() -> int:
-    return redis.Redis.from_url(settings.REDIS_URL).pubsub_numsub(channel())[0][1]
-
 
 def test_fifty_waiting_pulls_hold_no_connection_and_other_requests_go_on(named_server, build_worker, registry, busybox):
     body = start_build(named_server, registry, "sleep 20")

@@ -9,9 +9,7 @@ from django.conf import settings as django_settings
 
 from builds.models import Build
 from builds.requeue import REQUEUED
-from tests.builds.test_build_jobs import b64, unique
-from tests.builds.test_build_lifecycle import isolated_worker  # noqa: F401 (a fixture)
-from tests.conftest import post, wait_until
+from tests.support.helpers import b64, post, unique, wait_until
 from wave_site.housekeeping import run_once
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

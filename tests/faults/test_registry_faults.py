@@ -9,12 +9,10 @@ import pytest
 from django.conf import settings as django_settings
 
 from builds.models import Build
-from tests.builds.test_build_jobs import b64, unique
-from tests.builds.test_build_lifecycle import isolated_worker  # noqa: F401 (a fixture)
-from tests.conftest import post, registry_auth, run, start_server, stop_server, wait_until
-from tests.containers.test_waiting_pulls import ACCEPT, manifest_url
+from tests.support.helpers import ACCEPT, b64, manifest_url, post, registry_auth, run, unique, wait_until
+from tests.support.servers import start_server, stop_server
+from tests.support.stores import registry_stopped, restart_registry
 
-from .stores import registry_stopped, restart_registry
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

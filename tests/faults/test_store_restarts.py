@@ -14,11 +14,10 @@ from django.utils import timezone
 
 from builds.models import Build
 from builds.retry import LOST, reconnect
-from tests.builds.test_build_jobs import b64, unique
-from tests.builds.test_build_lifecycle import horses_of, isolated_worker, running_build  # noqa: F401 (a fixture)
-from tests.conftest import post, wait_until
+from tests.support.builds import horses_of, running_build
+from tests.support.helpers import b64, post, unique, wait_until
+from tests.support.stores import restart_postgres, restart_redis
 
-from .stores import restart_postgres, restart_redis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

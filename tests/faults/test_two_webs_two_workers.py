@@ -12,9 +12,8 @@ import pytest
 
 from builds.models import Build
 from builds.reconcile import reap_stale_builds
-from tests.builds.test_build_jobs import b64, unique
-from tests.conftest import start_server, start_worker, stop_server, wait_until
-from tests.containers.test_waiting_pulls import ACCEPT, manifest_url
+from tests.support.helpers import ACCEPT, b64, manifest_url, unique, wait_until
+from tests.support.servers import start_server, start_worker, stop_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -26,11 +26,12 @@ from django.db import InterfaceError, OperationalError, connections
 
 from metrics import counters
 from metrics.models import PullEvent
-from tests.conftest import server_env, wait_until
+from tests.support.factories import UserFactory, api_token
+from tests.support.helpers import wait_until
+from tests.support.servers import server_env
+from tests.support.stores import restart_postgres, restart_redis
 from wave_site.dbpool import SWEEP_EVERY
-from tests.factories import UserFactory, api_token
 
-from .stores import restart_postgres, restart_redis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -11,10 +11,8 @@ import httpx
 import pytest
 
 from builds.models import Build
-from tests.containers.test_waiting_pulls import (  # noqa: F401 (named_server: a fixture)
-    ACCEPT, POOL, manifest_url, named_server, server_connections, start_build, subscribers,
-)
-from tests.conftest import wait_until
+from tests.support.helpers import ACCEPT, manifest_url, wait_until
+from tests.support.waiting import POOL, server_connections, start_build, subscribers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

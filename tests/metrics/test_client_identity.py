@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import redis
-from django.conf import settings
 from django.test import override_settings
 
 from containers.models import ContainerRequest
 from metrics.models import PullEvent
 from metrics.ratelimit import client_ip
-from tests.conftest import start_server, stop_server, wait_until
+from tests.support.helpers import wait_until
+from tests.support.servers import start_server, stop_server
 
 # A window that does not end during the test (fixed windows are aligned on multiples of it).
 FOREVER = 10**9
-
-
-@pytest.fixture
-def fresh_windows():
-    """This test's rate-limit windows start empty (other tests count from 127.0.0.1 too)."""
-    store = redis.Redis.from_url(settings.REDIS_URL)
-    for key in store.scan_iter("wave:ratelimit:*"):
-        store.delete(key)
 
 
 def ip(remote: str, forwarded: str | None = None, trusted: tuple[str, ...] = ()) -> str | None:
@@ -68,7 +59,7 @@ def test_a_trusted_proxy_entry_that_is_not_an_address_stops_the_start():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_spoofed_forwarded_header_from_an_untrusted_peer_changes_nothing(busybox, tmp_path, fresh_windows):
+def test_a_spoofed_forwarded_header_from_an_untrusted_peer_changes_nothing(busybox, tmp_path, fresh_rate_limits):
     server = start_server(tmp_path / "server.log", WAVE_RATE_LIMIT_PULLS_ANONYMOUS=f"3/{FOREVER}")
     try:
         url, body = f"{server.url}/v1alpha2/container", {"containerImage": busybox}
@@ -85,7 +76,7 @@ def test_a_spoofed_forwarded_header_from_an_untrusted_peer_changes_nothing(busyb
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_trusted_proxys_forwarded_client_is_believed(busybox, tmp_path, fresh_windows):
+def test_a_trusted_proxys_forwarded_client_is_believed(busybox, tmp_path, fresh_rate_limits):
     server = start_server(tmp_path / "server.log", WAVE_TRUSTED_PROXIES="127.0.0.1", WAVE_RATE_LIMIT_PULLS_ANONYMOUS=f"2/{FOREVER}")
     try:
         def request(forwarded: str) -> httpx.Response:

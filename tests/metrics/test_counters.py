@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from builds.models import Build
 from metrics import counters
 from metrics.models import PullEvent
 from wave_site.housekeeping import run_once
+from tests.support.factories import BuildFactory, pulls
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,19 +25,9 @@ def app_redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def pulls(n: int, org: str = "seqera.io", fusion: bool = False, days_ago: int = 0) -> None:
-    at = timezone.now() - timedelta(days=days_ago)
-    PullEvent.objects.bulk_create(
-        PullEvent(token="abc", org=org, image="localhost/x:1", digest="sha256:" + "0" * 64, platform="linux/amd64",
-                  fusion=fusion, created_at=at)
-        for _ in range(n)
-    )
-
-
 def build(org: str = "seqera.io", from_registry: bool = False) -> None:
     content_hash = uuid.uuid4().hex[:16]
-    Build.objects.create(id=f"{content_hash}_1", content_hash=content_hash, number=1, container_file="FROM x",
-                         platform="linux/amd64", build_repository="r", target_image="r:t", org=org, from_registry=from_registry)
+    BuildFactory(content_hash=content_hash, org=org, from_registry=from_registry)
 
 
 def stored(field: str) -> int:

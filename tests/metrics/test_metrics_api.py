@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import uuid
 
 import httpx
 import pytest
@@ -16,8 +15,8 @@ from django.utils import timezone
 
 from metrics import counters
 from metrics.models import PullEvent
-from tests.conftest import REGISTRY, wait_until
-from tests.factories import UserFactory, api_token
+from tests.support.factories import UserFactory, api_token
+from tests.support.helpers import dockerfile, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -35,10 +34,6 @@ def reader():
 
 def pull(server, token: str, name: str) -> None:
     assert httpx.get(f"{server.url}/v2/wt/{token}/{name}/manifests/latest").status_code == 200
-
-
-def dockerfile() -> str:
-    return base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN echo {uuid.uuid4().hex}\n".encode()).decode()
 
 
 def test_the_reference_examples_against_real_events(wave_server, busybox, reader):

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from metrics.models import PullEvent
-from tests.factories import UserFactory, api_token
+from tests.support.factories import UserFactory, api_token
 
 pytestmark = pytest.mark.django_db
 

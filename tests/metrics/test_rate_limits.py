@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import base64
-import time
-import uuid
-
 import httpx
 import pytest
 
-from tests.conftest import REGISTRY, post, start_server, stop_server
-from tests.factories import api_token
+from tests.support.factories import api_token
+from tests.support.helpers import dockerfile, post
+from tests.support.servers import start_server, stop_server
 
 pytestmark = pytest.mark.django_db
 
-
-def wait_for_next_window(window: int) -> None:
-    time.sleep(window - time.time() % window + 0.05)
+FOREVER = 10**9  # seconds: a window no test outlives
 
 
-def dockerfile() -> str:
-    return base64.b64encode(f"FROM {REGISTRY}/library/busybox\nRUN echo {uuid.uuid4().hex}\n".encode()).decode()
-
-
-def test_anonymous_container_requests_are_limited_per_ip_and_reset(api, busybox, settings):
+def test_anonymous_container_requests_are_limited_per_ip_and_reset(api, busybox, settings, clock):
     settings.WAVE_RATE_LIMIT_PULLS_ANONYMOUS = "3/3"
-    wait_for_next_window(3)
     statuses = [post(api, "/v1alpha2/container", {"containerImage": busybox}).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     refused = post(api, "/v1alpha2/container", {"containerImage": busybox})
     assert refused.status_code == 429
     assert 0 < int(refused["Retry-After"]) <= 3
     assert refused.json()["message"].startswith("Rate limit exceeded: 3 pulls 3 seconds for client 127.0.0.1 without an access token")
-    wait_for_next_window(3)
+    clock.advance(3)
     assert post(api, "/v1alpha2/container", {"containerImage": busybox}).status_code == 200
 
 
@@ -69,18 +59,17 @@ def test_an_untrusted_forwarded_header_is_ignored(api, busybox, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_v2_manifest_pulls_are_limited_with_toomanyrequests(busybox, tmp_path):
-    server = start_server(tmp_path / "server.log", WAVE_RATE_LIMIT_PULLS_ANONYMOUS="4/4")
+def test_v2_manifest_pulls_are_limited_with_toomanyrequests(busybox, tmp_path, fresh_rate_limits):
+    # The server is a process of its own, on the real clock: its window does not end during the test (fixed
+    # windows are aligned on multiples of it); the reset after a window is the in-process test's, on a clock it moves.
+    server = start_server(tmp_path / "server.log", WAVE_RATE_LIMIT_PULLS_ANONYMOUS=f"4/{FOREVER}")
     try:
-        wait_for_next_window(4)
         token = server.request_container({"containerImage": busybox})["containerToken"]  # one pull of four
         url = f"{server.url}/v2/wt/{token}/library/busybox/manifests/latest"
         assert [httpx.get(url).status_code for _ in range(3)] == [200, 200, 200]
         refused = httpx.get(url)
-        assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 4
+        assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= FOREVER
         error = refused.json()["errors"][0]
         assert error["code"] == "TOOMANYREQUESTS" and error["message"].startswith("Rate limit exceeded: 4 pulls")
-        wait_for_next_window(4)
-        assert httpx.get(url).status_code == 200
     finally:
         stop_server(server)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from metrics import counters, retention
 from metrics.models import PullEvent
-from tests.metrics.test_counters import pulls
+from tests.support.factories import pulls
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,9 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from tests.conftest import free_port, start_server, stop_server
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
+from tests.support.helpers import free_port
+from tests.support.servers import start_server, stop_server
 
 FOREVER = 10**9  # a window that does not end during the test (windows are aligned on multiples of it)
 

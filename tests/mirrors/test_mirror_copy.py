@@ -15,9 +15,10 @@ from django.conf import settings as django_settings
 from mirrors.models import Mirror
 from oci.auth import Credentials
 from oci.client import RegistryClient
-from tests.bigblob import push_big_image
-from tests.conftest import REGISTRY, own_registry_credentials, post, run, server_env, wait_until
-from tests.factories import registry_credential
+from tests.support.bigblob import push_big_image
+from tests.support.factories import registry_credential
+from tests.support.helpers import REGISTRY, own_registry_credentials, post, run, wait_until
+from tests.support.servers import server_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -20,9 +20,9 @@ from mirrors.models import Mirror
 from oci.auth import Credentials
 from oci.client import RegistryClient
 from oci.reference import parse_repository
-from tests.clients.bodies import client_body
-from tests.conftest import REGISTRY, free_port, own_registry_credentials, post
-from tests.factories import registry_credential
+from tests.support.bodies import client_body
+from tests.support.factories import MirrorFactory, registry_credential
+from tests.support.helpers import REGISTRY, free_port, own_registry_credentials, post
 from wave_site.housekeeping import run_once
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +72,8 @@ def test_the_legacy_endpoint_refuses_mirroring(api, busybox, owner_token, target
         ({"buildRepository": None}, "Attribute `buildRepository` is required when specifying `mirror` mode"),
     ],
 )
+
+
 def test_wave_refuses_a_mirror_request(api, busybox, owner_token, target, change, message):
     body = {**mirror_body(busybox, target, owner_token), **change}
     response = post(api, "/v1alpha2/container", body)
@@ -247,8 +249,8 @@ def test_a_refused_push_ends_the_mirror_with_the_registrys_answer(api, busybox, 
 
 def test_a_source_gone_since_the_request_ends_the_mirror_with_a_reason(owner, target):
     gone = "sha256:" + "0" * 64
-    mirror = Mirror.objects.create(source_image=f"{REGISTRY}/library/busybox:latest", digest=gone,
-                                   target_image=f"{target}/library/busybox:latest", user=owner)
+    mirror = MirrorFactory(source_image=f"{REGISTRY}/library/busybox:latest", digest=gone,
+                           target_image=f"{target}/library/busybox:latest", user=owner)
     run_mirror(mirror.id)
     mirror.refresh_from_db()
     assert mirror.status == Mirror.Status.FAILED
@@ -286,11 +288,10 @@ def test_a_mirror_nobody_ran_is_failed_not_left_pending(api, busybox, owner_toke
 
 @pytest.mark.django_db(transaction=True)  # the housekeeper closes its connections after each task
 def test_the_housekeeper_fails_a_stale_mirror(owner, target, settings):
-    stale = Mirror.objects.create(source_image="docker.io/library/busybox:latest", digest="sha256:" + "1" * 64,
-                                  target_image=f"{target}/library/busybox:latest", user=owner, status=Mirror.Status.RUNNING,
-                                  created_at=timezone.now() - timedelta(seconds=settings.WAVE_MIRROR_TIMEOUT + 61))
-    fresh = Mirror.objects.create(source_image="docker.io/library/alpine:3", digest="sha256:" + "2" * 64,
-                                  target_image=f"{target}/library/alpine:3", user=owner)
+    stale = MirrorFactory(source_image="docker.io/library/busybox:latest", target_image=f"{target}/library/busybox:latest",
+                          user=owner, status=Mirror.Status.RUNNING,
+                          created_at=timezone.now() - timedelta(seconds=settings.WAVE_MIRROR_TIMEOUT + 61))
+    fresh = MirrorFactory(source_image="docker.io/library/alpine:3", target_image=f"{target}/library/alpine:3", user=owner)
     assert run_once()["mirrors.jobs.reap_stale_mirrors"] == 1
     stale.refresh_from_db()
     fresh.refresh_from_db()
@@ -321,8 +322,8 @@ def test_the_clients_mirror_bodies_get_waves_answer(api, busybox, owner_token, t
 
 
 def test_operators_see_mirrors_in_the_admin(admin_client, owner, target):
-    mirror = Mirror.objects.create(source_image="docker.io/library/busybox:latest", digest="sha256:" + "3" * 64,
-                                   target_image=f"{target}/library/busybox:latest", user=owner, reason="it broke")
+    mirror = MirrorFactory(source_image="docker.io/library/busybox:latest", target_image=f"{target}/library/busybox:latest",
+                           user=owner, reason="it broke")
     listing = admin_client.get("/admin/mirrors/mirror/?q=busybox&status__exact=PENDING")
     assert listing.status_code == 200 and mirror.id in listing.content.decode()
     page = admin_client.get(f"/admin/mirrors/mirror/{mirror.id}/change/")

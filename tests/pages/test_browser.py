@@ -19,9 +19,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from builds.models import Build
-from metrics.models import PullEvent
-from tests.conftest import REGISTRY, wait_until
-from tests.factories import UserFactory, api_token
+from tests.support.factories import PullEventFactory, UserFactory, api_token
+from tests.support.helpers import REGISTRY, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -82,8 +81,8 @@ def test_the_usage_dashboard_draws_the_totals(browser, wave_server):
     manager = UserFactory(email="boss@seqera.io", is_org_manager=True)
     for image, times in ((f"{REGISTRY}/library/busybox:latest", 5), (f"{REGISTRY}/tools/samtools:1.19", 2)):
         for _ in range(times):
-            PullEvent.objects.create(token="0" * 12, user=manager, org="seqera.io", image=image, digest="sha256:x", platform="linux/amd64")
-    PullEvent.objects.create(token="0" * 12, org="seqera.io", image="x", digest="sha256:x", platform="linux/amd64", fusion=True)
+            PullEventFactory(user=manager, image=image)
+    PullEventFactory(image="x", fusion=True)
     log_in(browser, wave_server, manager)
     browser.get(f"{wave_server.url}/view/usage/seqera.io")
     pulls = browser.find_element(By.CSS_SELECTOR, 'svg[data-chart="pulls"]')

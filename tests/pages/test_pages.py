@@ -7,10 +7,9 @@ from django.test import Client
 
 from accounts.models import ApiToken, RegistryCredential
 from builds.models import Build
-from metrics.models import PullEvent
-from tests.factories import UserFactory, registry_credential
+from tests.support.factories import PullEventFactory, UserFactory, registry_credential
+from tests.support.helpers import REGISTRY
 
-from tests.conftest import REGISTRY
 
 pytestmark = pytest.mark.django_db
 
@@ -81,8 +80,8 @@ def test_usage_dashboards_are_for_operators_and_their_org_managers(owner):
 
 def test_the_dashboard_counts_per_day_and_lists_top_images(owner):
     for image in ["a:1", "a:1", "b:2"]:
-        PullEvent.objects.create(token="0" * 12, user=owner, org="seqera.io", image=image, digest="sha256:x", platform="linux/amd64")
-    PullEvent.objects.create(token="0" * 12, org="seqera.io", image="a:1", digest="sha256:x", platform="linux/amd64", fusion=True)
+        PullEventFactory(user=owner, image=image)
+    PullEventFactory(image="a:1", fusion=True)
     make_build("e" * 16, "seqera.io")
     page = logged_in(UserFactory(is_staff=True)).get("/view/usage/seqera.io").content.decode()
     assert 'data-chart="pulls" data-total="4"' in page
@@ -124,10 +123,10 @@ def test_the_inspect_form_shows_layers(owner, busybox):
 
 
 def test_the_token_page_shows_images_digests_and_pulls(api, owner, busybox):
-    from tests.factories import api_token
+    from tests.support.factories import api_token
 
     token = api.post("/v1alpha2/container", {"containerImage": busybox, "towerAccessToken": api_token(owner)}, format="json").json()["containerToken"]
-    PullEvent.objects.create(token=token, org="seqera.io", image=busybox, digest="sha256:x", platform="linux/amd64")
+    PullEventFactory(token=token, image=busybox)
     page = logged_in(owner).get(f"/view/containers/{token}").content.decode()
     assert busybox in page and f"/wt/{token}/library/busybox:latest" in page and '<dd id="pulls">1</dd>' in page
     stranger = logged_in(UserFactory(email="x@gmail.com")).get(f"/view/containers/{token}").content.decode()

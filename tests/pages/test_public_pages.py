@@ -8,8 +8,8 @@ from django.test import Client
 
 from builds.models import Build
 from containers.models import ContainerRequest
-from tests.conftest import REGISTRY
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
+from tests.support.helpers import REGISTRY, SERVER
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def request_row(owner, failed_build) -> ContainerRequest:
     return ContainerRequest.objects.create(
         token="0123456789ab", user=owner, org="seqera.io", ip_address="192.0.2.7", endpoint="/v1alpha2/container",
         request={}, container_config={"env": ["SECRET_ENV=the-config"]}, platform="linux/amd64",
-        target_image="localhost:9090/wt/0123456789ab/b:" + "f" * 16, build=failed_build,
+        target_image=f"{SERVER}/wt/0123456789ab/b:" + "f" * 16, build=failed_build,
     )
 
 
@@ -95,7 +95,7 @@ def test_a_build_nobody_owns_is_public_whole(failed_build):
 
 
 def test_the_build_api_keeps_an_owned_builds_private_side_for_its_org(failed_build, owner, outsider):
-    from tests.factories import api_token
+    from tests.support.factories import api_token
 
     stranger = Client().get(f"/v1alpha1/builds/{failed_build.id}").json()
     assert stranger["targetImage"] == failed_build.target_image and stranger["reason"] == "RUN exited with 1"

@@ -11,7 +11,7 @@ import zlib
 import pytest
 
 from oci.inflate import FEED, GRACE, PIECE, GzipReader, InflateLimit, inflate_bytes
-from tests.bombs import gzip_bomb
+from tests.support.bombs import gzip_bomb
 
 
 def test_it_gives_back_what_gzip_compressed_in_bounded_pieces():

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from tests.conftest import wait_until
+from tests.support.helpers import wait_until
 
 DATA = Path(settings.WAVE_DATA_DIR)
 

@@ -5,7 +5,7 @@ import pytest
 from builds.naming import content_hash, sanitise_tag, target_image
 from builds.recipes import PackageName, conda_packages, conda_yaml, parse_package_spec
 
-from tests.conftest import REGISTRY
+from tests.support.helpers import REGISTRY
 
 H = "5e49881e6ad74121"
 REPO = f"{REGISTRY}/hrma017/dev"
@@ -65,6 +65,8 @@ def test_tags_are_sanitised_and_at_most_80_characters():
         ("r-base=4.3.*", "r-base", "4.3"),
     ],
 )
+
+
 def test_package_specs(spec, name, version):
     assert parse_package_spec(spec) == PackageName(name, version)
 

@@ -13,7 +13,7 @@ import pytest
 
 from builds.context_archive import ContextError, Limits, check_archive, unpack
 
-from .context_tars import entry, tar_of
+from tests.support.context_tars import entry, tar_of
 
 LIMITS = Limits(entries=100, size=1 << 20)
 
