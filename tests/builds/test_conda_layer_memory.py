@@ -20,7 +20,7 @@ from django.conf import settings
 
 from builds.conda.solve import install
 
-from ..conda_channel import package
+from tests.support.conda_channel import package
 
 GIB, MIB = 1 << 30, 1 << 20
 BUDGET = 128 * MIB  # the RSS growth allowed: far below the package's size
