@@ -20,7 +20,7 @@ from wave_site.errors import ApiError
 
 from .models import StoredBlob
 from .serializers import DATA_URI_PREFIX
-from .upstream import DownloadError, download
+from registries.upstream import DownloadError, download
 
 
 def _fetch(location: str, limit: int, label: str) -> bytes:

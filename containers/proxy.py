@@ -37,7 +37,7 @@ from .build_wait import wait_for_end
 from .includes import source_of
 from .models import ContainerRequest, StoredBlob
 from .tokens import TokenInfo
-from .upstream import address_policy, client_for
+from registries.upstream import address_policy, client_for
 
 MANIFEST_TTL = 3600  # seconds a resolved manifest stays cached
 

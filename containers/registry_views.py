@@ -13,9 +13,9 @@ import time
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from metrics import ratelimit
+from limits import ratelimit
 from metrics.events import record_pull_soon
-from metrics.ratelimit import client_ip
+from limits.ratelimit import client_ip
 from oci import errors, mediatypes
 from wave_site.errors import internal_error_message
 from wave_site.observability import BYTES_STREAMED, observe, start_request

@@ -13,11 +13,11 @@ from django.utils import timezone
 from accounts.identity import Identity
 from builds.request_spec import ContainerRequestSpec, thawed
 from builds.services import BuildPlan, plan_build, submit_build
-from metrics import ratelimit
+from limits import ratelimit
 from oci.reference import parse_reference
 from wave_site.errors import ApiError
 
-from . import upstream
+from registries import upstream
 from .build_context import redact_build_context, verify_build_context
 from .includes import with_includes
 from .layers import VerifiedBlob, keep, redact_layers, verify_layers

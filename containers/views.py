@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiTokenAuthentication
 from accounts.identity import Identity, request_token
-from metrics.ratelimit import client_ip
+from limits.ratelimit import client_ip
 from builds.models import without_large_fields
 from builds.request_spec import ContainerRequestSpec
 from builds.reconcile import as_read

@@ -14,10 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from limits import login_throttle
+from limits.ratelimit import RateLimited
 from wave_site.errors import ApiError
 
-from . import counters, login_throttle
-from .ratelimit import RateLimited
+from . import counters
 
 PERMISSION = "metrics.view_usage_metrics"
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="wave metrics"'}

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.identity import Identity
 from builds.request_spec import ContainerRequestSpec
-from containers import upstream
+from registries import upstream
 from containers.models import new_token
 from containers.services import Caller, _new_request
 from wave_site.errors import ApiError
