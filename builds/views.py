@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import ApiTokenAuthentication
-from containers.serializers import MessageSerializer
+from wave_site.api import MessageSerializer
 from wave_site.errors import ApiError
 
 from .models import Build, without_large_fields

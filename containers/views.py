@@ -15,6 +15,7 @@ from builds.request_spec import ContainerRequestSpec
 from builds.reconcile import as_read
 from oci.errors import OciError
 from oci.platform import parse_platform
+from wave_site.api import MessageSerializer
 from wave_site.errors import ApiError
 from wave_site.redis import ERRORS as REDIS_ERRORS
 
@@ -26,7 +27,6 @@ from .serializers import (
     ContainerResponseSerializer,
     ContainerStatusSerializer,
     InspectRequestSerializer,
-    MessageSerializer,
 )
 from .services import Caller, request_container
 from .token_guard import check_token_misses, count_token_miss, guarded_identify

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from containers.serializers import MessageSerializer
+from wave_site.api import MessageSerializer
 from wave_site.errors import ApiError
 
 from .models import Mirror
