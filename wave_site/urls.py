@@ -15,7 +15,7 @@ from containers import registry_views as registry
 from containers import views as containers
 from metrics import views as metrics
 from mirrors import views as mirrors
-from wave_site.observability import metrics_view
+from metrics.prometheus import metrics_view
 from wave_site.service_info import ServiceInfoView
 
 handler400 = "wave_site.errors.bad_request"
