@@ -16,7 +16,8 @@ import pytest
 from django.utils import timezone
 
 from containers.lifecycle import collect_blobs
-from containers.models import ContainerRequest, StoredBlob
+from builds.models import StoredBlob
+from containers.models import ContainerRequest
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from .models import Build
+from .models import Build, StoredBlob
 from .services import retry_build
 
 
@@ -16,6 +16,17 @@ class BuildAdmin(admin.ModelAdmin):
     def retry(self, request, queryset):
         retried = [b.id for b in (retry_build(build) for build in queryset.filter(status=Build.Status.FAILED)) if b]
         messages.info(request, f"Queued {len(retried)} new build(s): {', '.join(retried) or 'none'}.")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(StoredBlob)
+class StoredBlobAdmin(admin.ModelAdmin):
+    list_display = ("digest", "size", "created_at")
+    search_fields = ("digest",)
+    exclude = ("data",)
+    readonly_fields = ("digest", "size", "created_at")
 
     def has_add_permission(self, request):
         return False

@@ -10,7 +10,6 @@ from pathlib import Path
 from django.conf import settings
 
 from accounts.identity import Identity, credentials_for
-from containers.models import StoredBlob
 from oci.client import is_loopback_host
 from oci.errors import OciError
 from oci.reference import parse_reference
@@ -18,7 +17,7 @@ from oci.reference import parse_reference
 from .builders import BuildSpec
 from .builders.base import BuildFailed
 from .context_archive import ContextError, Limits, unpack
-from .models import Build
+from .models import Build, StoredBlob
 from .sandbox import SandboxSpec
 from .recipes import layer_file_name
 

@@ -90,3 +90,22 @@ class Build(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class StoredBlob(models.Model):
+    """Blobs the service serves itself: added layers and rewritten configs (shared by every web process),
+    and the layers and contexts builds read. Here, below containers, so the build worker reads them
+    without importing containers; the table keeps its name (migrations 0006 here, containers 0004)."""
+
+    digest = models.CharField(max_length=71, primary_key=True)
+    size = models.BigIntegerField()
+    tar_digest = models.CharField(max_length=71, blank=True, default="", help_text="For a layer: its uncompressed digest.")
+    locations = models.JSONField(default=list, blank=True, help_text="URLs this layer was fetched and verified from.")
+    data = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.digest
+
+    class Meta:
+        db_table = "containers_storedblob"

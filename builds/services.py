@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.identity import Identity
-from containers.upstream import DownloadError, check_host, download
+from registries.upstream import DownloadError, check_host, download
 from oci.errors import OciError
 from oci.platform import parse_platform
 from oci.reference import parse_reference

@@ -10,7 +10,7 @@ from typing import Callable
 from asgiref.sync import async_to_sync
 
 from accounts.identity import Identity
-from containers.upstream import client_for
+from registries.upstream import client_for
 from oci.reference import parse_reference
 from wave_site.errors import InvalidRequest
 

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.viewsets import ViewSet
 
 from accounts.authentication import ApiTokenAuthentication
-from containers.serializers import MessageSerializer
+from wave_site.api import MessageSerializer
 from wave_site.errors import Forbidden, InvalidRequest, NotFound
 
 from .models import Build, without_large_fields

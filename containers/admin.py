@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from wave_site.redis import ERRORS as REDIS_ERRORS
 
-from .models import ContainerRequest, StoredBlob
+from .models import ContainerRequest
 from .tokens import bury_token, revoke
 
 
@@ -34,14 +34,3 @@ class ContainerRequestAdmin(admin.ModelAdmin):
             messages.error(request, f"No token was revoked: Redis is unavailable ({exc}); try again.")
             return
         messages.info(request, f"Revoked {len(tokens)} container token(s).")
-
-
-@admin.register(StoredBlob)
-class StoredBlobAdmin(admin.ModelAdmin):
-    list_display = ("digest", "size", "created_at")
-    search_fields = ("digest",)
-    exclude = ("data",)
-    readonly_fields = ("digest", "size", "created_at")
-
-    def has_add_permission(self, request):
-        return False

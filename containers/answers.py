@@ -3,8 +3,6 @@ is left out, as Wave's JSON leaves it out; `false` is kept."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from builds.services import BuildPlan
 
 from .models import ContainerRequest
@@ -26,10 +24,3 @@ def build_answer(plan: BuildPlan, request: ContainerRequest, *, build_id: str, c
     if succeeded is not None:
         body["succeeded"] = succeeded
     return body
-
-
-def seconds(start: datetime, end: datetime) -> float:
-    """A duration as Wave writes it, seconds with a fraction. Millisecond precision keeps the JSON
-    literal in fixed notation (Python writes 0.00005 as 5e-05), so it always has the '.' that makes
-    wave-cli read seconds rather than nanoseconds."""
-    return round(max((end - start).total_seconds(), 0.0), 3)

@@ -8,10 +8,10 @@ import io
 
 from builds.context import context_limits
 from builds.context_archive import ContextError, check_archive
+from builds.models import StoredBlob
 from wave_site.errors import InvalidRequest
 
 from .layers import VerifiedBlob, verify_layer
-from .models import StoredBlob
 
 LABEL = "Attribute 'buildContext'"
 

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from builds.models import Build
 from mirrors.status import mirror_status
+from wave_site.api import seconds
 
-from .answers import seconds
 from .models import ContainerRequest
 
 
@@ -53,7 +53,7 @@ def status(request: ContainerRequest) -> dict:
     `duration`, as in Wave, is the build's once it ended, or the request's age when there is no build."""
     body: dict = {"id": request.token, "creationTime": request.created_at}
     if request.request.get("mirror") is True:
-        return mirror_status(request, body)
+        return mirror_status(request.mirrors.defer("log").first(), body)
     build = request.build
     if build is None:
         return {**body, "status": "DONE", "succeeded": True, "duration": seconds(request.created_at, timezone.now())}

@@ -22,7 +22,7 @@ from oci.platform import Platform, parse_platform
 from oci.reference import Reference, parse_reference
 from wave_site.errors import InvalidRequest
 
-from .upstream import api_error, client_for
+from registries.upstream import api_error, client_for
 
 _GZIP_LAYERS = frozenset({mediatypes.OCI_LAYER_GZIP, mediatypes.DOCKER_LAYER_GZIP})
 _LOCATION = re.compile(r"^docker://(?P<registry>[^/]+)/v2/(?P<path>.+)/blobs/(?P<digest>sha256:[0-9a-f]{64})$")

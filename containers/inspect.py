@@ -13,7 +13,7 @@ from oci.platform import Platform
 from oci.reference import Reference, parse_reference
 from wave_site.errors import InvalidRequest, NotFound
 
-from .upstream import api_error, client_for
+from registries.upstream import api_error, client_for
 
 _CONFIG_KEYS = {
     "Env": "env", "Cmd": "cmd", "Entrypoint": "entrypoint", "WorkingDir": "workingDir", "User": "user",

@@ -14,13 +14,13 @@ from django.utils import timezone
 
 from django.conf import settings
 
+from builds.models import StoredBlob
 from oci.digest import sha256_digest
 from oci.inflate import InflateLimit, inflate_bytes
+from registries.upstream import DownloadError, download
 from wave_site.errors import InvalidRequest
 
-from .models import StoredBlob
 from .serializers import DATA_URI_PREFIX
-from .upstream import DownloadError, download
 
 
 def _fetch(location: str, limit: int, label: str) -> bytes:

@@ -21,9 +21,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from builds.models import Build
+from builds.models import Build, StoredBlob
 
-from .models import ContainerRequest, StoredBlob
+from .models import ContainerRequest
 
 # The digests among %(digests)s that rows of a table name in a layer list or as a build context, in one
 # scan of those rows (not one containment test per digest: 2 s a round with 20,000 live requests).

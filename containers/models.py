@@ -57,17 +57,3 @@ class ContainerRequest(models.Model):
     def is_live(self) -> bool:
         """Is its token a pull capability? A frozen request's id only follows its status."""
         return not self.freeze and self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
-
-
-class StoredBlob(models.Model):
-    """Blobs the service serves itself: added layers and rewritten configs (shared by every web process)."""
-
-    digest = models.CharField(max_length=71, primary_key=True)
-    size = models.BigIntegerField()
-    tar_digest = models.CharField(max_length=71, blank=True, default="", help_text="For a layer: its uncompressed digest.")
-    locations = models.JSONField(default=list, blank=True, help_text="URLs this layer was fetched and verified from.")
-    data = models.BinaryField()
-    created_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return self.digest

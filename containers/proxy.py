@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.identity import Identity
 from accounts.models import User, Workspace
-from builds.models import Build
+from builds.models import Build, StoredBlob
 from oci import mediatypes
 from oci.client import Manifest, RegistryClient
 from oci.digest import is_digest, sha256_digest
@@ -35,9 +35,9 @@ from wave_site.redis import ERRORS, async_redis, unavailable
 from . import grant
 from .build_wait import wait_for_end
 from .includes import source_of
-from .models import ContainerRequest, StoredBlob
+from .models import ContainerRequest
 from .tokens import TokenInfo
-from .upstream import address_policy, client_for
+from registries.upstream import address_policy, client_for
 
 MANIFEST_TTL = 3600  # seconds a resolved manifest stays cached
 

@@ -13,9 +13,9 @@ import time
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from metrics import ratelimit
-from metrics.events import record_pull_soon
-from metrics.ratelimit import client_ip
+from limits import ratelimit
+from metrics.events import PullRecord, record_pull_soon
+from limits.ratelimit import client_ip
 from oci import errors, mediatypes
 from wave_site.errors import internal_error_message
 from wave_site.observability import BYTES_STREAMED, observe, start_request
@@ -106,7 +106,9 @@ async def manifest(request: HttpRequest, token: str, name: str, reference: str) 
             raise proxy.ProxyError(429, "TOOMANYREQUESTS", exc.message, {"Retry-After": str(exc.retry_after)}) from None
     served = await proxy.resolve_manifest(info, reference)
     if request.method == "GET" and not served.is_index:
-        record_pull_soon(info, served.digest, ip)
+        record = PullRecord(token=info.token, user_id=info.user_id, org=info.org, image=info.image,
+                            platform=info.platform, fusion=info.fusion)
+        record_pull_soon(record, served.digest, ip)
     headers = {
         **API_VERSION,
         "Docker-Content-Digest": served.digest,

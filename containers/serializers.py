@@ -385,7 +385,3 @@ class ContainerStatusSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False)
     detailsUri = serializers.CharField(required=False)
     duration = serializers.FloatField(required=False, help_text="seconds, always with a fraction")
-
-
-class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()

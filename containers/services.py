@@ -13,11 +13,12 @@ from django.utils import timezone
 from accounts.identity import Identity
 from builds.request_spec import ContainerRequestSpec, thawed
 from builds.services import BuildPlan, plan_build, submit_build
-from metrics import ratelimit
+from limits import ratelimit
+from mirrors.services import plan_mirror
 from oci.reference import parse_reference
 from wave_site.errors import TooManyRequests
 
-from . import upstream
+from registries import upstream
 from .build_context import redact_build_context, verify_build_context
 from .includes import with_includes
 from .layers import VerifiedBlob, keep, redact_layers, verify_layers
@@ -101,12 +102,30 @@ def request_container(caller: Caller, spec: ContainerRequestSpec) -> dict:
     if spec.container_includes:
         spec = with_includes(caller.identity, spec)
     if spec.mirror:
-        from mirrors.services import request_mirror  # here: mirrors.services builds on this module
-
-        return request_mirror(caller, spec)
+        return _request_mirror(caller, spec)
     if spec.builds:
         return _request_build(caller, spec, blobs)
     return _request_proxy(caller, spec, blobs)
+
+
+def _request_mirror(caller: Caller, spec: ContainerRequestSpec) -> dict:
+    """Wave's answer to a mirror request (`ContainerController.checkMirror`, `makeResponseV2`)."""
+    plan = plan_mirror(caller.identity, spec)
+    with transaction.atomic():
+        # A durable request: the image is pulled from the target itself, so the request id is no
+        # pull token (it expires as it is made).
+        request = _new_request(
+            caller, spec, token=new_token(), container_image=str(plan.source), source_digest=plan.digest,
+            target_image=plan.target, expires_at=timezone.now(), cached=plan.cached,
+        )
+        if plan.mirror is not None:
+            plan.mirror.requests.add(request)
+    answer = {"requestId": request.token, "targetImage": plan.target, "containerImage": plan.target, "freeze": False, "mirror": True}
+    if plan.mirror_id:  # Wave's `cached` comes with a build (here: mirror) id only
+        answer.update(buildId=plan.mirror_id, cached=plan.cached)
+    if plan.succeeded is not None:
+        answer["succeeded"] = plan.succeeded
+    return answer
 
 
 def _request_proxy(caller: Caller, spec: ContainerRequestSpec, blobs: list[VerifiedBlob]) -> dict:

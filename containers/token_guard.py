@@ -1,12 +1,12 @@
 """Container tokens are 12 hex digits (48 bits, as Wave's), so they are guessed only by asking many
 times: a client's unknown-token lookups, on /v2/ and on the API's token endpoints, are throttled per
-IP (`metrics.throttle`; README, Client addresses and throttles). Past the limit every lookup from
+IP (`limits.throttle`; README, Client addresses and throttles). Past the limit every lookup from
 that client is refused, a right guess included, so the answers stop telling hits from misses."""
 
 from __future__ import annotations
 
 from accounts.identity import Identity, identify
-from metrics import throttle
+from limits import throttle
 from wave_site.errors import TooManyRequests, Unauthorized
 
 from .proxy import ProxyError

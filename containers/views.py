@@ -10,12 +10,13 @@ from rest_framework.viewsets import ViewSet
 
 from accounts.authentication import ApiTokenAuthentication
 from accounts.identity import Identity, request_token
-from metrics.ratelimit import client_ip
+from limits.ratelimit import client_ip
 from builds.models import without_large_fields
 from builds.request_spec import ContainerRequestSpec
 from builds.reconcile import as_read
 from oci.errors import OciError
 from oci.platform import parse_platform
+from wave_site.api import MessageSerializer
 from wave_site.errors import InvalidRequest, NotFound, Unavailable
 from wave_site.redis import ERRORS as REDIS_ERRORS
 
@@ -27,7 +28,6 @@ from .serializers import (
     ContainerResponseSerializer,
     ContainerStatusSerializer,
     InspectRequestSerializer,
-    MessageSerializer,
 )
 from .services import Caller, request_container
 from .token_guard import check_token_misses, count_token_miss, guarded_identify

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class MetricsConfig(AppConfig):
@@ -7,7 +6,8 @@ class MetricsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import login_throttle  # noqa: F401  (connects its signal receiver)
-        from .ratelimit import _networks
+        from prometheus_client.core import REGISTRY
 
-        _networks(tuple(settings.WAVE_TRUSTED_PROXIES))  # a bad entry stops the start, not a request
+        from .prometheus import BuildCollector
+
+        REGISTRY.register(BuildCollector())

@@ -15,8 +15,8 @@ from rest_framework.request import Request
 
 from wave_site.errors import Forbidden, TooManyRequests, Unauthorized
 
-from . import login_throttle
-from .ratelimit import RateLimited
+from limits import login_throttle
+from limits.ratelimit import RateLimited
 
 PERMISSION = "metrics.view_usage_metrics"
 

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import weakref
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
@@ -21,7 +22,6 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 
-from containers.tokens import TokenInfo
 from wave_site.observability import PULL_RECORDS_BUFFERED, PULL_RECORDS_DROPPED
 
 from .models import PullEvent
@@ -33,7 +33,22 @@ BATCH = 1000  # records per insert (a backlog is written in several)
 # Errors of reaching Postgres (a restart, a full pool), as opposed to a batch it refuses.
 UNREACHABLE = (OperationalError, InterfaceError)
 
-Pull = tuple[TokenInfo, str, str | None, datetime]
+
+
+@dataclass(frozen=True)
+class PullRecord:
+    """What a pull event records of the token that served it (the caller makes it from its token:
+    metrics sits below containers and knows no token)."""
+
+    token: str
+    user_id: int | None
+    org: str
+    image: str
+    platform: str
+    fusion: bool
+
+
+Pull = tuple[PullRecord, str, str | None, datetime]
 
 
 def record_pulls(pulls: list[Pull]) -> None:
@@ -106,7 +121,7 @@ class _Writer:
 _writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def record_pull_soon(info: TokenInfo, digest: str, ip_address: str | None) -> None:
+def record_pull_soon(info: PullRecord, digest: str, ip_address: str | None) -> None:
     """Queue a pull; the queue is written every FLUSH_EVERY seconds beside the responses, not before them.
 
     One insert per batch instead of one per pull keeps the ORM's CPU off the manifest path.

@@ -15,7 +15,7 @@ from rq import Callback
 
 from accounts.identity import Identity
 from builds.logs import appended
-from containers.upstream import client_for
+from registries.upstream import client_for
 from oci import errors
 from oci.copy import ImageCopy
 from oci.reference import parse_reference

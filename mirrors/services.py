@@ -1,15 +1,15 @@
-"""A `mirror: true` container request: Wave's answer (`ContainerController.checkMirror`, `makeResponseV2`)."""
+"""A `mirror: true` container request: the copy it asks for, found or queued (the request row and
+Wave's answer are made by `containers/services.py`, above this app)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from accounts.identity import Identity
 from builds.request_spec import ContainerRequestSpec
-from containers import upstream
-from containers.models import new_token
-from containers.services import Caller, _new_request
+from registries import upstream
 from wave_site.errors import DomainError
 from oci.reference import Reference, parse_reference
 
@@ -27,7 +27,7 @@ def _target_digest(identity: Identity, target: Reference) -> str | None:
         return None
 
 
-def _submit(caller: Caller, source: str, target: str, digest: str) -> Mirror:
+def _submit(identity: Identity, source: str, target: str, digest: str) -> Mirror:
     """The copy of `target` under way (Wave keys mirrors by target), or a new one queued at commit."""
     for _ in range(3):
         active = Mirror.objects.filter(target_image=target, status__in=Mirror.ACTIVE).first()
@@ -36,8 +36,8 @@ def _submit(caller: Caller, source: str, target: str, digest: str) -> Mirror:
         try:
             with transaction.atomic():
                 mirror = Mirror.objects.create(
-                    source_image=source, target_image=target, digest=digest, user=caller.identity.user,
-                    workspace=caller.identity.workspace, org=caller.identity.org or "",
+                    source_image=source, target_image=target, digest=digest, user=identity.user,
+                    workspace=identity.workspace, org=identity.org or "",
                 )
         except IntegrityError:  # a simultaneous request made it first: join it
             continue
@@ -46,11 +46,25 @@ def _submit(caller: Caller, source: str, target: str, digest: str) -> Mirror:
     raise RuntimeError(f"no mirror of '{target}' could be made or found")
 
 
-def request_mirror(caller: Caller, spec: ContainerRequestSpec) -> dict:
+@dataclass(frozen=True)
+class MirrorPlan:
+    """What a `mirror: true` request gets: the source and its digest, the target, and the copy that
+    makes it (None for a dry run, or when the target had the image before any mirror of ours)."""
+
+    source: Reference
+    digest: str
+    target: str
+    mirror: Mirror | None
+    mirror_id: str | None
+    cached: bool
+    succeeded: bool | None
+
+
+def plan_mirror(identity: Identity, spec: ContainerRequestSpec) -> MirrorPlan:
     source = parse_reference(spec.container_image)
-    digest = upstream.fetch_manifest(caller.identity, source).digest  # 404/400 naming the image
+    digest = upstream.fetch_manifest(identity, source).digest  # 404/400 naming the image
     target = target_image(spec.container_image, spec.build_repository)
-    cached = _target_digest(caller.identity, parse_reference(target)) == digest
+    cached = _target_digest(identity, parse_reference(target)) == digest
     mirror_id, mirror, succeeded = None, None, None
     if spec.dry_run:
         mirror_id, succeeded = f"{new_mirror_id()}_0", True
@@ -58,20 +72,6 @@ def request_mirror(caller: Caller, spec: ContainerRequestSpec) -> dict:
         mirror = Mirror.objects.filter(target_image=target, digest=digest, status=Mirror.Status.SUCCEEDED).first()
         mirror_id, succeeded = (mirror.id if mirror else None), True
     else:
-        mirror = _submit(caller, str(source), target, digest)
+        mirror = _submit(identity, str(source), target, digest)
         mirror_id, cached, succeeded = mirror.id, mirror.completed, mirror.succeeded
-    with transaction.atomic():
-        # A durable request: the image is pulled from the target itself, so the request id is no
-        # pull token (it expires as it is made).
-        request = _new_request(
-            caller, spec, token=new_token(), container_image=str(source), source_digest=digest,
-            target_image=target, expires_at=timezone.now(), cached=cached,
-        )
-        if mirror is not None:
-            mirror.requests.add(request)
-    answer = {"requestId": request.token, "targetImage": target, "containerImage": target, "freeze": False, "mirror": True}
-    if mirror_id:  # Wave's `cached` comes with a build (here: mirror) id only
-        answer.update(buildId=mirror_id, cached=cached)
-    if succeeded is not None:
-        answer["succeeded"] = succeeded
-    return answer
+    return MirrorPlan(source, digest, target, mirror, mirror_id, cached, succeeded)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from containers.answers import seconds
-from containers.models import ContainerRequest
+from wave_site.api import seconds
 
 from .jobs import is_stale, stale_reason
 from .models import Mirror
@@ -30,10 +29,9 @@ def fresh(mirror: Mirror) -> Mirror:
     return mirror
 
 
-def mirror_status(request: ContainerRequest, body: dict) -> dict:
+def mirror_status(mirror: Mirror | None, body: dict) -> dict:
     """PENDING until a worker takes the copy, BUILDING while it runs, then DONE with `succeeded` and
     `duration` (from the request, as a build's container status counts from the build's start)."""
-    mirror = request.mirrors.defer("log").first()
     if mirror is None:  # a dry run, or the target had the image already
         return {**body, "status": "DONE", "succeeded": True}
     mirror = fresh(mirror)

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import ViewSet
 
-from containers.serializers import MessageSerializer
+from wave_site.api import MessageSerializer
 from wave_site.errors import NotFound
 
 from .models import Mirror

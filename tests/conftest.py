@@ -50,7 +50,7 @@ def services(request):
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     """The rate limits' and throttles' clock, moved by the test instead of sleeping through a window."""
-    from metrics import ratelimit, throttle
+    from limits import ratelimit, throttle
 
     clock = Clock()
     monkeypatch.setattr(ratelimit, "clock", clock)

@@ -89,7 +89,7 @@ def test_deleting_a_request_in_the_admin_forgets_its_token(admin_client, api, bu
 
 
 @pytest.mark.parametrize("model", ["accounts/user", "accounts/apitoken", "accounts/workspace", "accounts/registrycredential",
-                                   "containers/containerrequest", "containers/storedblob", "builds/build", "metrics/pullevent"])
+                                   "containers/containerrequest", "builds/storedblob", "builds/build", "metrics/pullevent"])
 
 
 def test_every_model_has_an_admin_list_with_search(admin_client, model):

@@ -1,4 +1,5 @@
-"""Request ids in every log line (JSON), and the Prometheus /metrics endpoint for operators."""
+"""Request ids in every log line (JSON), and the Prometheus metrics every process counts (served
+by `metrics/prometheus.py`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,11 @@ import contextvars
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import Counter, Gauge, Histogram
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -75,60 +74,3 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
-
-
-class BuildCollector:
-    """Build outcomes and durations, and the queue's depth, read when Prometheus scrapes (the
-    builds run in worker processes, whose own counters this process cannot see)."""
-
-    def collect(self):
-        import django_rq
-        from django.conf import settings
-        from django.db.models import Count, F, Sum
-
-        from builds.models import Build
-
-        outcomes = CounterMetricFamily("wave_builds", "Builds by status", labels=["status"])
-        seconds = CounterMetricFamily("wave_build_duration_seconds", "Total build seconds by status", labels=["status"])
-        rows = (
-            Build.objects.filter(from_registry=False)
-            .values("status")
-            .annotate(n=Count("pk"), spent=Sum(F("finished_at") - F("started_at")))
-        )
-        for row in rows:
-            outcomes.add_metric([row["status"]], row["n"])
-            if row["spent"] is not None:
-                seconds.add_metric([row["status"]], row["spent"].total_seconds())
-        yield from (outcomes, seconds)
-        from wave_site.redis import ERRORS, unavailable
-
-        try:
-            count = django_rq.get_queue(settings.WAVE_BUILD_QUEUE).count
-        except ERRORS as exc:  # the other metrics are still worth a scrape
-            unavailable("queue_depth", exc)
-            return
-        depth = GaugeMetricFamily("wave_build_queue_depth", "Build jobs waiting in the queue")
-        depth.add_metric([], count)
-        yield depth
-
-
-_collector_lock = threading.Lock()
-_collector_registered = False
-
-
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics, for operators: a staff session, or Basic auth of a user with the metrics permission."""
-    global _collector_registered
-    from metrics.auth import check_metrics_reader
-    from wave_site.errors import DomainError
-
-    if not (request.user.is_authenticated and request.user.is_staff):
-        try:
-            check_metrics_reader(request)
-        except DomainError as exc:
-            return HttpResponse(exc.message, status=exc.status, headers=exc.headers, content_type="text/plain")
-    with _collector_lock:
-        if not _collector_registered:
-            REGISTRY.register(BuildCollector())
-            _collector_registered = True
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -229,6 +229,7 @@ INSTALLED_APPS = [
     "containers",
     "builds",
     "metrics",
+    "limits",
     "mirrors",
 ]
 
@@ -242,7 +243,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wave_site.security_headers.frame_ancestors",
-    "metrics.login_throttle.LoginThrottleMiddleware",
+    "limits.login_throttle.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "wave_site.urls"

@@ -11,7 +11,7 @@ from mirrors import pages as mirror_pages
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from containers import registry_views as registry
-from wave_site.observability import metrics_view
+from metrics.prometheus import metrics_view
 from wave_site.service_info import ServiceInfoView
 
 handler400 = "wave_site.errors.bad_request"

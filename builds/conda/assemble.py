@@ -20,7 +20,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from accounts.identity import Identity
-from containers.upstream import client_for
+from registries.upstream import client_for
 from oci import mediatypes
 from oci.client import FileBody, Manifest, RegistryClient
 from oci.copy import copy_blob

@@ -14,8 +14,8 @@ import pytest
 
 from builds.builders.base import BuildFailed
 from builds.context import write_context
-from builds.models import Build
-from containers.models import ContainerRequest, StoredBlob
+from builds.models import Build, StoredBlob
+from containers.models import ContainerRequest
 from tests.support.bodies import client_body
 from tests.support.helpers import REGISTRY, b64, post, run, wait_until
 from tests.support.servers import start_server, start_worker, stop_server

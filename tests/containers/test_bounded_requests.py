@@ -13,7 +13,8 @@ from django.test import Client
 from rest_framework.exceptions import ValidationError
 
 from builds.context_archive import ContextError, Limits, unpack
-from containers.models import ContainerRequest, StoredBlob
+from builds.models import StoredBlob
+from containers.models import ContainerRequest
 from oci.inflate import GRACE
 from oci.layer import LayerBuilder
 from tests.support.bombs import gzip_bomb, tar_bomb

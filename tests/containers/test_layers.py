@@ -4,7 +4,8 @@ import base64
 
 import pytest
 
-from containers.models import ContainerRequest, StoredBlob
+from builds.models import StoredBlob
+from containers.models import ContainerRequest
 from oci.layer import LayerBuilder
 from tests.support.helpers import post
 

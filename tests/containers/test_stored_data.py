@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from builds.models import Build
+from builds.models import Build, StoredBlob
 from containers.lifecycle import collect_blobs
-from containers.models import ContainerRequest, StoredBlob
+from containers.models import ContainerRequest
 from oci.layer import LayerBuilder
 from tests.support.context_tars import wave_cli_context
 from tests.support.factories import BuildFactory

@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from containers.models import ContainerRequest
 from metrics.models import PullEvent
-from metrics.ratelimit import client_ip
+from limits.ratelimit import client_ip
 from tests.support.helpers import wait_until
 from tests.support.servers import start_server, stop_server
 
@@ -52,7 +52,7 @@ def test_an_ipv4_peer_on_a_dual_stack_socket_is_the_same_client():
 def test_a_trusted_proxy_entry_that_is_not_an_address_stops_the_start():
     from django.core.exceptions import ImproperlyConfigured
 
-    from metrics.ratelimit import _networks
+    from limits.ratelimit import _networks
 
     with pytest.raises(ImproperlyConfigured, match="WAVE_TRUSTED_PROXIES: .*'proxy.example'"):
         _networks(("10.0.0.0/8", "proxy.example"))

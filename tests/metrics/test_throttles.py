@@ -161,7 +161,7 @@ def test_an_ipv6_client_cannot_dodge_the_throttle_by_taking_other_addresses_of_i
 
 
 def test_anonymous_rate_limits_count_an_ipv6_client_by_its_64(settings):
-    from metrics import ratelimit
+    from limits import ratelimit
 
     store = redis.Redis.from_url(settings.REDIS_URL)
     for key in store.scan_iter("wave:ratelimit:*"):

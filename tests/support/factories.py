@@ -7,8 +7,8 @@ import factory
 from django.utils import timezone
 
 from accounts.models import ApiToken, PlatformAccount, PlatformWorkspace, RegistryCredential, User, Workspace
-from builds.models import Build
-from containers.models import ContainerRequest, StoredBlob, new_token
+from builds.models import Build, StoredBlob
+from containers.models import ContainerRequest, new_token
 from metrics.models import PullEvent
 from mirrors.models import Mirror
 from oci.digest import sha256_digest

@@ -24,7 +24,7 @@ def check(request: HttpRequest) -> None:
     throttle.check("login_failures", client_ip(request.META))
 
 
-@receiver(user_login_failed, dispatch_uid="metrics.login_throttle")
+@receiver(user_login_failed, dispatch_uid="limits.login_throttle")
 def count_failure(sender, credentials: dict, request: HttpRequest | None = None, **kwargs) -> None:
     if request is not None:
         throttle.fail("login_failures", client_ip(request.META))
