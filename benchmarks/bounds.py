@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.bombs import gzip_bomb  # noqa: E402
+from tests.support.bombs import gzip_bomb  # noqa: E402
 
 
 def status_kib(pid: int, field: str) -> int:

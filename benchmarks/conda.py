@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wave_site.settings")
 
-from tests.conda_channel import package, serve  # noqa: E402
+from tests.support.conda_channel import package, serve  # noqa: E402
 from benchmarks.registry import registry_auth  # noqa: E402
 
 SERVER = "http://localhost:9090"

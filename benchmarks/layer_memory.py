@@ -11,22 +11,17 @@ subprocess and prints the subprocess's peak RSS growth (VmHWM after less before)
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import rattler
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from builds.conda.solve import install  # noqa: E402
-from tests.conda_channel import package  # noqa: E402
+from tests.support.conda_channel import big_installed_prefix  # noqa: E402
 
 MIB = 1 << 20
 PACK = """
@@ -42,23 +37,6 @@ streamed = "out" in inspect.signature(package_layers).parameters
 packages, _ = package_layers(Path(sys.argv[1]), Path(sys.argv[2])) if streamed else package_layers(Path(sys.argv[1]))
 print(json.dumps({"growth": peak() - before, "seconds": time.monotonic() - started, "digest": packages[0].layer.gzip_digest}))
 """
-
-
-def big_prefix(work: Path, mib: int) -> Path:
-    archive = package(work / "channel", "wavetest-big", "1.0", "noarch", {"share/big.bin": (b"placeholder\n", 0o644)})
-
-    async def go():
-        record = await rattler.RepoDataRecord.from_package_archive(archive)
-        record.url = archive.as_uri()
-        return await install([record], work / "staging", "noarch", work / "cache")
-
-    prefix = asyncio.run(go())
-    big = prefix / "share" / "big.bin"
-    big.unlink()
-    with big.open("wb") as out:
-        for _ in range(mib // 16):
-            out.write(os.urandom(16 * MIB))
-    return prefix
 
 
 def pack(checkout: Path, prefix: Path, work: Path) -> dict:
@@ -78,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
     try:
-        prefix = big_prefix(work, args.mib)
+        prefix = big_installed_prefix(work, args.mib)
         runs = [("this checkout", ROOT)] + ([("baseline", args.baseline)] if args.baseline else [])
         for name, checkout in runs:
             result = pack(checkout, prefix, work)

@@ -24,8 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wave_site.settings")
 
+from django.conf import settings  # noqa: E402
+
 from benchmarks.registry import registry_auth  # noqa: E402
-from tests.bigblob import push_big_image  # noqa: E402
+from tests.support.bigblob import push_big_image  # noqa: E402
 
 ACCEPT = {"Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"}
 
@@ -95,6 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     web_pid = int((ROOT / "data" / "run" / "web.pid").read_text())
     auth = registry_auth(args.registry)
+    credentials = settings.WAVE_REGISTRY_CREDENTIALS.get(args.registry)  # the pushes' own, as the service's
 
     def token_for(image: str, **extra) -> str:
         response = httpx.post(f"{args.server}/v1alpha2/container", json={"containerImage": image, **extra}, timeout=60)

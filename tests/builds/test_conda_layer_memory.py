@@ -6,21 +6,16 @@ to compress into a package and unpack again."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 
 import pytest
-import rattler
 from django.conf import settings
 
-from builds.conda.solve import install
-
-from tests.support.conda_channel import package
+from tests.support.conda_channel import big_installed_prefix
 
 GIB, MIB = 1 << 30, 1 << 20
 BUDGET = 128 * MIB  # the RSS growth allowed: far below the package's size
@@ -42,19 +37,7 @@ print(json.dumps({"growth": peak() - before, "path": str(layer.path), "digest": 
 
 @pytest.fixture
 def big_prefix(tmp_path):
-    archive = package(tmp_path / "channel", "wavetest-big", "1.0", "noarch", {"share/big.bin": (b"placeholder\n", 0o644)})
-
-    async def go():
-        record = await rattler.RepoDataRecord.from_package_archive(archive)
-        record.url = archive.as_uri()
-        return await install([record], tmp_path / "staging", "noarch", tmp_path / "cache")
-
-    prefix = asyncio.run(go())
-    big = prefix / "share" / "big.bin"
-    big.unlink()  # a hard link into the package cache: replaced, not written through
-    with big.open("wb") as out:
-        for _ in range(GIB // (16 * MIB)):
-            out.write(os.urandom(16 * MIB))
+    prefix = big_installed_prefix(tmp_path, GIB // MIB)
     try:
         yield prefix
     finally:

@@ -14,6 +14,7 @@ import hashlib
 import http.server
 import io
 import json
+import os
 import tarfile
 import threading
 from functools import partial
@@ -85,3 +86,26 @@ def serve(directory: Path, port: int = 0) -> tuple[str, http.server.ThreadingHTT
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), partial(QuietHandler, directory=str(directory)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+def big_installed_prefix(work: Path, mib: int) -> Path:
+    """A prefix installed by rattler from a one-file package whose file is then replaced by `mib` MiB of
+    random (incompressible) data: a package far larger than memory budgets, made in seconds."""
+    import rattler
+
+    from builds.conda.solve import install
+
+    archive = package(work / "channel", "wavetest-big", "1.0", "noarch", {"share/big.bin": (b"placeholder\n", 0o644)})
+
+    async def go():
+        record = await rattler.RepoDataRecord.from_package_archive(archive)
+        record.url = archive.as_uri()
+        return await install([record], work / "staging", "noarch", work / "cache")
+
+    prefix = asyncio.run(go())
+    big = prefix / "share" / "big.bin"
+    big.unlink()  # a hard link into the package cache: replaced, not written through
+    with big.open("wb") as out:
+        for _ in range(mib // 16):
+            out.write(os.urandom(16 << 20))
+    return prefix
