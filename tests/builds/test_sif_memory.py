@@ -26,6 +26,7 @@ import django
 django.setup()
 from builds.sif import push_sif, sif_from_layout
 from oci.client import RegistryClient
+from tests.support.helpers import own_registry_credentials
 
 layout, work, registry, path = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
