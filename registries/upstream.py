@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from accounts.identity import Identity, credentials_for
+from oci import download as streamed
 from oci import errors
 from oci.client import Manifest, RegistryClient
 from oci.netguard import AddressPolicy, guarded_transport, resolve_addresses
@@ -78,18 +79,16 @@ class DownloadError(Exception):
 
 
 async def _download(url: str, limit: int) -> bytes:
-    chunks, size = [], 0
+    body = bytearray()
     transport = guarded_transport(address_policy())
     async with httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=settings.WAVE_UPSTREAM_TIMEOUT) as client:
-        async with client.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise DownloadError(f"fetching '{url}' answered HTTP {response.status_code}")
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise DownloadError(f"'{url}' is larger than {limit} bytes")
-                chunks.append(chunk)
-    return b"".join(chunks)
+        try:
+            await streamed.download(client, url, body.extend, limit=limit)
+        except streamed.BadStatus as exc:
+            raise DownloadError(f"fetching '{url}' answered HTTP {exc.status}") from None
+        except streamed.TooLarge:
+            raise DownloadError(f"'{url}' is larger than {limit} bytes") from None
+    return bytes(body)
 
 
 def download(url: str, limit: int) -> bytes:
