@@ -19,10 +19,11 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from accounts.identity import Identity
+from accounts.identity import Identity, credentials_for
 from accounts.models import User, Workspace
 from builds.models import Build, StoredBlob
 from oci import mediatypes
+from oci.auth import Credentials
 from oci.client import Manifest, RegistryClient
 from oci.digest import is_digest, sha256_digest
 from oci.mutate import ConfigChange, mutate_config, mutate_manifest, replace_in_index, select_platform
@@ -37,7 +38,7 @@ from .build_wait import wait_for_end
 from .includes import source_of
 from .models import ContainerRequest
 from .tokens import TokenInfo
-from registries.upstream import address_policy, client_for
+from registries.clients import address_policy, pooled
 
 MANIFEST_TTL = 3600  # seconds a resolved manifest stays cached
 
@@ -52,28 +53,18 @@ class ProxyError(Exception):
 
 # --- upstream clients -------------------------------------------------------------------------
 
-_clients: dict[tuple, tuple[RegistryClient, float]] = {}
-
-
-def _make_client(info: TokenInfo, registry: str) -> RegistryClient:
+def _credentials(info: TokenInfo, registry: str) -> Credentials | None:
     user = User.objects.filter(pk=info.user_id).first() if info.user_id else None
     workspace = Workspace.objects.filter(pk=info.workspace_id).first() if info.workspace_id else None
-    return client_for(Identity(user, workspace), registry)
+    return credentials_for(Identity(user, workspace), registry)
 
 
 async def upstream_client(info: TokenInfo, registry: str | None = None) -> RegistryClient:
-    """A pooled client per (registry, user, workspace): its connections and bearer tokens are reused.
-    `registry` is another registry than the token's image's (an included layer's), same credentials."""
+    """The pooled client (registries.clients) for the token's owner: its connections and bearer
+    tokens are reused. `registry` is another registry than the token's image's (an included
+    layer's), same credentials."""
     registry = registry or info.registry
-    key = (registry, info.user_id, info.workspace_id)
-    hit = _clients.get(key)
-    if hit and hit[1] > time.monotonic():
-        return hit[0]
-    client = await sync_to_async(_make_client)(info, registry)
-    _clients[key] = (client, time.monotonic() + settings.WAVE_UPSTREAM_CLIENT_TTL)
-    if hit:  # let requests still streaming through the old client finish before closing it
-        asyncio.get_running_loop().call_later(600, lambda: asyncio.ensure_future(hit[0].aclose()))
-    return client
+    return await pooled(registry, (info.user_id, info.workspace_id), lambda: sync_to_async(_credentials)(info, registry))
 
 
 # --- manifests --------------------------------------------------------------------------------

@@ -3,35 +3,32 @@
 from __future__ import annotations
 
 import socket
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from accounts.identity import Identity, credentials_for
+from oci import download as streamed
 from oci import errors
 from oci.client import Manifest, RegistryClient
-from oci.netguard import AddressPolicy, guarded_transport, resolve_addresses
+from oci.netguard import guarded_transport, resolve_addresses
 from oci.reference import Reference
+from registries.clients import address_policy, borrowed, new_client
 from wave_site.errors import DomainError, InvalidRequest, NotFound
 
 
-def address_policy() -> AddressPolicy:
-    return AddressPolicy(settings.WAVE_SSRF_ALLOWLIST)
-
-
 def client_for(identity: Identity, registry: str) -> RegistryClient:
-    """A client with the caller's stored credentials, behind the SSRF guard.
+    """A client of its own with the caller's stored credentials, behind the SSRF guard, for a job
+    that closes it (a build, a mirror). Made in sync code, which may read the database; used in async code."""
+    return new_client(registry, credentials_for(identity, registry))
 
-    Made in sync code, which may read the database; used in async code.
-    """
-    return RegistryClient(
-        registry,
-        credentials_for(identity, registry),
-        insecure=frozenset(settings.WAVE_INSECURE_REGISTRIES),
-        timeout=settings.WAVE_UPSTREAM_TIMEOUT,
-        transport=guarded_transport(address_policy()),
-    )
+
+def _borrowed(identity: Identity, registry: str) -> AbstractAsyncContextManager[RegistryClient]:
+    """The pooled client on the server's loop (registries.clients), with the caller's credentials as stored now."""
+    owner = (identity.user.pk if identity.user else None, identity.workspace.pk if identity.workspace else None)
+    return borrowed(registry, owner, credentials_for(identity, registry))
 
 
 def api_error(exc: errors.OciError, image: str) -> DomainError:
@@ -45,20 +42,20 @@ def api_error(exc: errors.OciError, image: str) -> DomainError:
     return InvalidRequest(f"Container image '{image}' cannot be read: {exc}")
 
 
-async def _fetch_manifest(client: RegistryClient, ref: Reference) -> Manifest:
-    async with client:
+async def _fetch_manifest(lend: AbstractAsyncContextManager[RegistryClient], ref: Reference) -> Manifest:
+    async with lend as client:
         return await client.get_manifest(ref.path, ref.reference)
 
 
 def fetch_manifest(identity: Identity, ref: Reference) -> Manifest:
     try:
-        return async_to_sync(_fetch_manifest)(client_for(identity, ref.registry), ref)
+        return async_to_sync(_fetch_manifest)(_borrowed(identity, ref.registry), ref)
     except errors.OciError as exc:
         raise api_error(exc, str(ref)) from None
 
 
-async def _manifest_exists(client: RegistryClient, ref: Reference) -> bool:
-    async with client:
+async def _manifest_exists(lend: AbstractAsyncContextManager[RegistryClient], ref: Reference) -> bool:
+    async with lend as client:
         try:
             await client.get_manifest(ref.path, ref.reference)
         except errors.NotFound:
@@ -68,7 +65,7 @@ async def _manifest_exists(client: RegistryClient, ref: Reference) -> bool:
 
 def manifest_exists(identity: Identity, ref: Reference) -> bool:
     try:
-        return async_to_sync(_manifest_exists)(client_for(identity, ref.registry), ref)
+        return async_to_sync(_manifest_exists)(_borrowed(identity, ref.registry), ref)
     except errors.OciError as exc:
         raise InvalidRequest(f"Build repository '{ref.repository}' cannot be checked: {exc}") from None
 
@@ -78,18 +75,16 @@ class DownloadError(Exception):
 
 
 async def _download(url: str, limit: int) -> bytes:
-    chunks, size = [], 0
+    body = bytearray()
     transport = guarded_transport(address_policy())
     async with httpx.AsyncClient(transport=transport, follow_redirects=True, timeout=settings.WAVE_UPSTREAM_TIMEOUT) as client:
-        async with client.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise DownloadError(f"fetching '{url}' answered HTTP {response.status_code}")
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise DownloadError(f"'{url}' is larger than {limit} bytes")
-                chunks.append(chunk)
-    return b"".join(chunks)
+        try:
+            await streamed.download(client, url, body.extend, limit=limit)
+        except streamed.BadStatus as exc:
+            raise DownloadError(f"fetching '{url}' answered HTTP {exc.status}") from None
+        except streamed.TooLarge:
+            raise DownloadError(f"'{url}' is larger than {limit} bytes") from None
+    return bytes(body)
 
 
 def download(url: str, limit: int) -> bytes:

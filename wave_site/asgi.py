@@ -4,6 +4,7 @@ The pull path has no sessions, CSRF or messages; skipping that middleware saves 
 middleware on every manifest and blob request.
 """
 
+import asyncio
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wave_site.settings")
@@ -16,6 +17,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 
+from registries.clients import serve_on  # noqa: E402
 from wave_site.body_limit import limit_body  # noqa: E402
 from wave_site.security_headers import nosniff  # noqa: E402
 
@@ -40,6 +42,7 @@ registry_application = BareASGIHandler()
 
 
 async def application(scope, receive, send):
+    serve_on(asyncio.get_running_loop())  # this loop outlives requests: upstream clients pool on it
     if scope["type"] == "http" and scope["path"].startswith("/v2/"):
         return await registry_application(scope, receive, send)
     return await django_application(scope, receive, send)

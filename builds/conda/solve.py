@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import httpx
@@ -10,6 +9,7 @@ import rattler
 import rattler.exceptions
 from rattler.platform import Subdir
 
+from oci.download import BadStatus, download
 from oci.errors import OciError
 
 from .plan import PREFIX, CondaPlan
@@ -73,22 +73,18 @@ def download_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(follow_redirects=True, timeout=DOWNLOAD_TIMEOUT)
 
 
-async def fetch_package(client: httpx.AsyncClient, url: str, checksum: str, path: Path) -> None:
+async def fetch_package(client: httpx.AsyncClient, url: str, checksum: str, path: Path) -> Path:
     """A package archive downloaded to `path` and checked against its `sha256:`/md5 checksum."""
     kind, expected = _checksum(checksum)
-    digest = hashlib.new(kind)
     try:
-        async with client.stream("GET", url) as response:  # to disk: packages can be large
-            if response.status_code != 200:
-                raise SolveError(f"The package {url} cannot be fetched: HTTP {response.status_code}")
-            with path.open("wb") as out:
-                async for chunk in response.aiter_bytes():
-                    digest.update(chunk)
-                    out.write(chunk)
+        with path.open("wb") as out:  # to disk: packages can be large
+            actual = await download(client, url, out.write, hash_name=kind)
+    except BadStatus as exc:
+        raise SolveError(f"The package {url} cannot be fetched: HTTP {exc.status}") from None
     except (httpx.HTTPError, OciError) as exc:
         raise SolveError(f"The package {url} cannot be fetched: {exc}") from None
-    if digest.hexdigest() != expected:
-        raise SolveError(f"The package {url} has {kind} {digest.hexdigest()}, not {expected} as its record says")
+    if actual != expected:
+        raise SolveError(f"The package {url} has {kind} {actual}, not {expected} as its record says")
     return path
 
 

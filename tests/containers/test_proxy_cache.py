@@ -11,6 +11,7 @@ from django.db import connections
 from containers import proxy
 from containers.tokens import load_token
 from oci.client import RegistryClient
+from registries import clients
 from tests.support.helpers import own_registry_credentials, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,10 +37,12 @@ def test_repeated_pulls_of_a_tag_make_no_upstream_request(api, busybox, config):
 
     async def pulls():
         info = await load_token(token)
-        proxy._clients[(info.registry, info.user_id, info.workspace_id)] = (
-            RegistryClient(info.registry, own_registry_credentials(info.registry), transport=counting),
-            time.monotonic() + 600,
-        )
+        clients._pools[asyncio.get_running_loop()] = {  # the loop's pool: a client counting what goes upstream
+            (info.registry, info.user_id, info.workspace_id): (
+                RegistryClient(info.registry, own_registry_credentials(info.registry), transport=counting),
+                time.monotonic() + 600,
+            )
+        }
         first = await proxy.resolve_manifest(info, "latest")
         upstream_after_first = len(counting.paths)
         for _ in range(3):
@@ -48,10 +51,7 @@ def test_repeated_pulls_of_a_tag_make_no_upstream_request(api, busybox, config):
         await sync_to_async(connections.close_all)()  # the ORM's thread keeps a connection otherwise
         return upstream_after_first
 
-    try:
-        first_count = asyncio.run(pulls())
-    finally:
-        proxy._clients.clear()
+    first_count = asyncio.run(pulls())
     manifest_fetches = [p for p in counting.paths if "/manifests/" in p]
     assert first_count >= 1 and len(manifest_fetches) == 1
     assert len(counting.paths) == first_count
