@@ -3,9 +3,9 @@
 One listener per event loop (a web process) serves all its waiters, so a thousand waiting pulls cost
 one Redis subscription and one look per build, not per pull: it hears `builds.ended.channel()`,
 re-reads the ended keys of the builds waited for every POLL seconds (an end announced while the
-subscription reconnected), and reads Postgres for a build only after DB_EVERY seconds without an
-answer from Redis (the build ended unannounced, Redis lost the key, or its worker died: read as failed),
-through a connection given back at once. While Redis is away, waiting and new waiters carry on the
+subscription reconnected), and reads Postgres for a build at its first look and then after every
+DB_EVERY seconds without an answer from Redis (the build ended unannounced, Redis lost the key, or its
+worker died: read as failed), through a connection given back at once. While Redis is away, waiting and new waiters carry on the
 same way: the subscription is retried every second and Postgres read every DB_EVERY seconds.
 """
 
@@ -64,7 +64,9 @@ class _Listener:
     def add(self, build_id: str) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
         if build_id not in self.waiters:
-            self.waiters[build_id], self.db_due[build_id] = set(), time.monotonic() + DB_EVERY
+            # Due at the first look: a build that ended unannounced (its end never reached Redis, or
+            # Redis lost the key) must not hold its first pull DB_EVERY seconds; one query per build.
+            self.waiters[build_id], self.db_due[build_id] = set(), time.monotonic()
         self.waiters[build_id].add(future)
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._listen())

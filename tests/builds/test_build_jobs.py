@@ -250,3 +250,21 @@ def test_a_build_ended_unannounced_is_read_from_postgres_and_announced(db_build)
     assert _recorded(build.id) is None
     Build.objects.filter(pk=build.pk).update(status=Build.Status.SUCCEEDED, digest="sha256:" + "0" * 64)
     assert _recorded(build.id) == ("SUCCEEDED", "") and ended(build.id)["status"] == "SUCCEEDED"
+
+
+def test_a_pull_of_a_build_ended_unannounced_reads_postgres_at_the_first_look(db_build, monkeypatch):
+    """Its end never reached Redis: the wait reads Postgres at its first look, not only after DB_EVERY
+    seconds (made an hour here, so only the first look can answer before the minute's deadline)."""
+    import asyncio
+
+    from containers import build_wait
+
+    monkeypatch.setattr(build_wait, "DB_EVERY", 3600.0)
+    build = db_build(unique() + "0000")
+    Build.objects.filter(pk=build.pk).update(status=Build.Status.SUCCEEDED, digest="sha256:" + "0" * 64)
+    sync_redis().delete(ended_key(build.id))
+
+    async def pull():
+        return await build_wait.wait_for_end(build.id, time.monotonic() + 60)
+
+    assert asyncio.run(pull()) == ("SUCCEEDED", "")
