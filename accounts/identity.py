@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from oci.auth import Credentials
-from oci.errors import Unauthorized
+from oci.errors import Unauthorized as RegistryRefused
 from oci.reference import DOCKER_HUB
 from wave_site.errors import Forbidden, InvalidRequest, Unauthorized
 
@@ -127,8 +127,8 @@ def _stored_credentials(identity: Identity, registry: str) -> Credentials | None
         return None
     try:
         return Credentials(stored.username, stored.get_secret())
-    except SecretUnreadable:
-        raise Unauthorized(
+    except SecretUnreadable:  # reported as the registry refusing us, as before the domain exceptions
+        raise RegistryRefused(
             f"The stored credentials for registry '{registry}' cannot be decrypted with the configured keys; "
             "store them again"
         ) from None

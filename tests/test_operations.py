@@ -64,7 +64,7 @@ def test_the_admin_revokes_container_tokens(admin_client, api, busybox):
     token = post(api, "/v1alpha2/container", {"containerImage": busybox}).json()["containerToken"]
     from asgiref.sync import async_to_sync
 
-    from containers.tokens import REVOKED, load_token
+    from containers.tokens import load_token
 
     assert async_to_sync(load_token)(token) is not None  # a pull caches the token's record
     admin_client.post("/admin/containers/containerrequest/", {"action": "revoke", "_selected_action": [token]})

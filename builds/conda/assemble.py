@@ -10,7 +10,6 @@ and a manifest, through the project's own OCI client.
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import tempfile
 from pathlib import Path

@@ -100,3 +100,13 @@ def test_a_workspace_uses_its_own_credentials(api, owner, member, workspace, pri
     assert post(api, "/v1alpha2/container", body).status_code == 400  # personal: none stored
     response = post(api, "/v1alpha2/container", {**body, "towerWorkspaceId": workspace.pk})
     assert response.status_code == 200, response.json()
+
+
+def test_credentials_no_configured_key_can_read_are_a_clear_400(api, owner, owner_token, private_registry, settings):
+    registry_credential(private_registry.host, private_registry.username, private_registry.password, user=owner)
+    settings.WAVE_CREDENTIALS_KEYS = [Fernet.generate_key().decode()]  # the key that wrote them is gone
+    response = post(api, "/v1alpha2/container", {"containerImage": private_registry.busybox, "towerAccessToken": owner_token})
+    assert response.status_code == 400, response.content
+    message = response.json()["message"]
+    assert f"registry '{private_registry.host}' cannot be decrypted with the configured keys" in message
+    assert private_registry.password not in response.content.decode()

@@ -201,7 +201,7 @@ def test_a_lock_whose_checksum_does_not_match_fails_the_build(wave_server, build
     request["packages"]["environment"] = base64.b64encode(lock.encode()).decode()
     body = wave_server.request_container(request)
     assert completed(wave_server, body["buildId"])["succeeded"] is False
-    assert f"has sha256 " in Build.objects.get(pk=body["buildId"]).reason and f"not {'0' * 64}" in Build.objects.get(pk=body["buildId"]).reason
+    assert "has sha256 " in Build.objects.get(pk=body["buildId"]).reason and f"not {'0' * 64}" in Build.objects.get(pk=body["buildId"]).reason
 
 
 def test_a_lock_given_by_url_installs_exactly_its_packages(wave_server, build_worker, conda_channel, busybox, tmp_path):

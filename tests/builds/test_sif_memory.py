@@ -13,7 +13,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.support.helpers import own_registry_credentials, registry_auth, run
+from tests.support.helpers import registry_auth, run
 from tests.support.servers import server_env
 
 pytestmark = pytest.mark.slow
