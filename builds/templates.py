@@ -237,6 +237,7 @@ def template_recipe(spec: ContainerRequestSpec) -> tuple[str, str] | None:
     whose only template is `cran/installr:v1`); None when the service's own builders make it."""
     packages = spec.packages
     template, kind = spec.build_template, packages.type if packages else None
+    packages = packages or Packages(type="CONDA")  # a legacy `condaFile` request has none: no options
     if kind == "CRAN":
         if template not in (None, CRAN_INSTALLR_V1):
             raise InvalidRequest(f"Package type 'CRAN' not supported by '{shown(template)}' build template")

@@ -114,6 +114,6 @@ def is_stale(mirror: Mirror) -> bool:
 def reap_stale_mirrors() -> int:
     """Fail every mirror still pending or running past its timeout: its worker died, or none ever
     took it. A mirror never stays PENDING for ever (a housekeeping task; reads only show it failed,
-    `mirrors.status.as_read`)."""
+    `mirrors.status.fresh`)."""
     stale = Mirror.objects.filter(status__in=Mirror.ACTIVE, created_at__lt=_stale_cutoff())
     return fail_mirror(stale.values("pk"), stale_reason())

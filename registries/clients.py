@@ -23,6 +23,7 @@ from oci.client import RegistryClient
 from oci.netguard import AddressPolicy, guarded_transport
 
 RETIRE_AFTER = 600  # seconds a replaced client stays open for the requests still streaming through it
+MAX_CLIENTS = 256  # per loop: a stranger naming a new registry in every request must not grow it without bound
 
 Owner = tuple[int | None, int | None]  # (user id, workspace id): whose stored credentials
 
@@ -54,6 +55,15 @@ def _retire(client: RegistryClient) -> None:
     asyncio.get_running_loop().call_later(RETIRE_AFTER, lambda: asyncio.ensure_future(client.aclose()))
 
 
+def _make_room(pool: dict) -> None:
+    """Retire the expired clients, then the ones expiring first while the pool is full."""
+    now = time.monotonic()
+    for key in [key for key, (_, expiry) in pool.items() if expiry <= now]:
+        _retire(pool.pop(key)[0])
+    while len(pool) >= MAX_CLIENTS:
+        _retire(pool.pop(min(pool, key=lambda key: pool[key][1]))[0])
+
+
 async def pooled(
     registry: str, owner: Owner, credentials: Callable[[], Awaitable[Credentials | None]], fresh: bool = False
 ) -> RegistryClient:
@@ -69,10 +79,11 @@ async def pooled(
     hit = pool.get(key)  # another request may have made one while the credentials were read
     if hit and hit[1] > time.monotonic() and hit[0].credentials == current:
         return hit[0]
+    if hit:
+        _retire(pool.pop(key)[0])
+    _make_room(pool)
     client = new_client(registry, current)
     pool[key] = (client, time.monotonic() + settings.WAVE_UPSTREAM_CLIENT_TTL)
-    if hit:
-        _retire(hit[0])
     return client
 
 

@@ -244,7 +244,7 @@ def build_worker(django_db_setup, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def conda_channel(tmp_path_factory) -> str:
-    """The URL of a channel of real test packages (see tests/conda_channel.py), served on loopback."""
+    """The URL of a channel of real test packages (see tests/support/conda_channel.py), served on loopback."""
     from tests.support.conda_channel import build_channel, serve
 
     url, server = serve(build_channel(tmp_path_factory.mktemp("conda-channel")))

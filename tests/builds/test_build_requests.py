@@ -141,6 +141,16 @@ def test_the_legacy_endpoint_takes_a_conda_file(api):
     assert Build.objects.get(pk=response.json()["buildId"]).conda_file == env
 
 
+@pytest.mark.parametrize("template", ["conda/micromamba:v2", "conda/pixi:v1"])
+def test_the_legacy_endpoint_takes_a_conda_file_with_a_wave_template(api, template):
+    env = "dependencies:\n- multiqc\n"
+    response = post(api, "/container-token", {"condaFile": b64(env), "buildTemplate": template})
+    assert response.status_code == 200, response.content  # it has no `packages`: the template's options are unset
+    build = Build.objects.get(pk=response.json()["buildId"])
+    tool = template.split("/")[1].split(":")[0]  # micromamba or pixi: the recipe is the template's
+    assert build.conda_file == env and tool in build.container_file
+
+
 def test_freeze_returns_the_pushed_image_without_a_token(api, registry):
     body = {"containerFile": dockerfile("seven"), "freeze": True, "buildRepository": f"{registry}/frozen/app"}
     response = post(api, "/v1alpha2/container", body).json()

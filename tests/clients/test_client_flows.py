@@ -1,4 +1,4 @@
-"""The real clients end to end: each body as the client builds it (tests/clients/bodies), the answer
+"""The real clients end to end: each body as the client builds it (tests/support/bodies), the answer
 followed the way the client follows it, the fields bound the way the client binds them, and the
 resulting image pulled and run by skopeo (+ umoci), podman and buildah.
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from oci.auth import Credentials
+from registries import clients
 from registries.clients import borrowed, pooled, serve_on
 
 BOB = Credentials("bob", "secret-1")
@@ -91,3 +92,17 @@ def test_the_pull_path_loads_credentials_only_on_a_miss():
 
     first, second = asyncio.run(body())
     assert first is second and len(loads) == 1
+
+
+def test_a_registry_named_anew_in_every_request_does_not_grow_the_pool_without_bound(monkeypatch):
+    monkeypatch.setattr(clients, "MAX_CLIENTS", 8)
+
+    async def body():
+        first = await _borrow(registry="r0.test")
+        for n in range(1, 50):
+            await _borrow(registry=f"r{n}.test")
+        return first, dict(clients._pools[asyncio.get_running_loop()])
+
+    first, pool = _on_server_loop(body)
+    assert len(pool) == 8 and ("r49.test", *OWNER) in pool  # the newest kept, the oldest retired
+    assert ("r0.test", *OWNER) not in pool
