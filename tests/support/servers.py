@@ -64,9 +64,10 @@ def start_server(log: Path, **env: str) -> WaveServer:
     env = server_env(**{"WAVE_SERVER_URL": f"http://localhost:{port}", "WAVE_UPSTREAM_CLIENT_TTL": "0", **env})
     with log.open("w") as out:
         process = subprocess.Popen(
-            # As scripts/stack starts it: the app, not uvicorn, decides whom X-Forwarded-For is believed from.
+            # As scripts/stack starts it: the app, not uvicorn, decides whom X-Forwarded-For is believed from;
+            # pulls still waiting on a build do not hold a shutdown past a few seconds.
             [sys.executable, "-m", "uvicorn", "wave_site.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-             "--no-proxy-headers"],
+             "--no-proxy-headers", "--timeout-graceful-shutdown", "5"],
             cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
