@@ -80,7 +80,12 @@ def start_server(log: Path, **env: str) -> WaveServer:
 
 def stop_server(server: WaveServer) -> None:
     server.process.terminate()
-    server.process.wait(10)
+    try:
+        server.process.wait(15)
+    except subprocess.TimeoutExpired:  # still a failure, but not one that holds the test database open
+        server.process.kill()
+        server.process.wait()
+        raise
 
 
 def start_worker(log: Path, queue: str = "default", **env: str) -> subprocess.Popen:
