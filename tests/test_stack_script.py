@@ -144,12 +144,22 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
                             ("registry", ports["WAVE_REGISTRY_PORT"]), ("web", ports["WAVE_PORT"])):
             assert f"{name}: running (127.0.0.1:{where})" in report, report
         assert f"worker: running (RQ on 127.0.0.1:{ports['WAVE_REDIS_PORT']})" in report, report
+        assert "ready (/readyz):\n  postgres: ok\n  redis: ok\n  registry: ok\n" in report, report
 
         # Without the variables, the same services.
         again = stack(data, "up", **quick)
         assert again.returncode == 0 and f"up: http://localhost:{ports['WAVE_PORT']} " in again.stdout, again.stdout + again.stderr
         env = (data / "stack.env").read_text()
         assert f"@127.0.0.1:{ports['WAVE_PG_PORT']}/wave" in env and f"WAVE_CONDA_BASE_IMAGE=localhost:{ports['WAVE_REGISTRY_PORT']}/" in env
+
+        # A store stopped: `status` fails, and /readyz's lines name it and why.
+        os.kill(pid(data, "registry"), signal.SIGTERM)
+        # /readyz reuses a result for a second (wave_site/health.py): `up` asked it just now.
+        wait_until(lambda: "registry: stopped" in status(data) and "  registry: down: " in status(data), 30, 0.5)
+        stopped = stack(data, "status", timeout=30)
+        assert stopped.returncode == 1 and "not ready (/readyz):\n  postgres: ok\n  redis: ok\n" in stopped.stdout, stopped.stdout
+        assert "  registry: down: " in stopped.stdout and "Connect" in stopped.stdout, stopped.stdout
+        assert stack(data, "up", **quick).returncode == 0
 
         # The watcher starts a killed worker again.
         killed = pid(data, "worker")
