@@ -140,11 +140,11 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
         assert up.returncode == 0, up.stdout + up.stderr
         assert (data / "ports.env").read_text().splitlines()[1:] == [f"{k}={v}" for k, v in ports.items()]
         report = status(data)
+        assert "ready (/readyz):\n  postgres: ok\n  redis: ok\n  registry: ok\n" in report, report
         for name, where in (("postgres", ports["WAVE_PG_PORT"]), ("redis", ports["WAVE_REDIS_PORT"]),
                             ("registry", ports["WAVE_REGISTRY_PORT"]), ("web", ports["WAVE_PORT"])):
             assert f"{name}: running (127.0.0.1:{where})" in report, report
         assert f"worker: running (RQ on 127.0.0.1:{ports['WAVE_REDIS_PORT']})" in report, report
-        assert "ready (/readyz):\n  postgres: ok\n  redis: ok\n  registry: ok\n" in report, report
 
         # Without the variables, the same services.
         again = stack(data, "up", **quick)
