@@ -140,6 +140,7 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
         assert up.returncode == 0, up.stdout + up.stderr
         assert (data / "ports.env").read_text().splitlines()[1:] == [f"{k}={v}" for k, v in ports.items()]
         report = status(data)
+        assert "ready (/readyz):\n  postgres: ok\n  redis: ok\n  registry: ok\n" in report, report
         for name, where in (("postgres", ports["WAVE_PG_PORT"]), ("redis", ports["WAVE_REDIS_PORT"]),
                             ("registry", ports["WAVE_REGISTRY_PORT"]), ("web", ports["WAVE_PORT"])):
             assert f"{name}: running (127.0.0.1:{where})" in report, report
@@ -150,6 +151,15 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
         assert again.returncode == 0 and f"up: http://localhost:{ports['WAVE_PORT']} " in again.stdout, again.stdout + again.stderr
         env = (data / "stack.env").read_text()
         assert f"@127.0.0.1:{ports['WAVE_PG_PORT']}/wave" in env and f"WAVE_CONDA_BASE_IMAGE=localhost:{ports['WAVE_REGISTRY_PORT']}/" in env
+
+        # A store stopped: `status` fails, and /readyz's lines name it and why.
+        os.kill(pid(data, "registry"), signal.SIGTERM)
+        # /readyz reuses a result for a second (wave_site/health.py): `up` asked it just now.
+        wait_until(lambda: "registry: stopped" in status(data) and "  registry: down: " in status(data), 30, 0.5)
+        stopped = stack(data, "status", timeout=30)
+        assert stopped.returncode == 1 and "not ready (/readyz):\n  postgres: ok\n  redis: ok\n" in stopped.stdout, stopped.stdout
+        assert "  registry: down: " in stopped.stdout and "Connect" in stopped.stdout, stopped.stdout
+        assert stack(data, "up", **quick).returncode == 0
 
         # The watcher starts a killed worker again.
         killed = pid(data, "worker")
