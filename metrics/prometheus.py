@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import os
+
 import django_rq
 from django.conf import settings
 from django.db.models import Count, F, Sum
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
 from builds.models import Build
@@ -56,4 +58,15 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             check_metrics_reader(request)
         except DomainError as exc:
             return HttpResponse(exc.message, status=exc.status, headers=exc.headers, content_type="text/plain")
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(scraped_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def scraped_registry() -> CollectorRegistry:
+    """This process's registry; under several web processes (PROMETHEUS_MULTIPROC_DIR, set by
+    scripts/stack) the sum of every process's files, and the builds read once, by the one scraped."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(BuildCollector())
+    return registry
