@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 
-import django_rq
-from django.conf import settings
 from django.db.models import Count, F, Sum
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
 from builds.models import Build
+from builds.queue import build_queues
 from wave_site.errors import DomainError
 from wave_site.redis import ERRORS, unavailable
 
@@ -42,11 +41,11 @@ class BuildCollector:
                 seconds.add_metric([row["status"]], row["spent"].total_seconds())
         yield from (outcomes, seconds)
         try:
-            count = django_rq.get_queue(settings.WAVE_BUILD_QUEUE).count
+            count = sum(queue.count for queue in build_queues())
         except ERRORS as exc:  # the other metrics are still worth a scrape
             unavailable("queue_depth", exc)
             return
-        depth = GaugeMetricFamily("wave_build_queue_depth", "Build jobs waiting in the queue")
+        depth = GaugeMetricFamily("wave_build_queue_depth", "Jobs waiting in the build queues (every platform's, and mirrors')")
         depth.add_metric([], count)
         yield depth
 
