@@ -35,9 +35,11 @@ def two_processes(django_db_setup, tmp_path):
     folder.mkdir()
     server = start_server(tmp_path / "server.log", workers=2, PROMETHEUS_MULTIPROC_DIR=str(folder))
     server.metrics_folder = folder
-    wait_until(lambda: len(web_pids(server)) == 2, 30)
-    yield server
-    stop_server(server)
+    try:
+        wait_until(lambda: len(web_pids(server)) == 2, 30)
+        yield server
+    finally:
+        stop_server(server)
 
 
 def children(pid: int) -> set[int]:
