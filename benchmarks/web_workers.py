@@ -7,7 +7,7 @@ warms one token's manifest into the cache, then measures req/s in alternating ro
 of keep-alive connections, and prints the medians and their ratio. The client runs on the same machine
 (a light asyncio HTTP/1.1 client in this process): its CPU is part of what is measured.
 
-    .venv/bin/python benchmarks/web_workers.py [--requests 6000] [--connections 32] [--rounds 3]
+    .venv/bin/python benchmarks/web_workers.py [--requests 3000] [--connections 32] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ async def rate(port: int, path: str, requests: int, connections: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
