@@ -114,6 +114,12 @@ def test_another_port_for_a_stopped_stack_moves_it(data, ports):
     assert shown({**ports, "WAVE_PORT": moved}) in result.stdout
 
 
+def test_a_number_of_web_workers_that_is_not_one_is_refused(data):
+    for value in ("0", "two", "-1"):
+        result = stack(data, "up", WAVE_WEB_WORKERS=value)
+        assert result.returncode != 0 and f"WAVE_WEB_WORKERS must be a number of processes (1 or more), not '{value}'" in result.stderr
+
+
 def test_a_port_that_is_not_a_number_is_refused(data):
     result = stack(data, "status", WAVE_REDIS_PORT="63x")
     assert result.returncode != 0 and "WAVE_REDIS_PORT must be a port number, not '63x'" in result.stderr
@@ -134,7 +140,7 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
     root.chmod(0o755)
     data = root / "data"
     ports = {var: free_port() for var in PORT_VARS}
-    quick = {"WAVE_STACK_DEBIAN": "0", "WAVE_STACK_WATCH_EVERY": "1"}
+    quick = {"WAVE_STACK_DEBIAN": "0", "WAVE_STACK_WATCH_EVERY": "1", "WAVE_WEB_WORKERS": "2"}
     try:
         up = stack(data, "up", **quick, **{k: str(v) for k, v in ports.items()})
         assert up.returncode == 0, up.stdout + up.stderr
@@ -145,6 +151,9 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
                             ("registry", ports["WAVE_REGISTRY_PORT"]), ("web", ports["WAVE_PORT"])):
             assert f"{name}: running (127.0.0.1:{where})" in report, report
         assert f"worker: running (RQ on 127.0.0.1:{ports['WAVE_REDIS_PORT']})" in report, report
+        # WAVE_WEB_WORKERS web processes, each writing its metrics where /metrics sums them.
+        metrics = data / "run" / "prometheus"
+        wait_until(lambda: len(list(metrics.glob("gauge_livesum_*.db"))) == 2, 30, 0.5)
 
         # Without the variables, the same services.
         again = stack(data, "up", **quick)

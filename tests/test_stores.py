@@ -139,4 +139,4 @@ def test_rq_jobs_are_json_not_pickles(settings):
         assert app_redis().hget(key, "failure_callback_name") == b"builds.jobs.on_job_failure"
     finally:
         app_redis().delete(key)
-        app_redis().delete("rq:queue:isolated")
+        app_redis().delete("rq:queue:isolated-linux-amd64")

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import environ
 
+from builds.platforms import PLATFORMS as BUILD_PLATFORMS
+from builds.platforms import native_platforms, queue_name, worker_platforms
 from oci.auth import Credentials
 from wave_site.security_headers import https_settings
 
@@ -109,7 +111,12 @@ WAVE_BUILD_LOG_LIMIT = env.int("WAVE_BUILD_LOG_LIMIT", default=4 * 1024 * 1024)
 WAVE_BUILD_CACHE_SIZE = env.int("WAVE_BUILD_CACHE_SIZE", default=10 * 1024**3)
 # Whether RUN steps for a foreign platform can execute: auto (native, or a registered qemu-user), true, false.
 WAVE_FOREIGN_RUN = env.str("WAVE_FOREIGN_RUN", default="auto")
-WAVE_BUILD_QUEUE = env.str("WAVE_BUILD_QUEUE", default="default")  # the RQ queue builds go to
+WAVE_BUILD_QUEUE = env.str("WAVE_BUILD_QUEUE", default="default")  # mirrors' queue; builds go to its platform queues
+# The platforms the workers started with these settings build, each from its own queue (builds/platforms.py).
+try:
+    WAVE_WORKER_PLATFORMS = worker_platforms(env.list("WAVE_WORKER_PLATFORMS", default=native_platforms()))
+except ValueError as exc:
+    raise environ.ImproperlyConfigured(str(exc)) from None
 # Upkeep run by `manage.py housekeep` (the stack starts one): each task every WAVE_HOUSEKEEPING_EVERY seconds.
 WAVE_HOUSEKEEPING_EVERY = env.float("WAVE_HOUSEKEEPING_EVERY", default=15.0)
 WAVE_HOUSEKEEPING_TASKS = [
@@ -291,7 +298,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 RQ_SERIALIZER = "rq.serializers.JSONSerializer"
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": WAVE_BUILD_TIMEOUT + 120, "SERIALIZER": RQ_SERIALIZER}
-    for name in {"default", WAVE_BUILD_QUEUE}
+    for name in {"default", WAVE_BUILD_QUEUE, *(queue_name(WAVE_BUILD_QUEUE, p) for p in BUILD_PLATFORMS)}
 }
 RQ = {"WORKER_CLASS": "builds.worker.BuildWorker"}  # `manage.py rqworker`: horses that die with their worker
 

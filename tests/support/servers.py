@@ -58,8 +58,9 @@ def server_env(**extra: str) -> dict[str, str]:
     }
 
 
-def start_server(log: Path, **env: str) -> WaveServer:
-    """The service under uvicorn on a free port, on this session's database and Redis."""
+def start_server(log: Path, workers: int = 1, **env: str) -> WaveServer:
+    """The service under uvicorn on a free port, on this session's database and Redis; `workers` > 1
+    runs that many web processes under uvicorn's supervisor (set PROMETHEUS_MULTIPROC_DIR with it)."""
     port = free_port()
     env = server_env(**{"WAVE_SERVER_URL": f"http://localhost:{port}", "WAVE_UPSTREAM_CLIENT_TTL": "0", **env})
     with log.open("w") as out:
@@ -67,7 +68,7 @@ def start_server(log: Path, **env: str) -> WaveServer:
             # As scripts/stack starts it: the app, not uvicorn, decides whom X-Forwarded-For is believed from;
             # pulls still waiting on a build do not hold a shutdown past a few seconds.
             [sys.executable, "-m", "uvicorn", "wave_site.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-             "--no-proxy-headers", "--timeout-graceful-shutdown", "5"],
+             "--no-proxy-headers", "--timeout-graceful-shutdown", "5", "--workers", str(workers)],
             cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
