@@ -153,3 +153,53 @@ def test_an_operator_logs_in_to_the_admin_through_the_front(front):
         assert login.status_code == 302, login.text
         assert login.headers["location"] == "/admin/"
         assert client.get("/admin/").status_code == 200
+
+
+def stack(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    return subprocess.run([settings.BASE_DIR / "scripts" / "stack", *args], env={**clean, "WAVE_DATA_DIR": str(data), **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_tls_setting_that_is_not_1_or_0_is_refused(tmp_path):
+    result = stack(tmp_path / "data", "status", WAVE_TLS="yes")
+    assert result.returncode == 1
+    assert "WAVE_TLS must be 1 or 0, not 'yes'" in result.stderr
+
+
+def test_a_certificate_without_its_key_is_refused(tmp_path):
+    result = stack(tmp_path / "data", "front", WAVE_PORT=str(free_port()), WAVE_TLS_PORT=str(free_port()),
+                   WAVE_TLS_CERT=str(tmp_path / "server.crt"))
+    assert result.returncode == 1
+    assert "WAVE_TLS_CERT and WAVE_TLS_KEY go together" in result.stderr
+
+
+def test_the_front_serves_the_operators_certificate_and_makes_no_ca(tmp_path):
+    ca = other_ca(tmp_path / "operator")
+    run("openssl", "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", str(tmp_path / "server.key"),
+        "-out", str(tmp_path / "server.crt"))
+    port, data = free_port(), tmp_path / "data"
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env.update(WAVE_DATA_DIR=str(data), WAVE_PORT=str(free_port()), WAVE_TLS_PORT=str(port),
+               WAVE_TLS_CERT=str(tmp_path / "server.crt"), WAVE_TLS_KEY=str(tmp_path / "server.key"))
+    process = subprocess.Popen([settings.BASE_DIR / "scripts" / "stack", "front"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        operator = tmp_path / "server.crt"  # self-signed: it is its own trust anchor
+        url = f"https://localhost:{port}/service-info"
+
+        def served() -> int | None:
+            try:  # 502: nothing listens behind it, but the handshake verified the operator's certificate
+                return httpx.get(url, verify=ssl.create_default_context(cafile=operator), timeout=2).status_code
+            except httpx.ConnectError:
+                assert process.poll() is None, "the front exited"
+                return None
+
+        assert wait_until(served, timeout=30) == 502
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.get(url, verify=ssl.create_default_context(cafile=ca / "ca.crt"), timeout=5)
+        assert not (data / "tls" / "ca.key").exists()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(15)
