@@ -19,7 +19,7 @@ from django.conf import settings
 from tests.support.helpers import free_port, wait_until
 
 STACK = settings.BASE_DIR / "scripts" / "stack"
-PORT_VARS = ("WAVE_PORT", "WAVE_PG_PORT", "WAVE_REDIS_PORT", "WAVE_REGISTRY_PORT")
+PORT_VARS = ("WAVE_PORT", "WAVE_PG_PORT", "WAVE_REDIS_PORT", "WAVE_REGISTRY_PORT", "WAVE_TLS_PORT")
 
 
 def stack(data: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
