@@ -51,5 +51,4 @@ def read_blob(digest: str) -> bytes | None:
 
 
 def delete_keys(keys: Iterable[str]) -> None:
-    for key in keys:
-        store().delete(key)
+    store().delete_many(keys)

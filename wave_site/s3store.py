@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -80,6 +80,18 @@ class S3Store(Store):
     def delete(self, key: str) -> None:
         with self._calling():
             self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """One request per 1,000 keys (S3's DeleteObjects), not one per key: the collector's 500 deletes
+        took 5 s one by one."""
+        keys = [check_key(key) for key in keys]
+        for start in range(0, len(keys), 1000):
+            with self._calling():
+                answer = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys[start:start + 1000]], "Quiet": True}
+                )
+            if failed := answer.get("Errors"):
+                raise Unreachable(f"{self.name}: {len(failed)} keys not deleted ({failed[0].get('Code', 'error')})")
 
     def presigned_get(self, key: str, expires: int) -> str | None:
         return self.client.generate_presigned_url(

@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
@@ -57,6 +57,10 @@ class Store:
     def prepare(self) -> None:
         """Create what the store needs (its bucket or folder); `scripts/stack` calls it at start."""
         self.check()
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.delete(key)
 
     def read_bytes(self, key: str) -> bytes:
         with self.open(key) as stream:

@@ -80,3 +80,11 @@ def test_the_stacks_store_refuses_anonymous_writes_and_reads(s3):
     s3.put_bytes(key, b"private")
     assert httpx.get(f"{endpoint}/{s3.bucket}/{key}").status_code == 403
     assert httpx.get(f"{endpoint}/{s3.bucket}").status_code == 403  # no listing either
+
+
+def test_delete_many_removes_every_key_in_batches_and_ignores_absent_ones(s3):
+    keys = [s3.key(f"many{i}") for i in range(1005)]  # two DeleteObjects requests
+    for key in keys[:3] + keys[-3:]:
+        s3.put_bytes(key, b"x")
+    s3.delete_many(keys)
+    assert [s3.size(key) for key in keys[:3] + keys[-3:]] == [None] * 6

@@ -98,3 +98,10 @@ def test_an_s3_store_that_is_down_is_unreachable_naming_it_not_the_key():
         with pytest.raises(Unreachable) as down:
             attempt()
         assert str(down.value) == "the object store http://127.0.0.1:9 (bucket wave): cannot connect"
+
+
+def test_delete_many_removes_every_key(files):
+    for key in ("a", "b/c"):
+        files.put_bytes(key, b"x")
+    files.delete_many(["a", "b/c", "absent"])
+    assert files.size("a") is None and files.size("b/c") is None
