@@ -157,12 +157,16 @@ async def blob(request: HttpRequest, token: str, name: str, digest: str) -> Http
     data = await proxy.granted_blob(info, digest)
     if data is not None:
         return _ranged(data, range_header, digest, head)
+    if not head and (location := await proxy.cached_blob_url(info, digest)):
+        # The store serves the bytes (and the Range); the URL was signed for this request.
+        return HttpResponse(status=307, headers={**API_VERSION, "Location": location, "Docker-Content-Digest": digest, "Cache-Control": "no-store"})
     upstream = await proxy.open_upstream_blob(info, digest, request.method, range_header)
     headers = {**API_VERSION, **{k: v for k, v in upstream.headers.items() if k.lower() in _PASSED_HEADERS}}
     headers.setdefault("Docker-Content-Digest", digest)
     headers["Content-Type"] = BLOB_TYPE
     if head:
         return HttpResponse(b"", status=upstream.status, headers=headers)
+    await proxy.blob_streamed(info, digest, upstream)
     return StreamingHttpResponse(_stream(upstream), status=upstream.status, headers=headers)
 
 
