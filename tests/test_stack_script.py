@@ -19,7 +19,7 @@ from django.conf import settings
 from tests.support.helpers import free_port, wait_until
 
 STACK = settings.BASE_DIR / "scripts" / "stack"
-PORT_VARS = ("WAVE_PORT", "WAVE_PG_PORT", "WAVE_REDIS_PORT", "WAVE_REGISTRY_PORT")
+PORT_VARS = ("WAVE_PORT", "WAVE_PG_PORT", "WAVE_REDIS_PORT", "WAVE_REGISTRY_PORT", "WAVE_STORAGE_PORT")
 
 
 def stack(data: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
@@ -46,7 +46,7 @@ def ports() -> dict[str, int]:
 
 def shown(ports: dict[str, int]) -> str:
     return (f"(ports: web {ports['WAVE_PORT']}, postgres {ports['WAVE_PG_PORT']}, redis {ports['WAVE_REDIS_PORT']}, "
-            f"registry {ports['WAVE_REGISTRY_PORT']})")
+            f"registry {ports['WAVE_REGISTRY_PORT']}, storage {ports['WAVE_STORAGE_PORT']})")
 
 
 def test_a_command_without_port_variables_uses_the_recorded_ports(data, ports):
@@ -64,7 +64,8 @@ def test_a_data_folder_from_before_the_record_keeps_the_ports_its_stack_env_name
         f"WAVE_SERVER_URL=http://localhost:{ports['WAVE_PORT']}\n"
         f"WAVE_DEFAULT_REGISTRY=localhost:{ports['WAVE_REGISTRY_PORT']}\n"
     )
-    assert shown(ports) in stack(data, "status").stdout
+    # SeaweedFS came later: its ports follow the web port's.
+    assert shown({**ports, "WAVE_STORAGE_PORT": ports["WAVE_PORT"] + 10}) in stack(data, "status").stdout
 
 
 def test_a_pid_file_naming_another_program_is_not_a_running_service(data, ports):
@@ -141,7 +142,8 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
         assert (data / "ports.env").read_text().splitlines()[1:] == [f"{k}={v}" for k, v in ports.items()]
         report = status(data)
         for name, where in (("postgres", ports["WAVE_PG_PORT"]), ("redis", ports["WAVE_REDIS_PORT"]),
-                            ("registry", ports["WAVE_REGISTRY_PORT"]), ("web", ports["WAVE_PORT"])):
+                            ("registry", ports["WAVE_REGISTRY_PORT"]), ("web", ports["WAVE_PORT"]),
+                            ("seaweedfs", ports["WAVE_STORAGE_PORT"])):
             assert f"{name}: running (127.0.0.1:{where})" in report, report
         assert f"worker: running (RQ on 127.0.0.1:{ports['WAVE_REDIS_PORT']})" in report, report
 

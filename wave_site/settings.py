@@ -66,6 +66,11 @@ SECRET_KEY = _secret("SECRET_KEY", default="insecure-local-only-key-set-SECRET_K
 WAVE_SERVER_URL = env.str("WAVE_SERVER_URL", default="http://localhost:9090").rstrip("/")
 WAVE_SERVER_AUTHORITY = urlsplit(WAVE_SERVER_URL).netloc
 WAVE_DATA_DIR = Path(env.str("WAVE_DATA_DIR", default=str(BASE_DIR / "data")))
+# The object store of the service's own bytes (README, Object storage): s3://BUCKET?endpoint=…&region=…
+# with its keys, or file:///abs/path; by default a folder in the data directory.
+WAVE_STORAGE_URL = env.str("WAVE_STORAGE_URL", default=f"file://{WAVE_DATA_DIR.resolve() / 'storage'}")
+WAVE_STORAGE_ACCESS_KEY = _secret("WAVE_STORAGE_ACCESS_KEY", default="")
+WAVE_STORAGE_SECRET_KEY = _secret("WAVE_STORAGE_SECRET_KEY", default="")
 # The local registry; the settings below that name a repository on it default to this host.
 WAVE_DEFAULT_REGISTRY = env.str("WAVE_DEFAULT_REGISTRY", default="localhost:5000")
 WAVE_BUILD_REPOSITORY = env.str("WAVE_BUILD_REPOSITORY", default=f"{WAVE_DEFAULT_REGISTRY}/wave/builds")
