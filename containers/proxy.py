@@ -284,7 +284,7 @@ async def cached_blob_url(info: TokenInfo, digest: str) -> str | None:
 
 
 async def blob_streamed(info: TokenInfo, digest: str, upstream: BlobResponse) -> None:
-    """The upstream answered a GET: a large blob is queued for the cache."""
+    """The upstream's answer to a GET was sent whole: a large blob is queued for the cache."""
     if upstream.status in (200, 206):
         registry, path = _blob_source(info, digest)
         await blob_cache.streamed(info, digest, blob_cache.total_size(upstream.headers), (registry or info.registry, path))

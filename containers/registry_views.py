@@ -143,10 +143,12 @@ def _ranged(data: bytes, range_header: str | None, digest: str, head: bool) -> H
 _PASSED_HEADERS = ("content-length", "content-range", "docker-content-digest", "accept-ranges", "etag")
 
 
-async def _stream(upstream):
+async def _stream(upstream, done=None):
     async for chunk in upstream.chunks():
         BYTES_STREAMED.inc(len(chunk))
         yield chunk
+    if done is not None:
+        await done()
 
 
 @registry_endpoint("BLOB")
@@ -166,8 +168,9 @@ async def blob(request: HttpRequest, token: str, name: str, digest: str) -> Http
     headers["Content-Type"] = BLOB_TYPE
     if head:
         return HttpResponse(b"", status=upstream.status, headers=headers)
-    await proxy.blob_streamed(info, digest, upstream)
-    return StreamingHttpResponse(_stream(upstream), status=upstream.status, headers=headers)
+    # The blob cache's copy is queued once the body is sent: it would compete with this pull for CPU.
+    done = functools.partial(proxy.blob_streamed, info, digest, upstream)
+    return StreamingHttpResponse(_stream(upstream, done), status=upstream.status, headers=headers)
 
 
 @registry_endpoint("NAME")
