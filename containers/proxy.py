@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.identity import Identity, credentials_for
 from accounts.models import User, Workspace
+from builds import blobs
 from builds.models import Build, StoredBlob
 from oci import errors, mediatypes
 from oci.auth import Credentials
@@ -99,7 +100,7 @@ def _store_blob(data: bytes) -> str:
     """Store a rewritten config, or stamp it again: its collector's grace period counts from here."""
     digest = sha256_digest(data)
     if not StoredBlob.objects.filter(digest=digest).update(created_at=timezone.now()):
-        StoredBlob.objects.get_or_create(digest=digest, defaults={"size": len(data), "data": data})
+        blobs.put(digest, data)
     return digest
 
 
@@ -225,11 +226,6 @@ async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:
 # --- blobs ------------------------------------------------------------------------------------
 
 
-def _stored_blob(digest: str) -> bytes | None:
-    blob = StoredBlob.objects.filter(digest=digest).only("data").first()
-    return bytes(blob.data) if blob else None
-
-
 async def granted_blob(info: TokenInfo, digest: str) -> bytes | None:
     """A blob the token grants: its bytes when the service made it (an added layer or a rewritten
     config), None when it streams from upstream; a 404 when the token does not grant it."""
@@ -238,7 +234,7 @@ async def granted_blob(info: TokenInfo, digest: str) -> bytes | None:
         kind = (await _resolve(info))[1].get(digest)
     if kind not in (grant.BLOB, grant.OWN_BLOB):
         raise ProxyError(404, "BLOB_UNKNOWN", f"Blob '{digest}' is not part of '{info.image}'")
-    return await sync_to_async(_stored_blob)(digest) if kind == grant.OWN_BLOB else None
+    return await sync_to_async(blobs.read_blob)(digest) if kind == grant.OWN_BLOB else None
 
 
 _streamers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -19,6 +19,7 @@ from limits.ratelimit import client_ip
 from oci import errors, mediatypes
 from wave_site.errors import internal_error_message
 from wave_site.observability import BYTES_STREAMED, observe, start_request
+from wave_site.storage import Unreachable
 
 from . import proxy
 from .token_guard import guarded_load_token
@@ -51,6 +52,9 @@ async def _answer(view, kind: str, request: HttpRequest, *args, **kwargs) -> Htt
         return registry_error(401, "UNAUTHORIZED", str(exc))
     except errors.RegistryUnreachable as exc:
         return registry_error(502, "UNAVAILABLE", str(exc))
+    except Unreachable as exc:  # the service's own object store (README, Object storage)
+        log.warning("object store unreachable on %s: %s", request.path, exc)
+        return registry_error(503, "UNAVAILABLE", f"Unavailable: {exc}")
     except errors.OciError as exc:
         log.warning("upstream error on %s: %s", request.path, exc)
         return registry_error(502, "UNKNOWN", str(exc))

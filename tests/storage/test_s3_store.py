@@ -70,3 +70,13 @@ def test_wrong_keys_are_refused_naming_the_store_not_the_keys():
         wrong.put_bytes("test/refused", b"x")
     assert str(refused.value).startswith(store().name) and "not-the-secret" not in str(refused.value)
     assert settings.WAVE_STORAGE_ACCESS_KEY not in str(refused.value)
+
+
+def test_the_stacks_store_refuses_anonymous_writes_and_reads(s3):
+    endpoint = s3.client.meta.endpoint_url
+    key = s3.key("anonymous")
+    assert httpx.put(f"{endpoint}/{s3.bucket}/{key}", content=b"x").status_code == 403
+    assert s3.size(key) is None
+    s3.put_bytes(key, b"private")
+    assert httpx.get(f"{endpoint}/{s3.bucket}/{key}").status_code == 403
+    assert httpx.get(f"{endpoint}/{s3.bucket}").status_code == 403  # no listing either
