@@ -148,8 +148,16 @@ _PASSED_HEADERS = ("content-length", "content-range", "docker-content-digest", "
 
 
 async def _stream(upstream, done=None):
+    """The upstream's body; `done()` is awaited once the last byte arrived, before it is yielded:
+    a client that hangs up on its last byte has the server cancel this generator there."""
+    expected = int(next((v for k, v in upstream.headers.items() if k.lower() == "content-length"), -1))
+    sent = 0
     async for chunk in upstream.chunks():
         BYTES_STREAMED.inc(len(chunk))
+        sent += len(chunk)
+        if done is not None and sent == expected:
+            await done()
+            done = None
         yield chunk
     if done is not None:
         await done()
