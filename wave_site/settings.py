@@ -142,6 +142,15 @@ WAVE_COLLECT_BATCH = env.int("WAVE_COLLECT_BATCH", default=500)
 WAVE_WORK_FOLDER_GRACE = env.int("WAVE_WORK_FOLDER_GRACE", default=3600)
 # Seconds a mirror (`mirror: true`) may take; past it (and a minute) the housekeeper fails it.
 WAVE_MIRROR_TIMEOUT = env.int("WAVE_MIRROR_TIMEOUT", default=900)
+# The blob cache (README, Blob cache): upstream blobs of at least MIN_SIZE bytes are copied once into
+# the object store and later pulls redirected (307) to a presigned URL valid URL_TTL seconds, made
+# per request; a cache record is checked against the store again after RECHECK seconds.
+WAVE_BLOB_CACHE = _bool("WAVE_BLOB_CACHE", True)
+WAVE_BLOB_CACHE_MIN_SIZE = _size("WAVE_BLOB_CACHE_MIN_SIZE", "4m")
+WAVE_BLOB_CACHE_URL_TTL = env.int("WAVE_BLOB_CACHE_URL_TTL", default=300)
+WAVE_BLOB_CACHE_RECHECK = env.int("WAVE_BLOB_CACHE_RECHECK", default=300)
+WAVE_BLOB_CACHE_TIMEOUT = env.int("WAVE_BLOB_CACHE_TIMEOUT", default=3600)  # seconds a copy job may take
+WAVE_BLOB_CACHE_QUEUE = env.str("WAVE_BLOB_CACHE_QUEUE", default="default")
 # A build PENDING this long with no RQ job waiting or taken is queued again, at most this many times.
 WAVE_BUILD_PENDING_TIMEOUT = env.int("WAVE_BUILD_PENDING_TIMEOUT", default=60)  # seconds
 WAVE_BUILD_REQUEUE_LIMIT = env.int("WAVE_BUILD_REQUEUE_LIMIT", default=3)
@@ -303,7 +312,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 RQ_SERIALIZER = "rq.serializers.JSONSerializer"
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": WAVE_BUILD_TIMEOUT + 120, "SERIALIZER": RQ_SERIALIZER}
-    for name in {"default", WAVE_BUILD_QUEUE, *(queue_name(WAVE_BUILD_QUEUE, p) for p in BUILD_PLATFORMS)}
+    for name in {"default", WAVE_BUILD_QUEUE, WAVE_BLOB_CACHE_QUEUE, *(queue_name(WAVE_BUILD_QUEUE, p) for p in BUILD_PLATFORMS)}
 }
 RQ = {"WORKER_CLASS": "builds.worker.BuildWorker"}  # `manage.py rqworker`: horses that die with their worker
 
