@@ -36,7 +36,7 @@ def probe(server, path: str) -> httpx.Response:
 def test_readyz_reports_every_store_ok(client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"ready": True, "checks": {"postgres": "ok", "redis": "ok", "registry": "ok"}}
+    assert response.json() == {"ready": True, "checks": {"postgres": "ok", "redis": "ok", "registry": "ok", "store": "ok"}}
     assert client.get("/healthz").json() == {"alive": True}
 
 
@@ -66,6 +66,17 @@ def test_readyz_names_postgres_when_it_is_unreachable(server_with):
     assert checks["postgres"].startswith("down: connection failed: ") and f"port {closed} failed: Connection refused" in checks["postgres"]
     assert db["PASSWORD"] not in response.text
     assert probe(server, "/healthz").status_code == 200  # alive: no store is touched
+
+
+def test_readyz_names_the_object_store_when_it_is_unreachable(server_with):
+    closed = free_port()
+    server = server_with(WAVE_STORAGE_URL=f"s3://wave?endpoint=http://127.0.0.1:{closed}&region=us-east-1")
+    response = probe(server, "/readyz")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["postgres"] == checks["redis"] == checks["registry"] == "ok"
+    assert checks["store"].startswith(f"down: the object store http://127.0.0.1:{closed} (bucket wave)"), checks
+    assert settings.WAVE_STORAGE_SECRET_KEY not in response.text
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from oci.client import registry_base_url
+from wave_site import storage
 
 TIMEOUT = 2  # seconds each check's connection may take (psycopg's least connect_timeout)
 DEADLINE = 3  # seconds /readyz waits for all its checks together
@@ -62,7 +63,14 @@ def check_registry() -> None:
     raise RuntimeError(f"{host} {what} ({response.status_code})")
 
 
-CHECKS: dict[str, Callable[[], None]] = {"postgres": check_postgres, "redis": check_redis, "registry": check_registry}
+def check_store() -> None:
+    """The object store answers for its bucket (or its folder is there)."""
+    storage.store().check()
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "postgres": check_postgres, "redis": check_redis, "registry": check_registry, "store": check_store,
+}
 
 _URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -71,6 +79,7 @@ def _secrets() -> list[str]:
     found = [settings.DATABASES["default"].get("PASSWORD") or ""]
     found.append(redis.connection.parse_url(settings.REDIS_URL).get("password") or "")
     found += [c.password for c in settings.WAVE_REGISTRY_CREDENTIALS.values()]
+    found.append(settings.WAVE_STORAGE_SECRET_KEY or "")
     return [s for s in found if len(s) >= 4]
 
 
