@@ -8,10 +8,12 @@ parts of 16 MiB (a few at a time) above 64 MiB, so no file is ever held in memor
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
@@ -60,7 +62,11 @@ class S3Store(Store):
 
     def put_file(self, key: str, path: Path) -> None:
         with self._calling():
-            self.client.upload_file(str(path), self.bucket, check_key(key), Config=TRANSFER)
+            try:
+                self.client.upload_file(str(path), self.bucket, check_key(key), Config=TRANSFER)
+            except S3UploadFailedError as error:  # the transfer's wrapping of a refusal (e.g. the store is full)
+                code = re.search(r"An error occurred \((\w+)\)", str(error))
+                raise Unreachable(f"{self.name}: upload refused ({code.group(1) if code else 'error'})") from None
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with self._calling():

@@ -72,6 +72,16 @@ def test_wrong_keys_are_refused_naming_the_store_not_the_keys():
     assert settings.WAVE_STORAGE_ACCESS_KEY not in str(refused.value)
 
 
+def test_a_refused_file_upload_is_unreachable_naming_the_store_not_the_key(tmp_path):
+    wrong = parse(settings.WAVE_STORAGE_URL, settings.WAVE_STORAGE_ACCESS_KEY, "not-the-secret")
+    source = tmp_path / "layer"
+    source.write_bytes(b"x" * 1024)
+    with pytest.raises(Unreachable) as refused:  # boto3's transfer wraps the refusal in its own error
+        wrong.put_file("test/refused-file", source)
+    assert str(refused.value).startswith(f"{store().name}: upload refused (")
+    assert "refused-file" not in str(refused.value) and "not-the-secret" not in str(refused.value)
+
+
 def test_the_stacks_store_refuses_anonymous_writes_and_reads(s3):
     endpoint = s3.client.meta.endpoint_url
     key = s3.key("anonymous")
