@@ -26,7 +26,7 @@ def test_collect_blobs_round(settings):
     settings.WAVE_STORED_BLOB_GRACE = 60
     old = timezone.now() - timedelta(hours=2)
     digests = ["sha256:" + uuid.uuid4().hex * 2 for _ in range(2000)]
-    StoredBlob.objects.bulk_create(StoredBlob(digest=d, size=1, data=b"x", created_at=old) for d in digests)
+    StoredBlob.objects.bulk_create(StoredBlob(digest=d, size=1, key=f"bench/{d}", created_at=old) for d in digests)
     live = timezone.now() + timedelta(hours=30)
     ContainerRequest.objects.bulk_create(
         ContainerRequest(endpoint="x", request={}, platform="linux/amd64", target_image="t", expires_at=live,

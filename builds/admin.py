@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from .blobs import delete_keys
 from .models import Build, StoredBlob
 from .services import retry_build
 
@@ -25,8 +26,17 @@ class BuildAdmin(admin.ModelAdmin):
 class StoredBlobAdmin(admin.ModelAdmin):
     list_display = ("digest", "size", "created_at")
     search_fields = ("digest",)
-    exclude = ("data",)
-    readonly_fields = ("digest", "size", "created_at")
+    readonly_fields = ("digest", "size", "key", "created_at")
 
     def has_add_permission(self, request):
         return False
+
+    # The bytes go with the row (builds.blobs).
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        delete_keys([obj.key])
+
+    def delete_queryset(self, request, queryset):
+        keys = list(queryset.values_list("key", flat=True))
+        super().delete_queryset(request, queryset)
+        delete_keys(keys)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 
@@ -13,11 +13,13 @@ from accounts.identity import Identity, credentials_for
 from oci.client import is_loopback_host
 from oci.errors import OciError
 from oci.reference import parse_reference
+from wave_site.storage import Unreachable
 
 from .builders import BuildSpec
 from .builders.base import BuildFailed
 from .context_archive import ContextError, Limits, unpack
-from .models import Build, StoredBlob
+from .blobs import open_blob
+from .models import Build
 from .sandbox import SandboxSpec
 from .recipes import layer_file_name
 
@@ -39,37 +41,46 @@ def write_context(build: Build, work: Path) -> Path:
     context = work / "context"
     context.mkdir()
     if archive := build.context.get("buildContext"):
-        blob = _stored(archive["gzipDigest"], "build context")
-        try:
-            unpack(io.BytesIO(bytes(blob.data)), context, context_limits())
-        except ContextError as exc:
-            raise BuildFailed(str(exc), 1) from None
+        with _stored(archive["gzipDigest"], "build context") as stream:
+            try:
+                unpack(stream, context, context_limits())
+            except ContextError as exc:
+                raise BuildFailed(str(exc), 1) from None
     _write(context / "Dockerfile", build.container_file.encode())
     if build.conda_file:
         _write(context / "conda.yml", build.conda_file.encode())
     for name, file in (build.context.get("files") or {}).items():  # a translated Singularity file's
         _write_generated(context, name, file["text"], file["mode"])
     for index, layer in enumerate(build.context.get("layers") or []):
-        blob = _stored(layer["gzipDigest"], f"layer {index}")
-        _write(context / layer_file_name(index), bytes(blob.data))
+        with _stored(layer["gzipDigest"], f"layer {index}") as stream:
+            _write(context / layer_file_name(index), stream)
     return context
 
 
-def _stored(digest: str, what: str) -> StoredBlob:
-    """A blob the request stored; gone only when every request naming it expired (README, Retention)."""
-    blob = StoredBlob.objects.only("data").filter(digest=digest).first()
-    if blob is None:
+def _stored(digest: str, what: str) -> BinaryIO:
+    """A blob the request stored, streamed from the object store; gone only when every request naming
+    it expired (README, Retention). A store that is down fails the build naming the store."""
+    try:
+        stream = open_blob(digest)
+    except Unreachable as exc:
+        raise BuildFailed(f"The {what} {digest} could not be read: {exc}", 1) from None
+    if stream is None:
         raise BuildFailed(f"The {what} {digest} is no longer stored: request the build again with it", 1)
-    return blob
+    return stream
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write a file of the service's own, replacing whatever the `buildContext` put there."""
+def _write(path: Path, data: bytes | BinaryIO) -> None:
+    """Write a file of the service's own (bytes, or a stream copied piece by piece), replacing whatever
+    the `buildContext` put there."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.is_symlink() or path.exists():
         path.unlink()
-    path.write_bytes(data)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+        return
+    with open(path, "wb") as out:
+        shutil.copyfileobj(data, out, 1 << 20)
 
 
 def _write_generated(context: Path, name: str, text: str, mode: int) -> None:

@@ -94,14 +94,15 @@ class Build(models.Model):
 
 class StoredBlob(models.Model):
     """Blobs the service serves itself: added layers and rewritten configs (shared by every web process),
-    and the layers and contexts builds read. Here, below containers, so the build worker reads them
+    and the layers and contexts builds read. The row is the index; the bytes are in the object store
+    (`builds.blobs`). Here, below containers, so the build worker reads them
     without importing containers; the table keeps its name (migrations 0006 here, containers 0004)."""
 
     digest = models.CharField(max_length=71, primary_key=True)
     size = models.BigIntegerField()
     tar_digest = models.CharField(max_length=71, blank=True, default="", help_text="For a layer: its uncompressed digest.")
     locations = models.JSONField(default=list, blank=True, help_text="URLs this layer was fetched and verified from.")
-    data = models.BinaryField()
+    key = models.CharField(max_length=255, unique=True, help_text="Where its bytes are in the object store.")
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

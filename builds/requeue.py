@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -25,7 +24,7 @@ from rq.utils import utcparse
 from .jobs import fail_build
 from .logs import appended
 from .models import Build
-from .queue import enqueue_build, job_id, live_workers, note_no_worker
+from .queue import build_queues, enqueue_build, job_id, live_workers, note_no_worker, queue_for
 
 REQUEUED = "The build's queue entry was lost; it was queued again"
 
@@ -33,16 +32,17 @@ REQUEUED = "The build's queue entry was lost; it was queued again"
 def requeue_lost_builds() -> int:
     """Queue again (or fail) every build PENDING too long with no job waiting or taken; returns how many."""
     cutoff = timezone.now() - timedelta(seconds=settings.WAVE_BUILD_PENDING_TIMEOUT)
-    queue = django_rq.get_queue(settings.WAVE_BUILD_QUEUE)
+    queues = build_queues()
     waiting = Build.objects.filter(status=Build.Status.PENDING, created_at__lt=cutoff)
-    if not live_workers(queue):
-        note_no_worker(waiting)
+    for platform in waiting.values_list("platform", flat=True).distinct():
+        if not live_workers(queue_for(platform)):
+            note_no_worker(waiting.filter(platform=platform))
     handled = 0
     for build_id in waiting.values_list("pk", flat=True):
         # Locked while it is checked and queued: a second housekeeper skips it, then finds its job alive.
         with transaction.atomic():
             build = waiting.filter(pk=build_id).select_for_update(skip_locked=True).only("id", "log").first()
-            if build is None or job_is_alive(queue, job_id(build_id)):
+            if build is None or job_is_alive(queues, job_id(build_id)):
                 continue
             handled += 1
             requeues = build.log.count(REQUEUED)
@@ -50,28 +50,31 @@ def requeue_lost_builds() -> int:
                 fail_build(build_id, f"{REQUEUED} {requeues} times and never ran")
                 continue
             Build.objects.filter(pk=build_id).update(log=appended(f"{REQUEUED} ({requeues + 1} of {settings.WAVE_BUILD_REQUEUE_LIMIT})\n"))
-            forget_dead_executions(queue, job_id(build_id))
+            for queue in queues:
+                forget_dead_executions(queue, job_id(build_id))
             enqueue_build(build_id)
     return handled
 
 
-def job_is_alive(queue, key: str) -> bool:
-    """Whether the job waits in its queue (or in RQ's hand-over list to a worker) or a worker has it.
+def job_is_alive(queues, key: str) -> bool:
+    """Whether the job waits in one of the build queues (or in RQ's hand-over list to a worker) or a
+    worker has it.
 
     Read in one transaction, so a worker moving it from one list to the other cannot hide it."""
-    connection = queue.connection
+    connection = queues[0].connection
     with connection.pipeline(transaction=True) as pipe:
         pipe.hget(Job.key_for(key), "status")
         pipe.hget(Job.key_for(key), "started_at")
-        pipe.lpos(queue.key, key)
-        pipe.lpos(queue.intermediate_queue.key, key)
-        status, started_at, waiting, handed_over = pipe.execute()
+        for queue in queues:
+            pipe.lpos(queue.key, key)
+            pipe.lpos(queue.intermediate_queue.key, key)
+        status, started_at, *positions = pipe.execute()
     status = status.decode() if isinstance(status, bytes) else status
     if status == JobStatus.STARTED:
         # A worker has it, unless it took it long ago: the claim is `run_build`'s first step, so a
         # build still pending then lost its work horse before the claim (its worker killed outright).
         return not started_at or utcparse(started_at.decode()) > timezone.now() - timedelta(seconds=settings.WAVE_BUILD_PENDING_TIMEOUT)
-    return status == JobStatus.QUEUED and (waiting is not None or handed_over is not None)
+    return status == JobStatus.QUEUED and any(position is not None for position in positions)
 
 
 def forget_dead_executions(queue, key: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,8 @@ from .conda.sources import remote_urls
 from .models import Build
 from .naming import content_hash, target_image
 from .context import FROM_LINE
-from .queue import enqueue_build
+from .platforms import canonical
+from .queue import enqueue_build, worker_seen
 from .ended import announce_end
 from .jobs import fail_build
 from .sif_build import container_file_recipe
@@ -113,14 +113,16 @@ _RUN = re.compile(r"^\s*RUN\s", re.IGNORECASE | re.MULTILINE)
 
 
 def emulation_available(platform: str) -> bool:
-    """Can RUN steps execute for `platform` here (natively, or through a registered qemu-user)?"""
+    """Can RUN steps execute for `platform`: natively on this deployment's own workers
+    (WAVE_WORKER_PLATFORMS), on a worker for it seen recently (another machine), or here through a
+    registered qemu-user?"""
     setting = settings.WAVE_FOREIGN_RUN
     if setting in ("true", "false"):
         return setting == "true"
-    arch = parse_platform(platform).architecture
-    native = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine)
-    qemu = {"amd64": "qemu-x86_64", "arm64": "qemu-aarch64"}[arch]
-    return arch == native or Path(f"/proc/sys/fs/binfmt_misc/{qemu}").exists()
+    if canonical(platform) in settings.WAVE_WORKER_PLATFORMS or worker_seen(platform):
+        return True
+    qemu = {"amd64": "qemu-x86_64", "arm64": "qemu-aarch64"}[parse_platform(platform).architecture]
+    return Path(f"/proc/sys/fs/binfmt_misc/{qemu}").exists()
 
 
 def _check_emulation(recipe: str, context: dict, platform: str) -> None:

@@ -1,5 +1,7 @@
 """The RQ worker class builds run under (`rqworker --worker-class builds.worker.BuildWorker`).
 
+It listens to the build queues of the platforms it runs (`with_platform_queues`) before the ones named.
+
 RQ forks a work horse per job and puts it in a process group of its own, so a signal to the
 worker's group misses it, and a worker killed outright leaves it building on, unsupervised. Here the
 horse dies with its worker (PDEATHSIG), and its builder with the horse, so the whole chain goes
@@ -20,11 +22,14 @@ from __future__ import annotations
 import os
 from contextlib import suppress
 
+import django_rq
+from django.conf import settings
 from django.db import DatabaseError, connections
 from redis import exceptions as redis_errors
-from rq import Worker
+from rq import Queue, Worker
 
 from .jobs import fail_build
+from .platforms import queue_name
 from .process import die_with_parent
 
 BUILD_JOB = "builds.jobs.run_build"
@@ -32,6 +37,9 @@ REDIS_LOST = (redis_errors.ConnectionError, redis_errors.TimeoutError)
 
 
 class BuildWorker(Worker):
+    def __init__(self, queues, *args, **kwargs) -> None:
+        super().__init__(with_platform_queues(queues), *args, **kwargs)
+
     def fork_work_horse(self, job, queue) -> None:
         self._worker_pid = os.getpid()
         close_database_pools()
@@ -71,6 +79,21 @@ class BuildWorker(Worker):
             return
         how = f"was killed by signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else f"exited with {ret_val}"
         fail_build(job.args[0], f"The worker process running this build {how}")
+
+
+def with_platform_queues(queues):
+    """A worker told to take queue Q (`rqworker default`) takes first the build queues of Q for its
+    platforms (WAVE_WORKER_PLATFORMS: `default-linux-amd64`), then Q itself: mirrors, and build jobs
+    queued on Q before builds were queued per platform, so an upgrade loses none."""
+    given = [queues] if isinstance(queues, (str, Queue)) else list(queues)
+    names = [q if isinstance(q, str) else q.name for q in given]
+    extra = [
+        name for q in names for name in (queue_name(q, p) for p in settings.WAVE_WORKER_PLATFORMS)
+        if name in settings.RQ_QUEUES and name not in names
+    ]
+    if given and all(isinstance(q, str) for q in given):
+        return list(dict.fromkeys(extra)) + given
+    return [django_rq.get_queue(name) for name in dict.fromkeys(extra)] + given
 
 
 def close_database_pools() -> None:

@@ -8,7 +8,7 @@ import io
 
 from builds.context import context_limits
 from builds.context_archive import ContextError, check_archive
-from builds.models import StoredBlob
+from builds.blobs import open_blob
 from wave_site.errors import InvalidRequest
 
 from .layers import VerifiedBlob, verify_layer
@@ -20,9 +20,12 @@ def verify_build_context(layer: dict) -> VerifiedBlob | None:
     """Fetch and verify the context's digests and size, and check its entries; None when stored already."""
     limits = context_limits()
     verified = verify_layer(layer, LABEL, inflated_limit=limits.inflated)
-    data = verified.data if verified else bytes(StoredBlob.objects.only("data").get(digest=layer["gzipDigest"]).data)
+    stream = io.BytesIO(verified.data) if verified else open_blob(layer["gzipDigest"])
+    if stream is None:  # collected between the check and now: fetch it again
+        return verify_build_context(layer)
     try:
-        check_archive(io.BytesIO(data), limits)
+        with stream:
+            check_archive(stream, limits)
     except ContextError as exc:
         raise InvalidRequest(f"{LABEL}: {exc}") from None
     return verified

@@ -32,6 +32,7 @@ POLL = 5.0  # seconds between re-reads of the ended keys
 DB_EVERY = 30.0  # seconds a build goes without an answer from Redis before Postgres is read for it
 
 State = tuple[str, str]  # a final (status, reason)
+GONE = "its record was deleted"
 
 
 def _decode(raw: bytes) -> State:
@@ -41,9 +42,13 @@ def _decode(raw: bytes) -> State:
 
 def _recorded(build_id: str) -> State | None:
     """The final state in Postgres, announced for every waiter; a dead worker's build reads as failed
-    (`as_read`), and is announced by the housekeeper when it records that."""
+    (`as_read`), and is announced by the housekeeper when it records that. A build whose row is gone
+    (deleted by an operator) will never end: its waiters are told so, not held until their deadline."""
     try:
-        build = Build.objects.only("status", "reason", "heartbeat_at").get(pk=build_id)
+        try:
+            build = Build.objects.only("status", "reason", "heartbeat_at").get(pk=build_id)
+        except Build.DoesNotExist:
+            return Build.Status.FAILED, GONE
         if build.completed:
             announce_end(build_id, build.status, build.reason)
         elif not as_read(build).completed:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from django.conf import settings
 
+from builds import blobs as blobs_store
 from builds.models import StoredBlob
 from oci.digest import sha256_digest
 from oci.inflate import InflateLimit, inflate_bytes
@@ -100,9 +101,7 @@ def verify_layer(layer: dict, label: str, inflated_limit: int | None = None) -> 
 def keep(blobs: list[VerifiedBlob]) -> None:
     """Store verified blobs: called once the request is accepted, before anything that reads them."""
     for blob in blobs:
-        stored, created = StoredBlob.objects.get_or_create(
-            digest=blob.digest, defaults={"size": len(blob.data), "data": blob.data, "tar_digest": blob.tar_digest}
-        )
+        stored, created = blobs_store.put(blob.digest, blob.data, tar_digest=blob.tar_digest)
         fields = {} if created else {"created_at": timezone.now()}  # the grace period starts again
         if not blob.location.startswith("data:") and blob.location not in stored.locations:
             fields.update(locations=[*stored.locations, blob.location], tar_digest=blob.tar_digest)

@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from accounts.identity import Identity, credentials_for
 from accounts.models import User, Workspace
+from builds import blobs
 from builds.models import Build, StoredBlob
-from oci import mediatypes
+from oci import errors, mediatypes
 from oci.auth import Credentials
 from oci.client import Manifest, RegistryClient
 from oci.digest import is_digest, sha256_digest
@@ -33,7 +34,7 @@ from oci.stream import BlobResponse, BlobStreamer
 from wave_site.observability import MANIFEST_CACHE
 from wave_site.redis import ERRORS, async_redis, unavailable
 
-from . import grant
+from . import blob_cache, grant
 from .build_wait import wait_for_end
 from .includes import source_of
 from .models import ContainerRequest
@@ -99,7 +100,7 @@ def _store_blob(data: bytes) -> str:
     """Store a rewritten config, or stamp it again: its collector's grace period counts from here."""
     digest = sha256_digest(data)
     if not StoredBlob.objects.filter(digest=digest).update(created_at=timezone.now()):
-        StoredBlob.objects.get_or_create(digest=digest, defaults={"size": len(data), "data": data})
+        blobs.put(digest, data)
     return digest
 
 
@@ -225,11 +226,6 @@ async def resolve_manifest(info: TokenInfo, reference: str) -> Manifest:
 # --- blobs ------------------------------------------------------------------------------------
 
 
-def _stored_blob(digest: str) -> bytes | None:
-    blob = StoredBlob.objects.filter(digest=digest).only("data").first()
-    return bytes(blob.data) if blob else None
-
-
 async def granted_blob(info: TokenInfo, digest: str) -> bytes | None:
     """A blob the token grants: its bytes when the service made it (an added layer or a rewritten
     config), None when it streams from upstream; a 404 when the token does not grant it."""
@@ -238,7 +234,7 @@ async def granted_blob(info: TokenInfo, digest: str) -> bytes | None:
         kind = (await _resolve(info))[1].get(digest)
     if kind not in (grant.BLOB, grant.OWN_BLOB):
         raise ProxyError(404, "BLOB_UNKNOWN", f"Blob '{digest}' is not part of '{info.image}'")
-    return await sync_to_async(_stored_blob)(digest) if kind == grant.OWN_BLOB else None
+    return await sync_to_async(blobs.read_blob)(digest) if kind == grant.OWN_BLOB else None
 
 
 _streamers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -267,3 +263,24 @@ async def open_upstream_blob(info: TokenInfo, digest: str, method: str, range_he
         response = await client.head_blob(path, digest)
         return BlobResponse(response.status_code, dict(response.headers))
     return await _streamer().open(client, path, digest, range_header)
+
+
+async def cached_blob_url(info: TokenInfo, digest: str) -> str | None:
+    """A presigned URL of the blob in the blob cache, when it is there and the token's upstream
+    holds it too (`blob_cache`); None: stream it."""
+
+    async def confirm() -> bool:
+        try:
+            await open_upstream_blob(info, digest, "HEAD", None)
+        except errors.OciError:
+            return False  # the streamed GET that follows answers with the upstream's own error
+        return True
+
+    return await blob_cache.redirect_url(info, digest, confirm)
+
+
+async def blob_streamed(info: TokenInfo, digest: str, upstream: BlobResponse) -> None:
+    """The upstream's answer to a GET was sent whole: a large blob is queued for the cache."""
+    if upstream.status in (200, 206):
+        registry, path = _blob_source(info, digest)
+        await blob_cache.streamed(info, digest, blob_cache.total_size(upstream.headers), (registry or info.registry, path))

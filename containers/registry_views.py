@@ -19,6 +19,7 @@ from limits.ratelimit import client_ip
 from oci import errors, mediatypes
 from wave_site.errors import internal_error_message
 from wave_site.observability import BYTES_STREAMED, observe, start_request
+from wave_site.storage import Unreachable
 
 from . import proxy
 from .token_guard import guarded_load_token
@@ -51,6 +52,9 @@ async def _answer(view, kind: str, request: HttpRequest, *args, **kwargs) -> Htt
         return registry_error(401, "UNAUTHORIZED", str(exc))
     except errors.RegistryUnreachable as exc:
         return registry_error(502, "UNAVAILABLE", str(exc))
+    except Unreachable as exc:  # the service's own object store (README, Object storage)
+        log.warning("object store unreachable on %s: %s", request.path, exc)
+        return registry_error(503, "UNAVAILABLE", f"Unavailable: {exc}")
     except errors.OciError as exc:
         log.warning("upstream error on %s: %s", request.path, exc)
         return registry_error(502, "UNKNOWN", str(exc))
@@ -143,10 +147,20 @@ def _ranged(data: bytes, range_header: str | None, digest: str, head: bool) -> H
 _PASSED_HEADERS = ("content-length", "content-range", "docker-content-digest", "accept-ranges", "etag")
 
 
-async def _stream(upstream):
+async def _stream(upstream, done=None):
+    """The upstream's body; `done()` is awaited once the last byte arrived, before it is yielded:
+    a client that hangs up on its last byte has the server cancel this generator there."""
+    expected = int(next((v for k, v in upstream.headers.items() if k.lower() == "content-length"), -1))
+    sent = 0
     async for chunk in upstream.chunks():
         BYTES_STREAMED.inc(len(chunk))
+        sent += len(chunk)
+        if done is not None and sent == expected:
+            await done()
+            done = None
         yield chunk
+    if done is not None:
+        await done()
 
 
 @registry_endpoint("BLOB")
@@ -157,13 +171,18 @@ async def blob(request: HttpRequest, token: str, name: str, digest: str) -> Http
     data = await proxy.granted_blob(info, digest)
     if data is not None:
         return _ranged(data, range_header, digest, head)
+    if not head and (location := await proxy.cached_blob_url(info, digest)):
+        # The store serves the bytes (and the Range); the URL was signed for this request.
+        return HttpResponse(status=307, headers={**API_VERSION, "Location": location, "Docker-Content-Digest": digest, "Cache-Control": "no-store"})
     upstream = await proxy.open_upstream_blob(info, digest, request.method, range_header)
     headers = {**API_VERSION, **{k: v for k, v in upstream.headers.items() if k.lower() in _PASSED_HEADERS}}
     headers.setdefault("Docker-Content-Digest", digest)
     headers["Content-Type"] = BLOB_TYPE
     if head:
         return HttpResponse(b"", status=upstream.status, headers=headers)
-    return StreamingHttpResponse(_stream(upstream), status=upstream.status, headers=headers)
+    # The blob cache's copy is queued once the body is sent: it would compete with this pull for CPU.
+    done = functools.partial(proxy.blob_streamed, info, digest, upstream)
+    return StreamingHttpResponse(_stream(upstream, done), status=upstream.status, headers=headers)
 
 
 @registry_endpoint("NAME")

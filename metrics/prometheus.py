@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-import django_rq
-from django.conf import settings
+import os
+
 from django.db.models import Count, F, Sum
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
 from builds.models import Build
+from builds.queue import build_queues
 from wave_site.errors import DomainError
 from wave_site.redis import ERRORS, unavailable
 
@@ -40,11 +41,11 @@ class BuildCollector:
                 seconds.add_metric([row["status"]], row["spent"].total_seconds())
         yield from (outcomes, seconds)
         try:
-            count = django_rq.get_queue(settings.WAVE_BUILD_QUEUE).count
+            count = sum(queue.count for queue in build_queues())
         except ERRORS as exc:  # the other metrics are still worth a scrape
             unavailable("queue_depth", exc)
             return
-        depth = GaugeMetricFamily("wave_build_queue_depth", "Build jobs waiting in the queue")
+        depth = GaugeMetricFamily("wave_build_queue_depth", "Jobs waiting in the build queues (every platform's, and mirrors')")
         depth.add_metric([], count)
         yield depth
 
@@ -56,4 +57,15 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             check_metrics_reader(request)
         except DomainError as exc:
             return HttpResponse(exc.message, status=exc.status, headers=exc.headers, content_type="text/plain")
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(scraped_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def scraped_registry() -> CollectorRegistry:
+    """This process's registry; under several web processes (PROMETHEUS_MULTIPROC_DIR, set by
+    scripts/stack) the sum of every process's files, and the builds read once, by the one scraped."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(BuildCollector())
+    return registry

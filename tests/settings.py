@@ -3,6 +3,8 @@
 from wave_site.settings import *  # noqa: F401,F403
 import os
 
+from builds.platforms import PLATFORMS as BUILD_PLATFORMS
+from builds.platforms import queue_name
 from wave_site.settings import REDIS_URL, RQ_QUEUES, WAVE_DEFAULT_REGISTRY
 
 REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/15"
@@ -17,6 +19,8 @@ WAVE_SSRF_ALLOWLIST = sorted({WAVE_DEFAULT_REGISTRY, "127.0.0.1"})  # noqa: F405
 RQ_QUEUES["isolated"] = {**RQ_QUEUES["default"]}
 # A queue no worker ever listens to: builds that wait for one.
 RQ_QUEUES["idle"] = {**RQ_QUEUES["default"]}
+for _prefix in ("isolated", "idle"):  # and the build queues of each platform under them
+    RQ_QUEUES.update({queue_name(_prefix, p): {**RQ_QUEUES["default"]} for p in BUILD_PLATFORMS})
 # Generous limits for the suite (everything comes from 127.0.0.1); the rate-limit tests set their own,
 # in-process with `settings`, or through the environment of a server they start.
 for _limit in ("BUILDS_USER", "BUILDS_ANONYMOUS", "PULLS_USER", "PULLS_ANONYMOUS", "TOKEN_MISSES", "LOGIN_FAILURES",

@@ -57,7 +57,7 @@ def test_the_admin_retries_a_failed_build(admin_client, api, django_capture_on_c
         admin_client.post("/admin/builds/build/", {"action": "retry", "_selected_action": [build_id]})
     retried = Build.objects.get(pk=build_id[:16] + "_2")
     assert retried.status == Build.Status.PENDING and retried.container_file == Build.objects.get(pk=build_id).container_file
-    assert django_rq.get_queue("default").fetch_job(f"build-{retried.id}") is not None
+    assert django_rq.get_queue("default-linux-amd64").fetch_job(f"build-{retried.id}") is not None
 
 
 def test_the_admin_revokes_container_tokens(admin_client, api, busybox):

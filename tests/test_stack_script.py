@@ -19,7 +19,7 @@ from django.conf import settings
 from tests.support.helpers import free_port, wait_until
 
 STACK = settings.BASE_DIR / "scripts" / "stack"
-PORT_VARS = ("WAVE_PORT", "WAVE_PG_PORT", "WAVE_REDIS_PORT", "WAVE_REGISTRY_PORT")
+PORT_VARS = ("WAVE_PORT", "WAVE_PG_PORT", "WAVE_REDIS_PORT", "WAVE_REGISTRY_PORT", "WAVE_STORAGE_PORT", "WAVE_TLS_PORT")
 
 
 def stack(data: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
@@ -46,7 +46,7 @@ def ports() -> dict[str, int]:
 
 def shown(ports: dict[str, int]) -> str:
     return (f"(ports: web {ports['WAVE_PORT']}, postgres {ports['WAVE_PG_PORT']}, redis {ports['WAVE_REDIS_PORT']}, "
-            f"registry {ports['WAVE_REGISTRY_PORT']})")
+            f"registry {ports['WAVE_REGISTRY_PORT']}, storage {ports['WAVE_STORAGE_PORT']})")
 
 
 def test_a_command_without_port_variables_uses_the_recorded_ports(data, ports):
@@ -64,7 +64,8 @@ def test_a_data_folder_from_before_the_record_keeps_the_ports_its_stack_env_name
         f"WAVE_SERVER_URL=http://localhost:{ports['WAVE_PORT']}\n"
         f"WAVE_DEFAULT_REGISTRY=localhost:{ports['WAVE_REGISTRY_PORT']}\n"
     )
-    assert shown(ports) in stack(data, "status").stdout
+    # SeaweedFS came later: its ports follow the web port's.
+    assert shown({**ports, "WAVE_STORAGE_PORT": ports["WAVE_PORT"] + 10}) in stack(data, "status").stdout
 
 
 def test_a_pid_file_naming_another_program_is_not_a_running_service(data, ports):
@@ -114,6 +115,12 @@ def test_another_port_for_a_stopped_stack_moves_it(data, ports):
     assert shown({**ports, "WAVE_PORT": moved}) in result.stdout
 
 
+def test_a_number_of_web_workers_that_is_not_one_is_refused(data):
+    for value in ("0", "two", "-1"):
+        result = stack(data, "up", WAVE_WEB_WORKERS=value)
+        assert result.returncode != 0 and f"WAVE_WEB_WORKERS must be a number of processes (1 or more), not '{value}'" in result.stderr
+
+
 def test_a_port_that_is_not_a_number_is_refused(data):
     result = stack(data, "status", WAVE_REDIS_PORT="63x")
     assert result.returncode != 0 and "WAVE_REDIS_PORT must be a port number, not '63x'" in result.stderr
@@ -134,22 +141,36 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
     root.chmod(0o755)
     data = root / "data"
     ports = {var: free_port() for var in PORT_VARS}
-    quick = {"WAVE_STACK_DEBIAN": "0", "WAVE_STACK_WATCH_EVERY": "1"}
+    quick = {"WAVE_STACK_DEBIAN": "0", "WAVE_STACK_WATCH_EVERY": "1", "WAVE_WEB_WORKERS": "2"}
     try:
         up = stack(data, "up", **quick, **{k: str(v) for k, v in ports.items()})
         assert up.returncode == 0, up.stdout + up.stderr
         assert (data / "ports.env").read_text().splitlines()[1:] == [f"{k}={v}" for k, v in ports.items()]
         report = status(data)
+        assert "ready (/readyz):\n  postgres: ok\n  redis: ok\n  registry: ok\n" in report, report
         for name, where in (("postgres", ports["WAVE_PG_PORT"]), ("redis", ports["WAVE_REDIS_PORT"]),
-                            ("registry", ports["WAVE_REGISTRY_PORT"]), ("web", ports["WAVE_PORT"])):
+                            ("registry", ports["WAVE_REGISTRY_PORT"]), ("web", ports["WAVE_PORT"]),
+                            ("seaweedfs", ports["WAVE_STORAGE_PORT"])):
             assert f"{name}: running (127.0.0.1:{where})" in report, report
         assert f"worker: running (RQ on 127.0.0.1:{ports['WAVE_REDIS_PORT']})" in report, report
+        # WAVE_WEB_WORKERS web processes, each writing its metrics where /metrics sums them.
+        metrics = data / "run" / "prometheus"
+        wait_until(lambda: len(list(metrics.glob("gauge_livesum_*.db"))) == 2, 30, 0.5)
 
         # Without the variables, the same services.
         again = stack(data, "up", **quick)
         assert again.returncode == 0 and f"up: http://localhost:{ports['WAVE_PORT']} " in again.stdout, again.stdout + again.stderr
         env = (data / "stack.env").read_text()
         assert f"@127.0.0.1:{ports['WAVE_PG_PORT']}/wave" in env and f"WAVE_CONDA_BASE_IMAGE=localhost:{ports['WAVE_REGISTRY_PORT']}/" in env
+
+        # A store stopped: `status` fails, and /readyz's lines name it and why.
+        os.kill(pid(data, "registry"), signal.SIGTERM)
+        # /readyz reuses a result for a second (wave_site/health.py): `up` asked it just now.
+        wait_until(lambda: "registry: stopped" in status(data) and "  registry: down: " in status(data), 30, 0.5)
+        stopped = stack(data, "status", timeout=30)
+        assert stopped.returncode == 1 and "not ready (/readyz):\n  postgres: ok\n  redis: ok\n" in stopped.stdout, stopped.stdout
+        assert "  registry: down: " in stopped.stdout and "Connect" in stopped.stdout, stopped.stdout
+        assert stack(data, "up", **quick).returncode == 0
 
         # The watcher starts a killed worker again.
         killed = pid(data, "worker")

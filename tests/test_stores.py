@@ -116,13 +116,14 @@ def test_the_registry_lets_the_service_in(registry, busybox):
 
 def secret_files() -> list:
     data = settings.WAVE_DATA_DIR
-    named = [data / name for name in ("secrets.env", "stack.env", "admin-password.txt", "redis.conf", "registry.htpasswd")]
+    named = [data / name for name in ("secrets.env", "stack.env", "admin-password.txt", "redis.conf", "registry.htpasswd",
+                                      "seaweedfs-s3.json")]
     return sorted({*data.glob("*.env"), *(path for path in named if path.exists())})
 
 
 def test_every_secret_file_is_private():
     files = secret_files()
-    assert {path.name for path in files} >= {"secrets.env", "stack.env", "redis.conf", "registry.htpasswd"}
+    assert {path.name for path in files} >= {"secrets.env", "stack.env", "redis.conf", "registry.htpasswd", "seaweedfs-s3.json"}
     modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in files}
     assert modes == {name: 0o600 for name in modes}
 
@@ -139,4 +140,4 @@ def test_rq_jobs_are_json_not_pickles(settings):
         assert app_redis().hget(key, "failure_callback_name") == b"builds.jobs.on_job_failure"
     finally:
         app_redis().delete(key)
-        app_redis().delete("rq:queue:isolated")
+        app_redis().delete("rq:queue:isolated-linux-amd64")

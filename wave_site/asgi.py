@@ -35,9 +35,13 @@ class BareASGIHandler(ASGIHandler):
 
 
 from wave_site.dbpool import start_sweeper  # noqa: E402
+from wave_site.observability import forget_dead_processes  # noqa: E402
 
+# Each web process (WAVE_WEB_WORKERS of them, spawned, not forked) runs this: its own sweeper thread,
+# and its own pools, listeners and pull-record writer, made on its loop at first use.
 django_application = get_asgi_application()
 start_sweeper()
+forget_dead_processes()
 registry_application = BareASGIHandler()
 
 

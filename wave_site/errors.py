@@ -9,6 +9,8 @@ from django.utils.html import escape
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from wave_site.storage import Unreachable
+
 
 class DomainError(Exception):
     """A refusal by a service, its message shown to the client as it is. Services raise these (no
@@ -95,6 +97,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response({"message": body_too_big(context["request"].META)}, status=413)
     if isinstance(exc, DomainError):
         return Response({"message": exc.message}, status=exc.status, headers=exc.headers)
+    if isinstance(exc, Unreachable):  # the service's own object store, down: not the client's fault, nor a bug
+        return Response({"message": f"Unavailable: {exc}"}, status=503)
     if isinstance(exc, exceptions.ValidationError):
         return Response({"message": validation_message(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ParseError):

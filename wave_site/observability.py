@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import time
 import uuid
 
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -19,14 +20,40 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 REQUEST_SECONDS = Histogram("wave_request_duration_seconds", "Request latency by route", ["route", "method", "status"])
 MANIFEST_CACHE = Counter("wave_proxy_manifest_cache_total", "Manifest lookups of the pull path", ["result"])
 BYTES_STREAMED = Counter("wave_proxy_bytes_streamed_total", "Blob bytes streamed from upstream registries")
-WAITING_PULLS = Gauge("wave_pulls_waiting_for_builds", "Pulls waiting for a build to end, in this process")
+# Under several web processes (PROMETHEUS_MULTIPROC_DIR) a gauge is the sum over the live ones.
+WAITING_PULLS = Gauge(
+    "wave_pulls_waiting_for_builds", "Pulls waiting for a build to end", multiprocess_mode="livesum"
+)
 REDIS_UNAVAILABLE = Counter(
     "wave_redis_unavailable", "Operations done without Redis because it could not be reached", ["use"]
 )
 PULL_RECORDS_DROPPED = Counter(
     "wave_pull_records_dropped", "Pull records dropped: the buffer was full while Postgres was away, or a batch was refused"
 )
-PULL_RECORDS_BUFFERED = Gauge("wave_pull_records_buffered", "Pull records waiting to be written to Postgres, in this process")
+PULL_RECORDS_BUFFERED = Gauge(
+    "wave_pull_records_buffered", "Pull records waiting to be written to Postgres", multiprocess_mode="livesum"
+)
+
+
+def forget_dead_processes() -> None:
+    """Drop the live gauges of web processes that died (uvicorn starts another in their place): their
+    pulls no longer wait. Counters and histograms keep a dead process's counts, as Prometheus expects."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    for name in os.listdir(folder):
+        if name.startswith("gauge_live") and not _alive(pid := int(name.rsplit("_", 1)[1].removesuffix(".db"))):
+            multiprocess.mark_process_dead(pid, folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        pass
+    return True
 
 
 def start_request(header: str | None) -> str:

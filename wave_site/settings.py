@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import environ
 
+from builds.platforms import PLATFORMS as BUILD_PLATFORMS
+from builds.platforms import native_platforms, queue_name, worker_platforms
 from oci.auth import Credentials
 from wave_site.security_headers import https_settings
 
@@ -66,6 +68,11 @@ SECRET_KEY = _secret("SECRET_KEY", default="insecure-local-only-key-set-SECRET_K
 WAVE_SERVER_URL = env.str("WAVE_SERVER_URL", default="http://localhost:9090").rstrip("/")
 WAVE_SERVER_AUTHORITY = urlsplit(WAVE_SERVER_URL).netloc
 WAVE_DATA_DIR = Path(env.str("WAVE_DATA_DIR", default=str(BASE_DIR / "data")))
+# The object store of the service's own bytes (README, Object storage): s3://BUCKET?endpoint=…&region=…
+# with its keys, or file:///abs/path; by default a folder in the data directory.
+WAVE_STORAGE_URL = env.str("WAVE_STORAGE_URL", default=f"file://{WAVE_DATA_DIR.resolve() / 'storage'}")
+WAVE_STORAGE_ACCESS_KEY = _secret("WAVE_STORAGE_ACCESS_KEY", default="")
+WAVE_STORAGE_SECRET_KEY = _secret("WAVE_STORAGE_SECRET_KEY", default="")
 # The local registry; the settings below that name a repository on it default to this host.
 WAVE_DEFAULT_REGISTRY = env.str("WAVE_DEFAULT_REGISTRY", default="localhost:5000")
 WAVE_BUILD_REPOSITORY = env.str("WAVE_BUILD_REPOSITORY", default=f"{WAVE_DEFAULT_REGISTRY}/wave/builds")
@@ -109,7 +116,12 @@ WAVE_BUILD_LOG_LIMIT = env.int("WAVE_BUILD_LOG_LIMIT", default=4 * 1024 * 1024)
 WAVE_BUILD_CACHE_SIZE = env.int("WAVE_BUILD_CACHE_SIZE", default=10 * 1024**3)
 # Whether RUN steps for a foreign platform can execute: auto (native, or a registered qemu-user), true, false.
 WAVE_FOREIGN_RUN = env.str("WAVE_FOREIGN_RUN", default="auto")
-WAVE_BUILD_QUEUE = env.str("WAVE_BUILD_QUEUE", default="default")  # the RQ queue builds go to
+WAVE_BUILD_QUEUE = env.str("WAVE_BUILD_QUEUE", default="default")  # mirrors' queue; builds go to its platform queues
+# The platforms the workers started with these settings build, each from its own queue (builds/platforms.py).
+try:
+    WAVE_WORKER_PLATFORMS = worker_platforms(env.list("WAVE_WORKER_PLATFORMS", default=native_platforms()))
+except ValueError as exc:
+    raise environ.ImproperlyConfigured(str(exc)) from None
 # Upkeep run by `manage.py housekeep` (the stack starts one): each task every WAVE_HOUSEKEEPING_EVERY seconds.
 WAVE_HOUSEKEEPING_EVERY = env.float("WAVE_HOUSEKEEPING_EVERY", default=15.0)
 WAVE_HOUSEKEEPING_TASKS = [
@@ -130,6 +142,15 @@ WAVE_COLLECT_BATCH = env.int("WAVE_COLLECT_BATCH", default=500)
 WAVE_WORK_FOLDER_GRACE = env.int("WAVE_WORK_FOLDER_GRACE", default=3600)
 # Seconds a mirror (`mirror: true`) may take; past it (and a minute) the housekeeper fails it.
 WAVE_MIRROR_TIMEOUT = env.int("WAVE_MIRROR_TIMEOUT", default=900)
+# The blob cache (README, Blob cache): upstream blobs of at least MIN_SIZE bytes are copied once into
+# the object store and later pulls redirected (307) to a presigned URL valid URL_TTL seconds, made
+# per request; a cache record is checked against the store again after RECHECK seconds.
+WAVE_BLOB_CACHE = _bool("WAVE_BLOB_CACHE", True)
+WAVE_BLOB_CACHE_MIN_SIZE = _size("WAVE_BLOB_CACHE_MIN_SIZE", "4m")
+WAVE_BLOB_CACHE_URL_TTL = env.int("WAVE_BLOB_CACHE_URL_TTL", default=300)
+WAVE_BLOB_CACHE_RECHECK = env.int("WAVE_BLOB_CACHE_RECHECK", default=300)
+WAVE_BLOB_CACHE_TIMEOUT = env.int("WAVE_BLOB_CACHE_TIMEOUT", default=3600)  # seconds a copy job may take
+WAVE_BLOB_CACHE_QUEUE = env.str("WAVE_BLOB_CACHE_QUEUE", default="default")
 # A build PENDING this long with no RQ job waiting or taken is queued again, at most this many times.
 WAVE_BUILD_PENDING_TIMEOUT = env.int("WAVE_BUILD_PENDING_TIMEOUT", default=60)  # seconds
 WAVE_BUILD_REQUEUE_LIMIT = env.int("WAVE_BUILD_REQUEUE_LIMIT", default=3)
@@ -236,6 +257,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "wave_site.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # /static/ from STATIC_ROOT, before sessions and the rest
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -290,7 +312,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 RQ_SERIALIZER = "rq.serializers.JSONSerializer"
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": WAVE_BUILD_TIMEOUT + 120, "SERIALIZER": RQ_SERIALIZER}
-    for name in {"default", WAVE_BUILD_QUEUE}
+    for name in {"default", WAVE_BUILD_QUEUE, WAVE_BLOB_CACHE_QUEUE, *(queue_name(WAVE_BUILD_QUEUE, p) for p in BUILD_PLATFORMS)}
 }
 RQ = {"WORKER_CLASS": "builds.worker.BuildWorker"}  # `manage.py rqworker`: horses that die with their worker
 
@@ -299,7 +321,13 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Filled by `collectstatic` (scripts/stack up and test) and served by WhiteNoise from the ASGI app:
+# hashed names, cached for a year (README, Static files and health).
+STATIC_ROOT = Path(env.str("WAVE_STATIC_ROOT", default=str(WAVE_DATA_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "wave_site.static.StaticStorage"},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/view/builds/"

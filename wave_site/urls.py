@@ -12,6 +12,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from containers import registry_views as registry
 from metrics.prometheus import metrics_view
+from wave_site import health
 from wave_site.service_info import ServiceInfoView
 
 handler400 = "wave_site.errors.bad_request"
@@ -41,6 +42,8 @@ urlpatterns = [
     path("openapi/", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     path("service-info", ServiceInfoView.as_view()),
     path("metrics", metrics_view),
+    path("healthz", health.healthz),
+    path("readyz", health.readyz),
     # The API: each app's ViewSets on a DRF router (wave_site/routers.py), in its urls.py.
     path("", include("containers.urls")),
     path("", include("builds.urls")),

@@ -21,6 +21,7 @@ from tests.support.helpers import REGISTRY, b64, post, run, wait_until
 from tests.support.servers import start_server, start_worker, stop_server
 
 from tests.support.context_tars import entry, layer_of, tar_of, wave_cli_context
+from tests.support.factories import StoredBlobFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -207,7 +208,7 @@ def test_a_copy_of_a_missing_file_fails_without_the_workers_paths(settings, tmp_
 def stored_context(tar: bytes) -> dict:
     layer = layer_of(tar)
     data = base64.b64decode(layer["location"].removeprefix("data:"))
-    StoredBlob.objects.create(digest=layer["gzipDigest"], size=len(data), data=data, tar_digest=layer["tarDigest"])
+    StoredBlobFactory(digest=layer["gzipDigest"], data=data, tar_digest=layer["tarDigest"])
     return {"gzipDigest": layer["gzipDigest"], "tarDigest": layer["tarDigest"]}
 
 

@@ -28,7 +28,7 @@ def test_a_dockerfile_gives_a_pending_build_and_a_proxied_target(api, django_cap
     assert build.target_image == f"{REGISTRY}/wave/builds:{build_hash}"
     assert build.container_file == f"FROM {REGISTRY}/library/busybox\nRUN echo one > /marker\n"
     assert ContainerRequest.objects.get(token=token).build == build
-    job = django_rq.get_queue("default").fetch_job(f"build-{build.id}")
+    job = django_rq.get_queue("default-linux-amd64").fetch_job(f"build-{build.id}")  # the platform's queue
     assert job is not None and job.func_name == "builds.jobs.run_build" and list(job.args) == [build.id]
 
 

@@ -96,6 +96,12 @@ def test_a_waiting_pull_reads_a_stale_build_as_failed_and_leaves_the_announcemen
     assert writes(queries) == [] and unchanged(stale)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_pull_reads_a_deleted_build_as_failed_not_as_running_for_ever(stale):
+    Build.objects.filter(pk=stale.pk).delete()
+    assert _recorded(stale.id) == ("FAILED", "its record was deleted")
+
+
 def test_a_fresh_heartbeat_reads_as_running(api, settings):
     settings.WAVE_BUILD_HEARTBEAT_TIMEOUT = 60
     fresh = running_build(timedelta(seconds=5))

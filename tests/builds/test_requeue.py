@@ -26,7 +26,7 @@ def idle_queue(settings):
     settings.WAVE_BUILD_QUEUE = "idle"
     settings.WAVE_BUILD_PENDING_TIMEOUT = 60
     settings.WAVE_BUILD_REQUEUE_LIMIT = 3
-    queue = django_rq.get_queue("idle")
+    queue = django_rq.get_queue("idle-linux-amd64")  # builds wait in their platform's queue
     queue.empty()
     yield queue
     queue.empty()

@@ -4,6 +4,7 @@ import base64
 
 import pytest
 
+from builds.blobs import read_blob
 from builds.models import StoredBlob
 from containers.models import ContainerRequest
 from oci.layer import LayerBuilder
@@ -31,7 +32,7 @@ def test_a_valid_data_layer_is_stored_and_the_request_keeps_no_inline_data(api, 
     body = {"containerImage": busybox, "containerConfig": {"layers": [layer_body(layer)], "env": ["A=1"]}}
     response = post(api, "/v1alpha2/container", body)
     assert response.status_code == 200, response.json()
-    assert bytes(StoredBlob.objects.get(digest=layer.gzip_digest).data) == layer.gzip
+    assert read_blob(layer.gzip_digest) == layer.gzip
     stored = ContainerRequest.objects.get(token=response.json()["containerToken"])
     assert stored.container_config["layers"][0]["location"] == f"data:<{layer.size} bytes>"
     assert stored.request["containerConfig"]["layers"][0]["location"] == f"data:<{layer.size} bytes>"

@@ -14,6 +14,7 @@ from builds.models import Build, StoredBlob
 from containers.lifecycle import collect_blobs
 from containers.models import ContainerRequest
 from oci.layer import LayerBuilder
+from wave_site.storage import store
 from tests.support.context_tars import wave_cli_context
 from tests.support.factories import BuildFactory
 from tests.support.helpers import REGISTRY, dockerfile, post
@@ -87,9 +88,13 @@ def test_a_live_requests_layer_is_kept_and_an_expired_ones_collected(api, busybo
     ContainerRequest.objects.filter(pk=other.pk).update(revoked_at=timezone.now())
     for layer in (live, expired, revoked):
         age(layer["gzipDigest"], 120)
+    keys = {layer["gzipDigest"]: StoredBlob.objects.get(digest=layer["gzipDigest"]).key for layer in (live, expired, revoked)}
     collect_blobs()
     assert exists(live["gzipDigest"])
     assert not exists(expired["gzipDigest"]) and not exists(revoked["gzipDigest"])
+    # The bytes went with the rows, from the object store too.
+    assert store().size(keys[live["gzipDigest"]]) == live["gzipSize"]
+    assert store().size(keys[expired["gzipDigest"]]) is None and store().size(keys[revoked["gzipDigest"]]) is None
 
 
 def test_an_unreferenced_blob_within_its_grace_period_is_kept(api, busybox, settings):

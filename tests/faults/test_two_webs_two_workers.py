@@ -38,7 +38,8 @@ class Worker:
 
     def ran(self, build_id: str) -> int:
         """How many times this worker started the build's job."""
-        return self.log.read_text().count(f"{QUEUE}: builds.jobs.run_build('{build_id}')")  # RQ's "Worker x: <queue>: <job>" line
+        # RQ's "Worker x: <queue>: <job>" line; builds wait in the platform's queue under QUEUE.
+        return self.log.read_text().count(f"{QUEUE}-linux-amd64: builds.jobs.run_build('{build_id}')")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -103,3 +104,23 @@ def test_an_org_manager_cannot_open_another_orgs_dashboard(browser, wave_server)
     browser.get(f"{wave_server.url}/view/usage/gmail.com")
     assert browser.find_element(By.ID, "forbidden").text == "You may not see the usage of gmail.com."
     assert "Forbidden" in browser.title
+
+
+def test_the_admin_login_page_is_styled_by_the_admins_stylesheet(browser, wave_server):
+    browser.get(f"{wave_server.url}/admin/login/")
+    header = browser.find_element(By.ID, "header")
+    # Both come from admin/css/base.css only: a page without its stylesheet has a transparent block here.
+    assert header.value_of_css_property("display") == "flex"
+    assert header.value_of_css_property("background-color") == "rgba(65, 118, 144, 1)"  # --header-bg
+    sheets = browser.execute_script("return [...document.styleSheets].map(s => s.href || '')")
+    assert any(re.search(r"/static/admin/css/base\.[0-9a-f]{12}\.css$", href) for href in sheets), sheets
+
+
+def test_swagger_ui_renders_the_operations_from_local_assets(browser, wave_server):
+    browser.get(f"{wave_server.url}/openapi/")
+    WebDriverWait(browser, 30).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, '.opblock-post [data-path="/v1alpha2/container"]')
+    )
+    assert browser.find_elements(By.CSS_SELECTOR, '.opblock-get [data-path="/service-info"]')
+    scripts = browser.execute_script("return [...document.scripts].map(s => s.src).filter(Boolean)")
+    assert scripts and all(src.startswith(f"{wave_server.url}/static/") for src in scripts), scripts

@@ -7,6 +7,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import ApiToken, PlatformAccount, PlatformWorkspace, RegistryCredential, User, Workspace
+from builds import blobs
 from builds.models import Build, StoredBlob
 from containers.models import ContainerRequest, new_token
 from metrics.models import PullEvent
@@ -128,14 +129,17 @@ class PullEventFactory(factory.django.DjangoModelFactory):
 
 
 class StoredBlobFactory(factory.django.DjangoModelFactory):
-    """A stored layer; its digest and size are those of `data`."""
+    """A stored layer: `data` in the object store, the row's digest and size those of `data`."""
 
     class Meta:
         model = StoredBlob
 
     data = factory.Sequence(lambda n: f"blob {n}".encode())
     digest = factory.LazyAttribute(lambda b: sha256_digest(b.data))
-    size = factory.LazyAttribute(lambda b: len(b.data))
+
+    @classmethod
+    def _create(cls, model_class, data: bytes, digest: str, **fields) -> StoredBlob:
+        return blobs.put(digest, data, **fields)[0]
 
 
 class MirrorFactory(factory.django.DjangoModelFactory):

@@ -12,6 +12,7 @@ from oci import mediatypes
 class FakeRegistry:
     def __init__(self):
         self.manifest = b"{}"
+        self.blobs: dict[str, bytes] = {}  # digest -> the bytes served for it (right or wrong)
         self.media_type = mediatypes.OCI_MANIFEST
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -31,6 +32,8 @@ class FakeRegistry:
                     self._send(200, "application/json", b"{}")
                 elif "/manifests/" in self.path:
                     self._send(200, fake.media_type, fake.manifest)
+                elif "/blobs/" in self.path and self.path.rpartition("/")[2] in fake.blobs:
+                    self._send(200, "application/octet-stream", fake.blobs[self.path.rpartition("/")[2]])
                 else:
                     self._send(404, "application/json", b'{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}')
 

@@ -58,15 +58,17 @@ def server_env(**extra: str) -> dict[str, str]:
     }
 
 
-def start_server(log: Path, **env: str) -> WaveServer:
-    """The service under uvicorn on a free port, on this session's database and Redis."""
+def start_server(log: Path, workers: int = 1, **env: str) -> WaveServer:
+    """The service under uvicorn on a free port, on this session's database and Redis; `workers` > 1
+    runs that many web processes under uvicorn's supervisor (set PROMETHEUS_MULTIPROC_DIR with it)."""
     port = free_port()
     env = server_env(**{"WAVE_SERVER_URL": f"http://localhost:{port}", "WAVE_UPSTREAM_CLIENT_TTL": "0", **env})
     with log.open("w") as out:
         process = subprocess.Popen(
-            # As scripts/stack starts it: the app, not uvicorn, decides whom X-Forwarded-For is believed from.
+            # As scripts/stack starts it: the app, not uvicorn, decides whom X-Forwarded-For is believed from;
+            # pulls still waiting on a build do not hold a shutdown past a few seconds.
             [sys.executable, "-m", "uvicorn", "wave_site.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-             "--no-proxy-headers"],
+             "--no-proxy-headers", "--timeout-graceful-shutdown", "5", "--workers", str(workers)],
             cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
@@ -79,7 +81,12 @@ def start_server(log: Path, **env: str) -> WaveServer:
 
 def stop_server(server: WaveServer) -> None:
     server.process.terminate()
-    server.process.wait(10)
+    try:
+        server.process.wait(15)
+    except subprocess.TimeoutExpired:  # still a failure, but not one that holds the test database open
+        server.process.kill()
+        server.process.wait()
+        raise
 
 
 def start_worker(log: Path, queue: str = "default", **env: str) -> subprocess.Popen:
