@@ -22,8 +22,6 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wave_site.settings")
-# httpx verifies against SSL_CERT_FILE when it is set: the front's certificate is the local CA's.
-os.environ["SSL_CERT_FILE"] = str(ROOT / "data" / "tls" / "ca.crt")
 
 from django.conf import settings  # noqa: E402
 
@@ -46,6 +44,9 @@ def front_cpu_seconds() -> float:
 
 
 def main() -> None:
+    # httpx verifies against SSL_CERT_FILE when it is set: the front's certificate is the local CA's.
+    # Set when run, not at import (an importer's every later httpx client would trust only that CA).
+    os.environ["SSL_CERT_FILE"] = str(ROOT / "data" / "tls" / "ca.crt")
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
