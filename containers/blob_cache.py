@@ -31,6 +31,7 @@ from django.conf import settings
 
 from accounts.identity import Identity
 from accounts.models import User, Workspace
+from oci.download import TooLarge
 from registries.upstream import client_for
 from wave_site import storage
 from wave_site.redis import ERRORS, async_redis, sync_redis, unavailable
@@ -147,15 +148,15 @@ async def streamed(info: TokenInfo, digest: str, size: int | None, source: tuple
         return
     registry, path = source
     try:
-        await sync_to_async(enqueue_copy, thread_sensitive=False)(digest, registry, path, info.user_id, info.workspace_id)
+        await sync_to_async(enqueue_copy, thread_sensitive=False)(digest, registry, path, info.user_id, info.workspace_id, size)
     except ERRORS as exc:
         unavailable("blob_cache", exc)
 
 
-def enqueue_copy(digest: str, registry: str, path: str, user_id: int | None, workspace_id: int | None) -> None:
+def enqueue_copy(digest: str, registry: str, path: str, user_id: int | None, workspace_id: int | None, size: int) -> None:
     """Ids and names only: the job reads the owner's credentials itself, none travel in the queue."""
     django_rq.get_queue(settings.WAVE_BLOB_CACHE_QUEUE).enqueue(
-        "containers.blob_cache.copy_blob", digest, registry, path, user_id, workspace_id,
+        "containers.blob_cache.copy_blob", digest, registry, path, user_id, workspace_id, size,
         job_id=f"blobcache-{digest.replace(':', '-')}", job_timeout=settings.WAVE_BLOB_CACHE_TIMEOUT,
         result_ttl=600, failure_ttl=24 * 3600,
     )
@@ -171,14 +172,15 @@ def total_size(headers: dict[str, str]) -> int | None:
 # --- the job ----------------------------------------------------------------------------------
 
 
-def copy_blob(digest: str, registry: str, path: str, user_id: int | None, workspace_id: int | None) -> str:
+def copy_blob(digest: str, registry: str, path: str, user_id: int | None, workspace_id: int | None, size: int) -> str:
     """Copy the blob from `registry`/`path` (read with the owner's stored credentials) into the store,
-    and record it once its bytes hash to `digest`. Safe to run twice: a recorded blob still in the
-    store is not copied again. Returns what it did, for the job's result."""
+    and record it once its bytes hash to `digest`; no more than the `size` bytes it was pulled as is
+    written (an upstream that sends more is refused before it fills the disk). Safe to run twice: a
+    recorded blob still in the store is not copied again. Returns what it did, for the job's result."""
     redis = sync_redis()
     done = False
     try:
-        done, outcome = _copy(redis, digest, registry, path, user_id, workspace_id)
+        done, outcome = _copy(redis, digest, registry, path, user_id, workspace_id, size)
         return outcome
     finally:
         if done:
@@ -187,7 +189,7 @@ def copy_blob(digest: str, registry: str, path: str, user_id: int | None, worksp
             redis.set(_copying_key(digest), "1", ex=RETRY_AFTER)
 
 
-def _copy(redis, digest: str, registry: str, path: str, user_id: int | None, workspace_id: int | None) -> tuple[bool, str]:
+def _copy(redis, digest: str, registry: str, path: str, user_id: int | None, workspace_id: int | None, limit: int) -> tuple[bool, str]:
     key = store_key(digest)
     record = redis.get(_record_key(digest))
     if record is not None and storage.store().size(key) == int(record.split()[0]):
@@ -199,7 +201,11 @@ def _copy(redis, digest: str, registry: str, path: str, user_id: int | None, wor
     client = client_for(Identity(user, workspace), registry)
     with tempfile.TemporaryDirectory(prefix="blobcache-", dir=_scratch()) as scratch:
         file = Path(scratch) / "blob"
-        got, size = asyncio.run(_download(client, path, digest, file))
+        try:
+            got, size = asyncio.run(_download(client, path, digest, file, limit))
+        except TooLarge:
+            log.warning("blob %s of %s/%s sent more than the %d bytes it was pulled as: not cached", digest, registry, path, limit)
+            return False, f"larger than {limit} bytes: not cached"
         if got != digest:
             log.warning("blob %s of %s/%s hashed to %s: not cached", digest, registry, path, got)
             return False, f"digest mismatch ({got}): not cached"
@@ -214,16 +220,18 @@ def _scratch() -> Path:
     return folder
 
 
-async def _download(client, path: str, digest: str, file: Path) -> tuple[str, int]:
-    """Stream the blob into `file`: (the digest of what arrived, its size)."""
+async def _download(client, path: str, digest: str, file: Path, limit: int) -> tuple[str, int]:
+    """Stream the blob into `file`: (the digest of what arrived, its size); `TooLarge` past `limit`."""
     sha, size = hashlib.sha256(), 0
     async with client:
         response = await client.open_blob(path, digest)
         try:
             with file.open("wb") as out:
                 async for chunk in response.aiter_raw():
-                    sha.update(chunk)
                     size += len(chunk)
+                    if size > limit:
+                        raise TooLarge(limit)
+                    sha.update(chunk)
                     out.write(chunk)
         finally:
             await response.aclose()

@@ -183,7 +183,7 @@ def test_the_copy_job_refuses_bytes_that_do_not_hash_to_the_digest(db):
         honest = b"the real layer" * 1000
         digest = "sha256:" + hashlib.sha256(honest).hexdigest()
         fake.blobs[digest] = b"something else" * 1000
-        outcome = blob_cache.copy_blob(digest, fake.host, "liar/image", None, None)
+        outcome = blob_cache.copy_blob(digest, fake.host, "liar/image", None, None, len(honest))
         assert outcome.startswith("digest mismatch")
         assert not _cached(digest)
         assert storage.store().size(blob_cache.store_key(digest)) is None
@@ -191,9 +191,26 @@ def test_the_copy_job_refuses_bytes_that_do_not_hash_to_the_digest(db):
         fake.close()
 
 
+def test_the_copy_job_stops_an_upstream_that_sends_more_than_the_pull_saw(db):
+    """A stranger's registry that answers the job with an endless body must not fill the disk: the
+    job stops past the size the pull was answered with, and nothing is stored."""
+    fake = FakeRegistry()
+    try:
+        pulled = b"the layer as pulled" * 1000
+        digest = "sha256:" + hashlib.sha256(pulled).hexdigest()
+        fake.blobs[digest] = pulled + b"and then some more" * 1000
+        outcome = blob_cache.copy_blob(digest, fake.host, "liar/image", None, None, len(pulled))
+        assert outcome == f"larger than {len(pulled)} bytes: not cached"
+        assert not _cached(digest)
+        assert storage.store().size(blob_cache.store_key(digest)) is None
+        assert not list((settings.WAVE_DATA_DIR / "blobcache").iterdir())  # the scratch file is gone
+    finally:
+        fake.close()
+
+
 def test_the_copy_job_run_twice_copies_once(warm):
     _, digest, _ = warm
-    assert blob_cache.copy_blob(digest, "unused.example", "unused/path", None, None) == "already cached"
+    assert blob_cache.copy_blob(digest, "unused.example", "unused/path", None, None, SIZE) == "already cached"
 
 
 def test_skopeo_pulls_through_the_redirect_and_verifies_the_digest(warm, cache_server, tmp_path):
