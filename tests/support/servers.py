@@ -73,7 +73,7 @@ def start_server(log: Path, workers: int = 1, **env: str) -> WaveServer:
         )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/service-info", timeout=30)
-    except RuntimeError:
+    except BaseException:  # any failure here, not only the wait's: a server left running holds the test database
         process.kill()
         raise
     return WaveServer(port, process, log)
