@@ -191,9 +191,10 @@ def test_the_copy_job_refuses_bytes_that_do_not_hash_to_the_digest(db):
         fake.close()
 
 
-def test_the_copy_job_stops_an_upstream_that_sends_more_than_the_pull_saw(db):
+def test_the_copy_job_stops_an_upstream_that_sends_more_than_the_pull_saw(db, settings, tmp_path):
     """A stranger's registry that answers the job with an endless body must not fill the disk: the
     job stops past the size the pull was answered with, and nothing is stored."""
+    settings.WAVE_DATA_DIR = tmp_path  # its own scratch folder: a worker may be copying another blob
     fake = FakeRegistry()
     try:
         pulled = b"the layer as pulled" * 1000
@@ -203,7 +204,7 @@ def test_the_copy_job_stops_an_upstream_that_sends_more_than_the_pull_saw(db):
         assert outcome == f"larger than {len(pulled)} bytes: not cached"
         assert not _cached(digest)
         assert storage.store().size(blob_cache.store_key(digest)) is None
-        assert not list((settings.WAVE_DATA_DIR / "blobcache").iterdir())  # the scratch file is gone
+        assert not list((tmp_path / "blobcache").iterdir())  # the scratch file is gone
     finally:
         fake.close()
 
