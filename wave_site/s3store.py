@@ -25,10 +25,18 @@ TRANSFER = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=16 <
 
 
 class S3Store(Store):
-    def __init__(self, bucket: str, endpoint: str | None, region: str, access_key: str, secret_key: str):
+    def __init__(self, bucket: str, endpoint: str | None, region: str, access_key: str, secret_key: str,
+                 public_endpoint: str | None = None):
         self.bucket = bucket
         self.name = f"the object store {endpoint or 'AWS S3'} (bucket {bucket})"
-        self.client = boto3.session.Session().client(
+        self.client = self._client(endpoint, region, access_key, secret_key)
+        # Presigned URLs are for clients: a signature covers its host, so they are signed for the
+        # address clients reach (signing is local, this client never connects).
+        self.signer = self._client(public_endpoint, region, access_key, secret_key) if public_endpoint else self.client
+
+    @staticmethod
+    def _client(endpoint: str | None, region: str, access_key: str, secret_key: str):
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=endpoint,
             region_name=region,
@@ -100,7 +108,7 @@ class S3Store(Store):
                 raise Unreachable(f"{self.name}: {len(failed)} keys not deleted ({failed[0].get('Code', 'error')})")
 
     def presigned_get(self, key: str, expires: int) -> str | None:
-        return self.client.generate_presigned_url(
+        return self.signer.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": check_key(key)}, ExpiresIn=expires
         )
 

@@ -134,14 +134,16 @@ def parse(url: str, access_key: str = "", secret_key: str = "") -> Store:
         return FileStore(Path(parts.path))
     if parts.scheme == "s3" and parts.netloc and parts.path in ("", "/"):
         query = parse_qs(parts.query, strict_parsing=bool(parts.query))
-        endpoint = query.get("endpoint", [""])[0]
-        if (set(query) <= {"endpoint", "region"} and all(len(v) == 1 for v in query.values())
-                and (not endpoint or urlsplit(endpoint).scheme in ("http", "https"))):
+        endpoint, public = (query.get(name, [""])[0] for name in ("endpoint", "public_endpoint"))
+        if (set(query) <= {"endpoint", "public_endpoint", "region"} and all(len(v) == 1 for v in query.values())
+                and all(not url or urlsplit(url).scheme in ("http", "https") for url in (endpoint, public))):
             from wave_site.s3store import S3Store  # boto3 loads only when the store is S3
 
-            return S3Store(parts.netloc, endpoint or None, query.get("region", ["us-east-1"])[0], access_key, secret_key)
+            region = query.get("region", ["us-east-1"])[0]
+            return S3Store(parts.netloc, endpoint or None, region, access_key, secret_key, public or None)
     raise ImproperlyConfigured(
-        f"WAVE_STORAGE_URL must be s3://BUCKET?endpoint=http(s)://HOST:PORT&region=REGION or file:///ABSOLUTE/PATH, not {url!r}"
+        "WAVE_STORAGE_URL must be s3://BUCKET?endpoint=http(s)://HOST:PORT&region=REGION"
+        f"[&public_endpoint=http(s)://HOST:PORT] or file:///ABSOLUTE/PATH, not {url!r}"
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -61,6 +62,22 @@ def test_a_presigned_url_serves_the_object_without_keys_until_it_expires(s3):
     assert httpx.get(url).content == b"layer bytes"
     assert httpx.get(url.replace("X-Amz-Expires=60", "X-Amz-Expires=6000")).status_code == 403  # the signature covers it
     assert httpx.get(url.split("?")[0]).status_code == 403  # no anonymous reads
+
+
+def test_a_public_endpoint_signs_urls_for_the_clients_address_while_the_service_uses_its_own(s3):
+    """The service reaches the store at 127.0.0.1, clients at another name (here `localhost`, the same
+    server): URLs are signed for the clients' host, and the signature does not hold on the other one."""
+    key = s3.key("public")
+    s3.put_bytes(key, b"for the clients")
+    internal = urlsplit(parse_qs(urlsplit(settings.WAVE_STORAGE_URL).query)["endpoint"][0])
+    public = f"http://localhost:{internal.port}"
+    url = settings.WAVE_STORAGE_URL.replace("?", f"?public_endpoint={public}&")
+    both = parse(url, settings.WAVE_STORAGE_ACCESS_KEY, settings.WAVE_STORAGE_SECRET_KEY)
+    assert both.read_bytes(key) == b"for the clients"  # the service still talks to its own address
+    signed = both.presigned_get(key, 60)
+    assert signed.startswith(f"{public}/wave/{key}?")
+    assert httpx.get(signed).content == b"for the clients"
+    assert httpx.get(signed.replace(public, f"http://127.0.0.1:{internal.port}")).status_code == 403
 
 
 def test_wrong_keys_are_refused_naming_the_store_not_the_keys():

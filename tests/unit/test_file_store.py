@@ -79,6 +79,7 @@ def test_a_folder_that_cannot_be_made_is_unreachable_naming_it(tmp_path):
 @pytest.mark.parametrize("url", [
     "file://relative/path", "file:///abs?x=1", "s3://", "s3://bucket/prefix", "s3://bucket?endpoint=ftp://host",
     "s3://bucket?endpoint=http://a&endpoint=http://b", "s3://bucket?colour=red", "http://host/bucket", "bucket",
+    "s3://bucket?endpoint=http://a&public_endpoint=file:///x", "s3://bucket?public_endpoint=http://a&public_endpoint=http://b",
 ])
 def test_a_malformed_url_is_refused_naming_it(url):
     with pytest.raises(ImproperlyConfigured, match="WAVE_STORAGE_URL must be") as refused:
