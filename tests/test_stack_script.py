@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.support.helpers import free_port, wait_until
+from oci.auth import Credentials
+from oci.image import new_image
+from oci.layer import LayerBuilder
+from oci.platform import Platform
+from tests.support.helpers import free_port, push, wait_until
+from wave_site.storage import parse
 
 STACK = settings.BASE_DIR / "scripts" / "stack"
 PORT_VARS = ("WAVE_PORT", "WAVE_PG_PORT", "WAVE_REDIS_PORT", "WAVE_REGISTRY_PORT", "WAVE_STORAGE_PORT", "WAVE_TLS_PORT")
@@ -121,6 +126,11 @@ def test_a_number_of_web_workers_that_is_not_one_is_refused(data):
         assert result.returncode != 0 and f"WAVE_WEB_WORKERS must be a number of processes (1 or more), not '{value}'" in result.stderr
 
 
+def test_a_registry_storage_that_is_not_known_is_refused(data):
+    result = stack(data, "up", WAVE_REGISTRY_STORAGE="nfs")
+    assert result.returncode != 0 and "WAVE_REGISTRY_STORAGE must be filesystem or s3, not 'nfs'" in result.stderr
+
+
 def test_a_port_that_is_not_a_number_is_refused(data):
     result = stack(data, "status", WAVE_REDIS_PORT="63x")
     assert result.returncode != 0 and "WAVE_REDIS_PORT must be a port number, not '63x'" in result.stderr
@@ -142,8 +152,10 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
     data = root / "data"
     ports = {var: free_port() for var in PORT_VARS}
     quick = {"WAVE_STACK_DEBIAN": "0", "WAVE_STACK_WATCH_EVERY": "1", "WAVE_WEB_WORKERS": "2"}
+    # The machine's AWS_CA_BUNDLE (when it has one) stops the registry's AWS SDK: the script unsets it.
+    ca_bundle = {k: os.environ[k] for k in ("AWS_CA_BUNDLE",) if k in os.environ}
     try:
-        up = stack(data, "up", **quick, **{k: str(v) for k, v in ports.items()})
+        up = stack(data, "up", **quick, **ca_bundle, WAVE_REGISTRY_STORAGE="s3", **{k: str(v) for k, v in ports.items()})
         assert up.returncode == 0, up.stdout + up.stderr
         assert (data / "ports.env").read_text().splitlines()[1:] == [f"{k}={v}" for k, v in ports.items()]
         report = status(data)
@@ -157,11 +169,26 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
         metrics = data / "run" / "prometheus"
         wait_until(lambda: len(list(metrics.glob("gauge_livesum_*.db"))) == 2, 30, 0.5)
 
-        # Without the variables, the same services.
+        # The registry keeps its images in its own bucket of the stack's store.
+        secrets = dict(line.split("=", 1) for line in (data / "secrets.env").read_text().splitlines() if "=" in line)
+        registry = f"127.0.0.1:{ports['WAVE_REGISTRY_PORT']}"
+        image = new_image([LayerBuilder().add_file("in-the-store.txt", b"kept in S3").build()], {}, Platform("linux", "amd64"))
+        digest = push(registry, "stored/image", "v1", image, Credentials("wave", secrets["WAVE_REGISTRY_PASSWORD"]))
+        bucket = parse(f"s3://registry?endpoint=http://127.0.0.1:{ports['WAVE_STORAGE_PORT']}",
+                       secrets["WAVE_STORAGE_ACCESS_KEY"], secrets["WAVE_STORAGE_SECRET_KEY"])
+        hex_digest = digest.split(":")[1]
+        assert bucket.size(f"docker/registry/v2/blobs/sha256/{hex_digest[:2]}/{hex_digest}/data") is not None
+        assert (data / "registry.yml").stat().st_mode & 0o777 == 0o600  # it holds the store's keys
+        assert secrets["WAVE_STORAGE_SECRET_KEY"] not in (data / "logs" / "registry.log").read_text()
+        switch = stack(data, "up", **quick, WAVE_REGISTRY_STORAGE="filesystem")
+        assert switch.returncode != 0 and "the running registry uses s3 storage" in switch.stderr, switch.stderr
+
+        # Without the variables, the same services (and the same registry storage).
         again = stack(data, "up", **quick)
         assert again.returncode == 0 and f"up: http://localhost:{ports['WAVE_PORT']} " in again.stdout, again.stdout + again.stderr
         env = (data / "stack.env").read_text()
         assert f"@127.0.0.1:{ports['WAVE_PG_PORT']}/wave" in env and f"WAVE_CONDA_BASE_IMAGE=localhost:{ports['WAVE_REGISTRY_PORT']}/" in env
+        assert "  s3: {bucket: registry" in (data / "registry.yml").read_text()
 
         # A store stopped: `status` fails, and /readyz's lines name it and why.
         os.kill(pid(data, "registry"), signal.SIGTERM)
