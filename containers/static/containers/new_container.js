@@ -4,7 +4,7 @@
 (function () {
   const form = document.getElementById("new-container");
   const q = document.getElementById("q"), results = document.getElementById("results");
-  const names = document.getElementById("package-names"), status = document.getElementById("search-status");
+  const status = document.getElementById("search-status");
   const packages = document.getElementById("packages"), platform = document.getElementById("platform");
   let timer = null, asked = 0;
 
@@ -16,7 +16,7 @@
   }
 
   function show(answer) {
-    results.replaceChildren(); names.replaceChildren();
+    results.replaceChildren();
     for (const p of answer.packages) {
       const spec = p.name + "=" + p.version, li = document.createElement("li"), button = document.createElement("button");
       button.type = "button"; button.textContent = "Add"; button.dataset.spec = spec;
@@ -24,7 +24,6 @@
       const code = document.createElement("code"); code.textContent = spec;
       li.append(button, code, " · " + p.platforms.join(", "));
       results.append(li);
-      const option = document.createElement("option"); option.value = p.name; names.append(option);
     }
     const n = answer.packages.length;
     status.textContent = n + " package" + (n === 1 ? "" : "s") + " for “" + answer.query + "” in " + answer.channels.join(", ") + (answer.truncated ? " (the first " + n + ")" : "");
@@ -48,7 +47,5 @@
   q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 350); });
   q.addEventListener("keydown", event => { if (event.key === "Enter") { event.preventDefault(); search(); } });
   document.getElementById("search").addEventListener("click", event => { event.preventDefault(); search(); });
-  // A datalist pick is a whole name: show its versions at once.
-  q.addEventListener("change", search);
   form.dataset.enhanced = "true";
 })();
