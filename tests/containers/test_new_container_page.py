@@ -12,7 +12,7 @@ from django.test import Client
 
 from builds.models import Build
 from containers.models import ContainerRequest
-from tests.support.factories import UserFactory, api_token
+from tests.support.factories import api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -186,3 +186,10 @@ def test_a_user_sees_a_dockerfile_build_they_requested(owner, settings):
     assert request.build.container_file == "FROM scratch\nENV FROM_THE_FORM=1\n"
     assert request.request["containerFile"] == base64.b64encode(b"FROM scratch\nENV FROM_THE_FORM=1\n").decode()
     assert request.build.user == owner
+
+
+def test_a_form_body_over_the_size_limit_is_a_413(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    response = form_post(Client(), kind="dockerfile", dockerfile="FROM x\n" + "RUN true\n" * 400)
+    assert response.status_code == 413
+    assert "at most 2000 bytes are accepted (WAVE_MAX_BODY_SIZE)" in response.json()["message"]

@@ -8,7 +8,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.pages.test_browser import DOCS, browser  # noqa: F401 (the fixture)
+from tests.support.browser import DOCS, browser  # noqa: F401 (the fixture)
 from tests.support.servers import start_server, stop_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
