@@ -193,3 +193,13 @@ def test_a_form_body_over_the_size_limit_is_a_413(settings):
     response = form_post(Client(), kind="dockerfile", dockerfile="FROM x\n" + "RUN true\n" * 400)
     assert response.status_code == 413
     assert "at most 2000 bytes are accepted (WAVE_MAX_BODY_SIZE)" in response.json()["message"]
+
+
+def test_an_image_the_registry_does_not_have_is_the_apis_refusal_above_the_form(registry, api):
+    image = f"{registry}/library/nothing-here:latest"
+    response = form_post(Client(), image=image)
+    api_answer = api.post("/v1alpha2/container", {"containerImage": image}, format="json")
+    assert response.status_code == api_answer.status_code >= 400
+    message = re.search(r'id="form-error"[^>]*>(.*?)</p>', response.content.decode(), re.S).group(1)
+    assert message == api_answer.json()["message"].replace("'", "&#x27;")
+    assert image in api_answer.json()["message"]
