@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 from accounts.identity import ANONYMOUS, Identity
+from builds.conda.plan import SUBDIRS as CONDA_SUBDIRS
 from limits.ratelimit import client_ip
 from builds.models import without_large_fields
 from builds.visibility import sees_private
@@ -17,10 +18,11 @@ from metrics.models import PullEvent
 from oci.errors import OciError
 from oci.platform import parse_platform
 from wave_site.errors import DomainError
+from wave_site.storage import Unreachable
 
 from .inspect import inspect_image
 from .models import ContainerRequest
-from .new_form import Form, FormError, api_body, error_of
+from .new_form import KINDS, Form, FormError, api_body, error_of
 from .package_search import find_packages
 from .serializers import ContainerRequestSerializer
 from .services import Caller, request_container
@@ -70,7 +72,8 @@ def new_container(request: HttpRequest) -> HttpResponse:
     """GET the form; POST a request through the API's serializer and service (post/redirect/get), or
     (the "Search" button, for browsers without script) a package search shown in the form."""
     if request.method == "GET":
-        return _form_page(request, {"kind": request.GET.get("kind", "conda")})
+        kind = request.GET.get("kind")
+        return _form_page(request, {"kind": kind if kind in KINDS else "conda"})
     form = Form.from_post(request.POST)
     if "search" in request.POST:
         try:
@@ -89,11 +92,13 @@ def new_container(request: HttpRequest) -> HttpResponse:
         return _form_page(request, form.with_added(), exc)
     except DomainError as exc:  # refused by the service: the API's message and status
         return _form_page(request, form.with_added(), FormError("", exc.message), exc.status, exc.headers)
+    except Unreachable as exc:  # the object store, down: the API's 503
+        return _form_page(request, form.with_added(), FormError("", f"Unavailable: {exc}"), 503)
     return redirect(f"/view/containers/{answer['requestId']}")
 
 
 def _subdir(platform: str) -> str:
-    return {"linux/arm64": "linux-aarch64"}.get(platform, "linux-64")
+    return CONDA_SUBDIRS.get(platform, CONDA_SUBDIRS["linux/amd64"])  # the platform's own error comes on submit
 
 
 def _form_page(request: HttpRequest, values: dict, error: FormError | None = None, status: int | None = None,

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import rattler
 
+from .plan import SUBDIRS as PLATFORM_SUBDIRS
 from .solve import RATTLER_ERRORS
 
-SUBDIRS = ("linux-64", "linux-aarch64")
+SUBDIRS = tuple(PLATFORM_SUBDIRS.values())
 
 
 class ChannelUnreachable(Exception):
