@@ -15,19 +15,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from builds.models import Build
-from tests.support.browser import DOCS, browser  # noqa: F401 (the fixture)
+from tests.support.browser import DOCS, log_in
 from tests.support.factories import PullEventFactory, UserFactory, api_token
 from tests.support.helpers import REGISTRY, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def log_in(browser, server, user) -> None:
-    browser.get(f"{server.url}/accounts/login/")
-    browser.find_element(By.ID, "id_username").send_keys(user.username)
-    browser.find_element(By.ID, "id_password").send_keys("password")
-    browser.find_element(By.ID, "login").click()
-    WebDriverWait(browser, 10).until(lambda b: "/view/builds/" in b.current_url)
 
 
 def test_a_running_builds_log_grows_without_a_reload(browser, wave_server, build_worker, registry):

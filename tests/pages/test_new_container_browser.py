@@ -8,7 +8,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.browser import DOCS, browser  # noqa: F401 (the fixture)
+from tests.support.browser import DOCS
 from tests.support.servers import start_server, stop_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -47,11 +47,11 @@ def _walk(browser, server, query: str, spec: str, shots: str) -> None:
     browser.save_screenshot(str(DOCS / f"new-container-{shots}build.png"))
 
 
-def test_a_stranger_requests_a_conda_package_found_by_search(browser, conda_server, build_worker):  # noqa: F811
+def test_a_stranger_requests_a_conda_package_found_by_search(browser, conda_server, build_worker):
     _walk(browser, conda_server, "wavetest-he", "wavetest-hello=1.0", "")
 
 
-def test_the_same_walk_on_a_375_px_wide_window(browser, conda_server, build_worker):  # noqa: F811
+def test_the_same_walk_on_a_375_px_wide_window(browser, conda_server, build_worker):
     browser.set_window_size(375, 900)
     assert browser.execute_script("return window.innerWidth") <= 375
     _walk(browser, conda_server, "extra", "wavetest-extra=2.0", "375-")

@@ -1,16 +1,15 @@
-"""Headless Debian Chromium driven by Selenium, as in tests/pages/test_browser.py, for the page
-tests of their own modules (test modules may not import each other); screenshots go to docs/ with
-WAVE_UPDATE_SCREENSHOTS=1, else to a scratch folder."""
+"""What the browser tests share: where screenshots go, Chromium's flags, a driver, a login."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 DOCS = Path(settings.BASE_DIR) / "docs" if os.environ.get("WAVE_UPDATE_SCREENSHOTS") else Path("/tmp/wave-screenshots")
 DOCS.mkdir(exist_ok=True)
@@ -20,13 +19,18 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture
-def browser():
+def chromium() -> webdriver.Chrome:
     os.environ["SE_OFFLINE"] = "true"  # Selenium must not try to download a driver: Debian's is used
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    yield driver
-    driver.quit()
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def log_in(browser, server, user) -> None:
+    browser.get(f"{server.url}/accounts/login/")
+    browser.find_element(By.ID, "id_username").send_keys(user.username)
+    browser.find_element(By.ID, "id_password").send_keys("password")
+    browser.find_element(By.ID, "login").click()
+    WebDriverWait(browser, 10).until(lambda b: "/view/builds/" in b.current_url)
