@@ -96,3 +96,13 @@ def test_searches_are_rate_limited_per_address(channel, settings):
     assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 3600
     assert refused.json()["message"].startswith("Rate limit exceeded: 2 searches an hour for client 198.51.100.20")
     assert search("wavetest", REMOTE_ADDR="198.51.100.21").status_code == 200
+
+
+def test_a_signed_in_user_searches_on_their_own_budget(channel, settings, owner):
+    settings.WAVE_RATE_LIMIT_SEARCHES_USER = "1/3600"
+    client = Client()
+    client.force_login(owner)
+    assert client.get(SEARCH, {"q": "wavetest"}).status_code == 200
+    refused = client.get(SEARCH, {"q": "wavetest"})
+    assert refused.status_code == 429 and "1 searches an hour for this user" in refused.json()["message"]
+    assert search("wavetest").status_code == 200  # the anonymous budget of the same address is another
