@@ -26,6 +26,7 @@
           },
           y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "per day" } },
         },
+        interaction: { mode: "index", intersect: false },  // anywhere in a day's column, even a day of 0
         plugins: { legend: { display: false } },
       },
     });
