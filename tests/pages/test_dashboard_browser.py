@@ -11,7 +11,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.pages.test_browser import DOCS, browser, log_in  # noqa: F401 (browser is a fixture)
+from tests.support.browser import DOCS, log_in
 from tests.support.factories import BuildFactory, PullEventFactory, UserFactory
 from tests.support.helpers import REGISTRY
 
