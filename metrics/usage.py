@@ -7,7 +7,7 @@ Anonymous events (no token, so no org) are shown as the org `ANONYMOUS`, a name 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
@@ -33,6 +33,10 @@ class Window:
         today = timezone.localdate()
         return cls(days, today - timedelta(days=days - 1), today)
 
+    def bounds(self) -> tuple[datetime, datetime]:
+        """From the first day's midnight to the midnight after today, in the current time zone."""
+        return tuple(timezone.make_aware(datetime.combine(day, time.min)) for day in (self.since, self.until + timedelta(days=1)))
+
     def dates(self) -> list[date]:
         return [self.since + timedelta(days=i) for i in range(self.days)]
 
@@ -42,7 +46,8 @@ def _stored(org: str) -> str:
 
 
 def _in(events: QuerySet, org: str | None, window: Window) -> QuerySet:
-    events = events.filter(created_at__date__gte=window.since, created_at__date__lte=window.until)
+    start, end = window.bounds()  # a range on the indexed column: `created_at__date` would cast every row
+    events = events.filter(created_at__gte=start, created_at__lt=end)
     return events if org is None else events.filter(org=_stored(org))
 
 

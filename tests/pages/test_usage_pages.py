@@ -7,11 +7,13 @@ import csv
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.support.factories import BuildFactory, PullEventFactory, UserFactory
@@ -154,3 +156,26 @@ def test_a_manager_keeps_the_window_on_the_way_to_their_org_and_gets_only_its_cs
     assert manager.get("/view/usage/gmail.com.csv").status_code == 403
     assert logged_in(UserFactory(email="pleb@seqera.io")).get("/view/usage/seqera.io.csv").status_code == 403
     assert Client().get("/view/usage/seqera.io.csv")["Location"].startswith("/accounts/login/")
+
+
+def test_the_window_starts_at_midnight_of_its_first_day(staff):
+    first = timezone.make_aware(datetime.combine(timezone.localdate() - timedelta(days=6), time.min))
+    PullEventFactory(created_at=first)
+    PullEventFactory(created_at=first - timedelta(microseconds=1))
+    PullEventFactory(created_at=first + timedelta(days=7) - timedelta(microseconds=1))  # the last instant of today
+    rows = staff.get("/view/usage/seqera.io.csv?days=7").content.decode().splitlines()
+    assert rows[2] == f"{first.date()},seqera.io,pulls,1" and rows[-2].endswith(",pulls,1")
+    assert sum(int(row.rsplit(",", 1)[1]) for row in rows[1:] if ",pulls," in row) == 2
+
+
+def test_a_dashboard_costs_the_same_queries_however_much_usage_there_is(staff):
+    def queries(path: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert staff.get(path).status_code == 200
+        return len(captured)
+
+    empty = (queries("/view/usage/seqera.io?days=90"), queries("/view/usage/?days=90"))
+    for n in range(30):
+        PullEventFactory(org=f"org{n}.example", image=f"i{n}", user=UserFactory(), created_at=ago(n))
+        BuildFactory(org=f"org{n}.example", created_at=ago(n))
+    assert (queries("/view/usage/org3.example?days=90"), queries("/view/usage/?days=90")) == empty
