@@ -57,6 +57,7 @@ def usage_index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def usage_org(request: HttpRequest, org: str) -> HttpResponse:
+    org = org.lower()  # orgs are stored lower case, as email domains compare
     if not may_see(request.user, org):
         return _forbidden(request, f"You may not see the usage of {org}.")
     window, form = _window(request)
@@ -92,6 +93,7 @@ def _cell(value: str) -> str:
 @login_required
 def usage_csv(request: HttpRequest, org: str) -> HttpResponse:
     """One row per day and kind, the numbers the dashboard draws."""
+    org = org.lower()
     if not may_see(request.user, org):
         return _forbidden(request, f"You may not see the usage of {org}.")
     window, form = _window(request)

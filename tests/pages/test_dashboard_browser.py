@@ -78,6 +78,10 @@ def test_the_dashboard_has_dated_axes_and_shows_a_days_value_on_hover(browser, w
     WebDriverWait(browser, 10).until(lambda b: tooltip(b, builds)["active"])
     assert tooltip(browser, builds)["lines"] == ["Builds: 2"]
     browser.save_screenshot(str(DOCS / "usage-org.png"))
+    browser.set_window_size(375, 800)  # a phone's width: the charts shrink to it
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return Chart.getChart(arguments[0]).width", builds) < 375)
+    assert browser.execute_script("return arguments[0].getBoundingClientRect().right <= window.innerWidth", builds)
+    browser.save_screenshot(str(DOCS / "usage-375.png"))
 
 
 def test_an_empty_window_shows_a_sentence_not_blank_charts(browser, wave_server):
