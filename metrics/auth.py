@@ -1,5 +1,6 @@
 """Who may read usage metrics (the metrics API and /metrics): HTTP Basic auth of a user with the
-`metrics.view_usage_metrics` permission, password guesses throttled per client (login_throttle)."""
+`metrics.view_usage_metrics` permission, password guesses throttled per client (login_throttle); on the
+metrics API also an org manager (Basic auth or an API token) for their own org."""
 
 from __future__ import annotations
 
@@ -56,6 +57,21 @@ class ReadsUsageMetrics(BasePermission):
             raise Unauthorized("Authentication required: use HTTP Basic auth", headers=MetricsBasicAuthentication().challenge())
         if not request.user.has_perm(PERMISSION):
             raise Forbidden(f"User '{request.user.get_username()}' may not read usage metrics (permission {PERMISSION})")
+        return True
+
+
+class ReadsUsageMetricsOrOwnOrg(ReadsUsageMetrics):
+    """The metrics API: a metrics reader for any org, or an org manager for their own (`?org=` theirs);
+    /metrics keeps ReadsUsageMetrics, since its series are every org's."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        user = request.user
+        if user is None or not user.is_authenticated or user.has_perm(PERMISSION) or not (user.is_org_manager and user.org):
+            return super().has_permission(request, view)
+        asked = (request.query_params.get("org") or "").lower()
+        if asked != user.org:
+            which = f"of {asked}" if asked else "of every org"
+            raise Forbidden(f"User '{user.get_username()}' may not read the usage metrics {which}: only of {user.org} (add ?org={user.org})")
         return True
 
 

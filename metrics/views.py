@@ -1,4 +1,5 @@
-"""`GET /v1alpha2/metrics/{builds,pulls,fusion/pulls}` with HTTP Basic auth (metrics/auth.py), shapes as in the reference."""
+"""`GET /v1alpha2/metrics/{builds,pulls,fusion/pulls}` with HTTP Basic auth or an API token (metrics/auth.py),
+shapes as in the reference."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from accounts.authentication import ApiTokenAuthentication
 from wave_site.errors import InvalidRequest
 
 from . import counters
-from .auth import MetricsBasicAuthentication, ReadsUsageMetrics
+from .auth import MetricsBasicAuthentication, ReadsUsageMetricsOrOwnOrg
 from .models import PullEvent
 
 
@@ -53,11 +54,12 @@ METRIC_SCHEMA = extend_schema(
 
 # /v1alpha2/metrics/{builds,pulls,fusion/pulls}.
 class MetricsViewSet(ViewSet):
-    authentication_classes = [MetricsBasicAuthentication]
-    permission_classes = [ReadsUsageMetrics]
+    # Basic first: its challenge is the 401's WWW-Authenticate. The token is for org managers' scripts.
+    authentication_classes = [MetricsBasicAuthentication, ApiTokenAuthentication]
+    permission_classes = [ReadsUsageMetricsOrOwnOrg]
 
     def perform_authentication(self, request: Request) -> None:
-        """Lazily, when ReadsUsageMetrics asks for the user."""
+        """Lazily, when the permission asks for the user."""
 
     def check_permissions(self, request: Request) -> None:
         """For reads only: other methods get their 405, and OPTIONS its description, without
