@@ -87,4 +87,7 @@ class MetricsBasicScheme(OpenApiAuthenticationExtension):
     name = "metricsBasicAuth"
 
     def get_security_definition(self, auto_schema) -> dict:
-        return {"type": "http", "scheme": "basic"}
+        return {"type": "http", "scheme": "basic", "description": (
+            "Username and password of a user with the metrics.view_usage_metrics permission; failed attempts are "
+            "counted per client and answered 429 with Retry-After past WAVE_RATE_LIMIT_LOGIN_FAILURES."
+        )}

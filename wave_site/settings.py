@@ -358,6 +358,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Builds and mirrors share one status enum; a container request's is another (unnamed, they collide).
     "ENUM_NAME_OVERRIDES": {"RecordStatusEnum": ["PENDING", "COMPLETED"], "ContainerStatusEnum": ["PENDING", "BUILDING", "DONE"]},
+    # A Retry-After header on every 429, words for path parameters (wave_site/openapi.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "wave_site.openapi.describe"],
 }
 
 # Logs are JSON lines carrying the request id (LOG_FORMAT=plain for people reading a terminal).
