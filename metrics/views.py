@@ -67,10 +67,11 @@ def metric_schema(metric: str, count: int, orgs: dict[str, int]):
         ],
         responses={
             200: METRIC_RESPONSE, 400: BAD_REQUEST, 401: CREDENTIALS,
-            403: FORBIDDEN, 429: RATE_LIMITED,
+            403: error("Not a metrics reader; or an org manager asking for another org than theirs (the message names it)."),
+            429: RATE_LIMITED,
         },
         examples=_metric_examples(metric, count, orgs),
-        summary="Usage counts, all time or for a date, for every org or one (HTTP Basic auth; wrong passwords are throttled)",
+        summary="Usage counts, all time or for a date, for every org or one (HTTP Basic auth, or an org manager's API token)",
     )
 
 
