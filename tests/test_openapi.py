@@ -168,3 +168,56 @@ def test_the_request_example_is_a_request_this_service_accepts(schema):
     example = schema["paths"]["/v1alpha2/container"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     serializer = ContainerRequestSerializer(data=example["DockerImageWithCondaPackages"]["value"], context={})
     assert serializer.is_valid(), serializer.errors
+
+
+@pytest.fixture
+def fresh_windows():
+    """This test's rate limits and throttles count from zero (other tests count from 127.0.0.1 too)."""
+    import redis
+    from django.conf import settings
+
+    store = redis.Redis.from_url(settings.REDIS_URL)
+    for pattern in ("wave:ratelimit:*", "wave:throttle:*"):
+        for key in store.scan_iter(pattern):
+            store.delete(key)
+
+
+def _answers_until_throttled(send) -> list:
+    answers = [send() for _ in range(4)]
+    assert answers[-1].status_code == 429, [a.status_code for a in answers]
+    return answers
+
+
+def _as_documented(schema: dict, method: str, path: str, answer) -> None:
+    """The answer's status is among the operation's documented ones, with the documented body and headers."""
+    documented = schema["paths"][path][method]["responses"]
+    assert str(answer.status_code) in documented, (method, path, answer.status_code, sorted(documented))
+    response = documented[str(answer.status_code)]
+    if response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Message"}:
+        assert set(answer.json()) == {"message"} and answer.json()["message"]
+    for header, spec in response.get("headers", {}).items():
+        if spec.get("required"):
+            assert int(answer[header]) >= 1, header
+
+
+@pytest.mark.django_db
+def test_real_throttled_answers_are_as_documented(schema, api, busybox, settings, fresh_windows):
+    """Each kind of throttle, provoked: every answer on the way (200, 401, 404, then 429) is documented."""
+    import base64
+
+    settings.WAVE_RATE_LIMIT_PULLS_ANONYMOUS = "2/3600"
+    settings.WAVE_RATE_LIMIT_TOKEN_MISSES = "2/3600"
+    settings.WAVE_RATE_LIMIT_ACCESS_TOKEN_FAILURES = "2/3600"
+    settings.WAVE_RATE_LIMIT_LOGIN_FAILURES = "2/3600"
+    wrong_password = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"nobody:wrong").decode()}
+    provoked = {
+        ("post", "/v1alpha2/container"): lambda: api.post("/v1alpha2/container", {"containerImage": busybox}, format="json"),
+        ("get", "/v1alpha2/container/{request_id}/status"): lambda: api.get("/v1alpha2/container/000000000000/status"),
+        ("post", "/v1alpha1/inspect"): lambda: api.post(
+            "/v1alpha1/inspect", {"containerImage": busybox, "towerAccessToken": "not-a-token"}, format="json"
+        ),
+        ("get", "/v1alpha2/metrics/builds"): lambda: api.get("/v1alpha2/metrics/builds", **wrong_password),
+    }
+    for (method, path), send in provoked.items():
+        for answer in _answers_until_throttled(send):
+            _as_documented(schema, method, path, answer)
