@@ -16,11 +16,11 @@ from builds import archive
 from builds.archive import archive_build, archive_ended_builds, key
 from builds.logs import appended
 from builds.models import Build
-from tests.storage.test_store_down import closed_store
 from tests.support.builds import pull_sif
 from tests.support.factories import BuildFactory, UserFactory
 from tests.support.helpers import REGISTRY, b64, completed, wait_until
 from tests.support.servers import start_server, start_worker, stop_server
+from tests.support.stores import closed_store
 from wave_site.storage import Unreachable, store
 
 LOG = "Building localhost/x:abc (linux/amd64)\nÉtape 1/2 : ✓ ünïcødé\n\ttabbed line\nBuild failed: no\n"
