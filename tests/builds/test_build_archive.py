@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import django_rq
 import httpx
 import pytest
 from django.test import Client
@@ -14,11 +15,13 @@ from django.utils import timezone
 
 from builds import archive
 from builds.archive import archive_build, archive_ended_builds, key
+from builds.jobs import fail_build
+from builds.reconcile import reap_stale_builds
 from builds.logs import appended
 from builds.models import Build
 from tests.support.builds import pull_sif
 from tests.support.factories import BuildFactory, UserFactory
-from tests.support.helpers import REGISTRY, b64, completed, wait_until
+from tests.support.helpers import REGISTRY, b64, completed, registry_auth, wait_until
 from tests.support.servers import start_server, start_worker, stop_server
 from tests.support.stores import closed_store
 from wave_site.storage import Unreachable, store
@@ -250,3 +253,44 @@ def test_a_sif_is_in_the_store_before_its_push_and_goes_when_the_build_is_archiv
     assert archive_build(answer["buildId"]) is True
     assert stored(answer["buildId"], "image.sif") is None
     assert stored(answer["buildId"], "build.log").endswith(f"@{Build.objects.get(pk=answer['buildId']).digest}\n".encode())
+
+
+@pytest.mark.django_db(transaction=True)  # django_rq queues a job inside a transaction at its commit
+def test_every_way_a_build_ends_queues_its_archive(settings):
+    settings.WAVE_BUILD_QUEUE, settings.WAVE_BUILD_ARCHIVE_AFTER = "idle", 0  # a queue no worker takes
+    queue = django_rq.get_queue("idle")
+    failed = BuildFactory(status=Build.Status.RUNNING)
+    reaped = BuildFactory(status=Build.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1))
+    fail_build(failed.id, "gone")
+    assert reap_stale_builds() == 1
+    for build in (failed, reaped):
+        job = queue.fetch_job(f"archive-{build.id}")
+        assert (job.func_name, job.args) == ("builds.archive.archive_build", [build.id])
+        queue.remove(job)
+    settings.WAVE_BUILD_ARCHIVE_AFTER = 60  # later: the sweep's, no job
+    later = BuildFactory(status=Build.Status.RUNNING)
+    fail_build(later.id, "gone")
+    assert queue.fetch_job(f"archive-{later.id}") is None
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_sif_that_cannot_be_stored_is_not_pushed_and_fails_its_build_naming_the_store(tmp_path):
+    url, name = closed_store()
+    queue = f"archive-sif-{uuid.uuid4().hex[:8]}"
+    server = start_server(tmp_path / "server.log", WAVE_BUILD_QUEUE=queue)
+    worker = start_worker(tmp_path / "worker.log", queue, WAVE_BUILD_QUEUE=queue, WAVE_STORAGE_URL=url)
+    repository = f"{REGISTRY}/sif/{uuid.uuid4().hex[:10]}"
+    try:
+        answer = server.request_container({"containerFile": b64(f"FROM {REGISTRY}/library/busybox\nRUN echo sif\n"),
+                                           "format": "sif", "freeze": True, "buildRepository": repository})
+        assert completed(server, answer["buildId"])["succeeded"] is False
+    finally:
+        stop_server(server)
+        worker.terminate()
+        worker.wait(20)
+    build = Build.objects.get(pk=answer["buildId"])
+    assert build.reason == f"The SIF could not be stored before its push: {name}: cannot connect"
+    path, tag = repository.split("/", 1)[1], answer["targetImage"].rsplit(":", 1)[1]
+    manifest = httpx.get(f"http://{REGISTRY}/v2/{path}/manifests/{tag}", auth=registry_auth(REGISTRY))
+    assert manifest.status_code == 404
