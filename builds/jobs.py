@@ -16,6 +16,7 @@ from rq.exceptions import AbandonedJobError
 
 from .builders import builder_storage, get_builder
 from .builders.base import BuildFailed
+from .archive import archive_soon
 from .conda.assemble import run_conda_build
 from .conda.solve import SolveError
 from .context import build_spec, write_context
@@ -141,6 +142,7 @@ def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str =
     ended = retry_lost(record, FINISH_WITHIN, f"recording the end of build {build.id}")
     if ended:  # otherwise the reaper ended it first, and announced it
         announce_end(build.id, status, reason)
+        archive_soon(build.id)
 
 
 def fail_build(build_id: str, reason: str) -> None:
@@ -150,6 +152,7 @@ def fail_build(build_id: str, reason: str) -> None:
     )
     if ended:
         announce_end(build_id, Build.Status.FAILED, reason)
+        archive_soon(build_id)
 
 
 def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:

@@ -64,10 +64,15 @@ class Build(models.Model):
     log = models.TextField(blank=True, default="")
     condalock = models.TextField(blank=True, default="", help_text="The @EXPLICIT lock of a conda build.")
     condalock_yaml = models.TextField(blank=True, default="", help_text="The same lock in conda-lock YAML.")
+    archived_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its log and lock moved to the object store (builds/archive.py).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["content_hash", "number"], name="one_build_per_hash_number")]
+        # The archive sweep's look-up: only the few builds not archived yet are in it.
+        indexes = [models.Index(fields=["finished_at"], condition=models.Q(archived_at__isnull=True), name="build_not_archived")]
 
     def __str__(self) -> str:
         return self.id

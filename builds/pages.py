@@ -11,6 +11,7 @@ from django.db.models.functions import Length, Right, Substr
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from .archive import for_page
 from .models import Build, without_large_fields
 from .reconcile import as_read
 from .visibility import sees_build_private
@@ -59,6 +60,7 @@ def _build_for(request: HttpRequest, build_id: str, **log_parts) -> tuple[Build,
 
 def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
     build, private = _build_for(request, build_id, log_shown=Right("log", LOG_SHOWN))
+    for_page(build, LOG_SHOWN)
     return render(request, "pages/build_detail.html", {"build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN})
 
 
@@ -70,5 +72,7 @@ def build_log(request: HttpRequest, build_id: str) -> JsonResponse:
     except ValueError:
         offset = 0
     build, private = _build_for(request, build_id, log_shown=Substr("log", offset + 1, LOG_SHOWN))
+    if private:
+        for_page(build, LOG_SHOWN, offset)
     text = build.log_shown if private else ""
     return JsonResponse({"text": text, "offset": offset + len(text), "status": build.status, "completed": build.completed})

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .archive import archive_soon
 from .ended import announce_end
 from .logs import appended
 from .models import Build
@@ -61,4 +62,5 @@ def reap_stale_builds() -> int:
         )
     for stale_id in ids:
         announce_end(stale_id, Build.Status.FAILED, reason)
+        archive_soon(stale_id)
     return len(ids)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from rq.job import Job, JobStatus
 from rq.utils import utcparse
 
+from .archive import log_text
 from .jobs import fail_build
 from .logs import appended
 from .models import Build
@@ -41,11 +42,11 @@ def requeue_lost_builds() -> int:
     for build_id in waiting.values_list("pk", flat=True):
         # Locked while it is checked and queued: a second housekeeper skips it, then finds its job alive.
         with transaction.atomic():
-            build = waiting.filter(pk=build_id).select_for_update(skip_locked=True).only("id", "log").first()
+            build = waiting.filter(pk=build_id).select_for_update(skip_locked=True).only("id", "log", "archived_at").first()
             if build is None or job_is_alive(queues, job_id(build_id)):
                 continue
             handled += 1
-            requeues = build.log.count(REQUEUED)
+            requeues = log_text(build).count(REQUEUED)
             if requeues >= settings.WAVE_BUILD_REQUEUE_LIMIT:
                 fail_build(build_id, f"{REQUEUED} {requeues} times and never ran")
                 continue

@@ -14,6 +14,7 @@ from registries.upstream import client_for
 from oci.reference import parse_reference
 from wave_site.errors import InvalidRequest
 
+from .archive import store_sif
 from .builders import BuildSpec, get_builder
 from .models import Build
 from .request_spec import ContainerRequestSpec
@@ -58,6 +59,7 @@ def build_sif(build: Build, spec: BuildSpec, output: Callable[[str], None], dead
     output("Converting the image to a SIF (umoci, mksquashfs, siftool)\n")
     sif = sif_from_layout(layout, "image", work, deadline, tick)
     tick()
+    store_sif(build.id, sif)
     target = parse_reference(build.target_image)
     output(f"Pushing a SIF of {sif.stat().st_size} bytes to oras://{build.target_image}\n")
     client = client_for(Identity(build.user, build.workspace), target.registry)

@@ -14,6 +14,7 @@ from accounts.authentication import ApiTokenAuthentication
 from wave_site.openapi import FORBIDDEN, NOT_FOUND, error
 from wave_site.errors import Forbidden, InvalidRequest, NotFound
 
+from .archive import lock_text, log_text
 from .models import Build, without_large_fields
 from .reconcile import as_read
 from .visibility import sees_build_private
@@ -148,7 +149,7 @@ class BuildViewSet(ViewSet):
     def logs(self, request: Request, build_id: str) -> HttpResponse:
         build = get_build(build_id, "log")
         _private(request, build, "log")
-        return HttpResponse(build.log, content_type="text/plain; charset=utf-8")
+        return HttpResponse(log_text(build), content_type="text/plain; charset=utf-8")
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["explicit", "yaml"], description="@EXPLICIT list (default) or conda-lock YAML")],
@@ -164,5 +165,4 @@ class BuildViewSet(ViewSet):
         kind = request.query_params.get("format", "explicit")
         if kind not in ("explicit", "yaml"):
             raise InvalidRequest(f"Unknown lock format '{kind}'; use 'explicit' or 'yaml'")
-        text = build.condalock_yaml if kind == "yaml" else build.condalock
-        return HttpResponse(text, content_type="text/plain; charset=utf-8")
+        return HttpResponse(lock_text(build, kind), content_type="text/plain; charset=utf-8")

@@ -26,3 +26,6 @@ for _prefix in ("isolated", "idle"):  # and the build queues of each platform un
 for _limit in ("BUILDS_USER", "BUILDS_ANONYMOUS", "PULLS_USER", "PULLS_ANONYMOUS", "TOKEN_MISSES", "LOGIN_FAILURES",
                "ACCESS_TOKEN_FAILURES"):
     globals()[f"WAVE_RATE_LIMIT_{_limit}"] = os.environ.get(f"WAVE_RATE_LIMIT_{_limit}", "100000/3600")
+# Builds stay unarchived unless a test asks (builds/archive.py): many tests read a finished build's
+# log and lock straight from its row. The archive tests set 0, in-process or in a worker's environment.
+WAVE_BUILD_ARCHIVE_AFTER = int(os.environ.get("WAVE_BUILD_ARCHIVE_AFTER", 30 * 24 * 3600))

@@ -132,12 +132,16 @@ WAVE_HOUSEKEEPING_TASKS = [
     "containers.lifecycle.collect_blobs",
     "metrics.retention.collect_pull_events",
     "builds.workdirs.collect_work_folders",
+    "builds.archive.archive_ended_builds",
 ]
 # What the housekeeper collects (README, Retention): stored blobs nothing names, kept this many seconds
 # after their last use; pull events older than this many days (0: kept for ever); rows per task per round.
 WAVE_STORED_BLOB_GRACE = env.int("WAVE_STORED_BLOB_GRACE", default=86400)
 WAVE_PULL_EVENT_RETENTION_DAYS = env.int("WAVE_PULL_EVENT_RETENTION_DAYS", default=0)
 WAVE_COLLECT_BATCH = env.int("WAVE_COLLECT_BATCH", default=500)
+# Seconds after its end that a build's log and lock move to the object store: 0, by a job queued at
+# its end; more, by the housekeeper's sweep (README, Object storage).
+WAVE_BUILD_ARCHIVE_AFTER = env.int("WAVE_BUILD_ARCHIVE_AFTER", default=0)
 # Seconds an ended build's work folder a janitor left may stay (see builds/workdirs.py).
 WAVE_WORK_FOLDER_GRACE = env.int("WAVE_WORK_FOLDER_GRACE", default=3600)
 # Seconds a mirror (`mirror: true`) may take; past it (and a minute) the housekeeper fails it.

@@ -32,6 +32,7 @@ from oci.mutate import select_platform
 from oci.platform import parse_platform
 from oci.reference import parse_reference
 
+from ..archive import store_sif
 from ..builders import get_builder
 from ..context import build_spec
 from ..models import Build
@@ -113,7 +114,7 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
             "layers": descriptors,
         }), mediatypes.OCI_MANIFEST)
         if build.format == Build.Format.SIF:
-            return await _publish_sif(base_client, base_ref.path, base_layers, client, target, manifest, config, layers)
+            return await _publish_sif(build.id, base_client, base_ref.path, base_layers, client, target, manifest, config, layers)
         await _copy_base_layers(base_client, base_ref.path, client, target.path, base_layers)
         uploaded = 0
         for _, layer in layers:
@@ -125,7 +126,7 @@ async def _publish(build: Build, plan: CondaPlan, base_client: RegistryClient, c
         return digest, f"Uploaded {uploaded} bytes of new layers; {len(layers)} conda layers on {len(base_layers)} base layers\n"
 
 
-async def _publish_sif(base_client: RegistryClient, base_path: str, base_layers: list[dict], client: RegistryClient, target,
+async def _publish_sif(build_id: str, base_client: RegistryClient, base_path: str, base_layers: list[dict], client: RegistryClient, target,
                        manifest: Manifest, config: bytes, layers: list[tuple[str, LayerFile]]) -> tuple[str, str]:
     """The assembled image as a layout on disk (base layers streamed into it), then a SIF, pushed."""
     work = Path(tempfile.mkdtemp(dir=Path(settings.WAVE_DATA_DIR) / "builds"))
@@ -137,6 +138,7 @@ async def _publish_sif(base_client: RegistryClient, base_path: str, base_layers:
             await save_blob(base_client, base_path, descriptor["digest"], work / "layout")
         sif = await asyncio.to_thread(sif_from_layout, work / "layout", "image", work)
         size = sif.stat().st_size
+        await asyncio.to_thread(store_sif, build_id, sif)
         return await push_sif(client, target.path, target.reference, sif), f"Pushed a SIF of {size} bytes\n"
     finally:
         shutil.rmtree(work, ignore_errors=True)

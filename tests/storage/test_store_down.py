@@ -15,14 +15,9 @@ from containers.models import ContainerRequest
 from oci.layer import LayerBuilder
 
 from tests.support.context_tars import wave_cli_context
-from tests.support.helpers import REGISTRY, b64, free_port, post, wait_until
+from tests.support.helpers import REGISTRY, b64, post, wait_until
 from tests.support.servers import start_server, start_worker, stop_server
-
-
-def closed_store() -> tuple[str, str]:
-    """A store URL nothing answers, and the name errors give it."""
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    return f"s3://wave?endpoint={endpoint}", f"the object store {endpoint} (bucket wave)"
+from tests.support.stores import closed_store
 
 
 def a_new_layer() -> dict:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from tests.support.helpers import wait_until
+from tests.support.helpers import free_port, wait_until
 
 DATA = Path(settings.WAVE_DATA_DIR)
 
@@ -110,3 +110,10 @@ def listening(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def closed_store() -> tuple[str, str]:
+    """An object store URL nothing answers, and the name errors give it: the store "down" for one
+    test's settings or processes, while the stack's SeaweedFS serves the rest of the suite."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    return f"s3://wave?endpoint={endpoint}", f"the object store {endpoint} (bucket wave)"
