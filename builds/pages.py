@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Length, Right, Substr
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from .models import Build, without_large_fields
+from .pull_commands import ORAS, pull_commands
 from .reconcile import as_read
 from .visibility import sees_build_private
 
 LOG_SHOWN = 100_000  # characters of a log a page shows (the reference's cut), or a follower gets at once
+# buildah's step markers ("STEP 2/3: RUN make"), and an error line as builds/output.py finds the reason's
+# (a line that starts with "error" or "fatal"); build.js uses the same two patterns on what it follows.
+STEP = re.compile(r"^STEP (\d+)/(\d+): (.*)$", re.MULTILINE)
+ERROR_LINE = re.compile(r"^(?:error|fatal).*$", re.MULTILINE | re.IGNORECASE)
 
 
 def visible_builds(user) -> QuerySet[Build]:
@@ -57,9 +63,66 @@ def _build_for(request: HttpRequest, build_id: str, **log_parts) -> tuple[Build,
     return build, sees_build_private(request.user, build)
 
 
+def pull_image(build: Build) -> str:
+    """The name the build is pulled by straight from where it was pushed (a frozen build's `containerImage`)."""
+    return ORAS + build.target_image if build.format == Build.Format.SIF else build.target_image
+
+
+def _log_parts(log: str, failed: bool) -> tuple[str, str, str]:
+    """The log around its first error line (a failed build's), for the page to mark and scroll to."""
+    match = ERROR_LINE.search(log) if failed else None
+    if match is None:
+        return log, "", ""
+    return log[: match.start()], match.group(), log[match.end():]
+
+
 def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
     build, private = _build_for(request, build_id, log_shown=Right("log", LOG_SHOWN))
-    return render(request, "pages/build_detail.html", {"build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN})
+    context = {"build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN, "commands": pull_commands(pull_image(build))}
+    if private:
+        context["steps"] = [f"{n}/{m}: {text}" for n, m, text in STEP.findall(build.log_shown)]
+        context["log_before"], context["error_line"], context["log_after"] = _log_parts(build.log_shown, build.status == Build.Status.FAILED)
+    return render(request, "pages/build_detail.html", context)
+
+
+# The files a build page offers for download: name -> (the field, what it is).
+FILES = {
+    "Containerfile": ("container_file", "recipe"),
+    "conda.yml": ("conda_file", "conda file"),
+    "conda.lock": ("condalock", "conda lock"),
+    "conda-lock.yml": ("condalock_yaml", "conda lock"),
+    "build.log": ("log_shown", "log"),
+}
+
+
+def _text(status: int, text: str) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+def build_file(request: HttpRequest, build_id: str, name: str) -> HttpResponse:
+    """One of a build's files as a download, for whoever sees the build's private side."""
+    if name not in FILES:
+        return _text(404, f"No file '{name}' for a build; there are {', '.join(FILES)}")
+    field, what = FILES[name]
+    build, private = _build_for(request, build_id, **({field: F("log")} if what == "log" else {}))
+    if not private:
+        return _text(403, f"The {what} of build {build.id} is shown to its owner's organisation and operators")
+    text = getattr(build, field)
+    if not text:
+        return _text(404, f"Build {build.id} has no {what}")
+    response = _text(200, text)
+    response["Content-Disposition"] = f'attachment; filename="{build.id}-{name}"'
+    return response
+
+
+def final_state(build: Build) -> dict:
+    """What the page fills in when the build ends: all public (builds/visibility.py)."""
+    return {
+        "digest": build.digest,
+        "duration": build.duration,
+        "reason": build.reason,
+        "finished": build.finished_at.isoformat() if build.finished_at else None,
+    }
 
 
 def build_log(request: HttpRequest, build_id: str) -> JsonResponse:
@@ -71,4 +134,5 @@ def build_log(request: HttpRequest, build_id: str) -> JsonResponse:
         offset = 0
     build, private = _build_for(request, build_id, log_shown=Substr("log", offset + 1, LOG_SHOWN))
     text = build.log_shown if private else ""
-    return JsonResponse({"text": text, "offset": offset + len(text), "status": build.status, "completed": build.completed})
+    body = {"text": text, "offset": offset + len(text), "status": build.status, "completed": build.completed}
+    return JsonResponse(body | final_state(build))
