@@ -14,6 +14,7 @@ from django.shortcuts import render
 
 from .models import Build, without_large_fields
 from .pull_commands import ORAS, pull_commands
+from .pushed import pushed
 from .reconcile import as_read
 from .visibility import sees_build_private
 
@@ -78,7 +79,10 @@ def _log_parts(log: str, failed: bool) -> tuple[str, str, str]:
 
 def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
     build, private = _build_for(request, build_id, log_shown=Right("log", LOG_SHOWN))
-    context = {"build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN, "commands": pull_commands(pull_image(build))}
+    context = {
+        "build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN, "commands": pull_commands(pull_image(build)),
+        "pushed": pushed(build),
+    }
     if private:
         context["steps"] = [f"{n}/{m}: {text}" for n, m, text in STEP.findall(build.log_shown)]
         context["log_before"], context["error_line"], context["log_after"] = _log_parts(build.log_shown, build.status == Build.Status.FAILED)
@@ -117,8 +121,11 @@ def build_file(request: HttpRequest, build_id: str, name: str) -> HttpResponse:
 
 def final_state(build: Build) -> dict:
     """What the page fills in when the build ends: all public (builds/visibility.py)."""
+    image = pushed(build)
     return {
         "digest": build.digest,
+        "size": image.size if image else None,
+        "layers": [layer._asdict() for layer in image.layers] if image else [],
         "duration": build.duration,
         "reason": build.reason,
         "finished": build.finished_at.isoformat() if build.finished_at else None,

@@ -3,7 +3,9 @@ pull commands, the files to download, the steps and a failed build's error line.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,7 +13,7 @@ from django.test import Client
 
 from builds.models import Build
 from containers.models import ContainerRequest
-from tests.support.helpers import REGISTRY, SERVER
+from tests.support.helpers import REGISTRY, SERVER, run
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +51,7 @@ def test_the_follower_carries_the_final_state_once_the_build_ends(owner):
     running = client.get(f"/view/builds/{build.id}/log?offset=0").json()
     assert running == {
         "text": "STEP 1/3: FROM busybox\n", "offset": 23, "status": "RUNNING", "completed": False,
-        "digest": "", "duration": None, "reason": "", "finished": None,
+        "digest": "", "duration": None, "reason": "", "finished": None, "size": None, "layers": [],
     }
     Build.objects.filter(pk=build.pk).update(
         status=Build.Status.SUCCEEDED, digest=DIGEST, finished_at=STARTED + timedelta(seconds=12.5), exit_status=0,
@@ -58,6 +60,7 @@ def test_the_follower_carries_the_final_state_once_the_build_ends(owner):
     assert ended == {
         "text": "", "offset": 23, "status": "SUCCEEDED", "completed": True,
         "digest": DIGEST, "duration": 12.5, "reason": "", "finished": "2026-03-01T12:00:12.500000+00:00",
+        "size": None, "layers": [],  # no such manifest in the registry (the layer test reads a real one)
     }
     shown = page(client, f"/view/builds/{build.id}")
     assert DIGEST in shown and "12.50 s" in shown and "2026-03-01 12:00:12 UTC" in shown
@@ -146,3 +149,26 @@ def test_files_a_build_does_not_have_are_clear_404s(owner):
     assert missing.status_code == 404 and "has no conda file" in missing.content.decode()
     unknown = client.get(f"/view/builds/{build.id}/files/passwd")
     assert unknown.status_code == 404 and "No file 'passwd'" in unknown.content.decode()
+
+
+def test_a_succeeded_build_shows_the_layers_and_size_its_registry_has(owner, busybox, registry_authfile):
+    raw = run("skopeo", "inspect", "--raw", "--tls-verify=false", "--authfile", registry_authfile, f"docker://{busybox}").stdout
+    manifest = json.loads(raw)
+    digest = "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+    build = make_build(owner, status=Build.Status.SUCCEEDED, digest=digest, target_image=busybox, finished_at=STARTED + timedelta(seconds=2))
+    shown = page(Client(), f"/view/builds/{build.id}")  # public, like the digest
+    rows = shown[shown.index('<table id="layers">'): shown.index("</table>")]
+    assert rows.count("<tr><td>") == len(manifest["layers"]) > 0
+    for layer in manifest["layers"]:
+        assert f'<code>{layer["digest"]}</code></td><td data-bytes="{layer["size"]}">' in rows
+    follow = Client().get(f"/view/builds/{build.id}/log?offset=0").json()
+    assert follow["size"] == sum(layer["size"] for layer in manifest["layers"])
+    assert [(layer["digest"], layer["size"]) for layer in follow["layers"]] == [(layer["digest"], layer["size"]) for layer in manifest["layers"]]
+
+
+def test_a_build_whose_manifest_is_gone_says_so_instead_of_failing(owner, busybox):
+    build = make_build(owner, status=Build.Status.SUCCEEDED, digest="sha256:" + "0" * 64, target_image=busybox)
+    shown = page(Client(), f"/view/builds/{build.id}")
+    error = shown[shown.index('<p id="layers-error">'):]
+    assert "The pushed manifest could not be read: " in error and "0" * 64 in error.split("</p>")[0]
+    assert Client().get(f"/view/builds/{build.id}/log?offset=0").json()["size"] is None

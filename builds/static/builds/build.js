@@ -40,8 +40,32 @@
     if (mark) mark.scrollIntoView({ block: "center" });
   }
 
+  function bytes(n) {
+    const units = ["bytes", "KB", "MB", "GB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(1) : n) + " " + units[i];
+  }
+
+  function showLayers(layers) {
+    const body = document.querySelector("#layers tbody");
+    body.textContent = "";
+    layers.forEach(function (layer, i) {
+      const row = body.insertRow(), code = document.createElement("code");
+      row.insertCell().textContent = i + 1;
+      code.textContent = layer.digest;
+      row.insertCell().appendChild(code);
+      const size = row.insertCell();
+      size.textContent = bytes(layer.size);
+      size.dataset.bytes = layer.size;
+    });
+    document.getElementById("layers-card").hidden = !layers.length;
+  }
+
   function finish(data) {
     set("digest", data.digest || "–");
+    set("size", data.size === null ? "–" : bytes(data.size) + " compressed, in " + data.layers.length + " layer" + (data.layers.length === 1 ? "" : "s"));
+    showLayers(data.layers);
     set("duration", data.duration === null ? "–" : data.duration.toFixed(2) + " s");
     set("finished", time(data.finished));
     for (const id of ["reason", "reason-label"]) document.getElementById(id).hidden = !data.reason;
