@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from builds.models import Build
-from tests.pages.test_browser import DOCS, browser, log_in  # noqa: F401 (browser is a fixture)
+from tests.support.browser import DOCS, log_in
 from tests.support.factories import UserFactory, api_token
 from tests.support.helpers import REGISTRY, wait_until
 
