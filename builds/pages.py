@@ -11,6 +11,7 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Length, Right, Substr
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from .models import Build, without_large_fields
 from .pull_commands import ORAS, pull_commands
@@ -69,6 +70,19 @@ def pull_image(build: Build) -> str:
     return ORAS + build.target_image if build.format == Build.Format.SIF else build.target_image
 
 
+def live_tokens(user, build: Build) -> list:
+    """The build's live container tokens this user's org asked for, newest first: the names it is
+    pulled by through this service. Tokens are pull capabilities: never listed to anyone else."""
+    if not user.is_authenticated:
+        return []
+    tokens = build.requests.filter(freeze=False, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    )
+    if not user.is_staff:
+        tokens = tokens.filter(Q(user=user) | Q(org=user.org or "-"))
+    return list(tokens.only("token", "target_image", "created_at", "expires_at").order_by("-created_at")[:20])
+
+
 def _log_parts(log: str, failed: bool) -> tuple[str, str, str]:
     """The log around its first error line (a failed build's), for the page to mark and scroll to."""
     match = ERROR_LINE.search(log) if failed else None
@@ -79,9 +93,10 @@ def _log_parts(log: str, failed: bool) -> tuple[str, str, str]:
 
 def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
     build, private = _build_for(request, build_id, log_shown=Right("log", LOG_SHOWN))
+    tokens = [] if build.freeze else live_tokens(request.user, build)
     context = {
-        "build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN, "commands": pull_commands(pull_image(build)),
-        "pushed": pushed(build),
+        "build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN, "tokens": tokens,
+        "commands": pull_commands(tokens[0].target_image if tokens else pull_image(build)), "pushed": pushed(build),
     }
     if private:
         context["steps"] = [f"{n}/{m}: {text}" for n, m, text in STEP.findall(build.log_shown)]

@@ -96,11 +96,12 @@ def test_the_request_page_gives_the_pull_commands_of_the_wave_image(owner, outsi
         token="0123456789ab", user=owner, org=owner.org, endpoint="/v1alpha2/container", request={}, platform="linux/amd64",
         target_image=target, build=build,
     )
-    for client in (Client(), Client()):
+    stranger = Client()
+    stranger.force_login(outsider)
+    for client in (Client(), stranger):  # the request id is the link Nextflow prints: public, like Wave's page
         shown = page(client, "/view/containers/0123456789ab")
         assert f"docker pull {target}" in shown and f"singularity pull docker://{target}" in shown
         assert f"docker pull {build.target_image}" not in shown  # the name the request returned, not the build's
-        client.force_login(outsider)
 
 
 def test_a_failed_builds_page_marks_its_first_error_line_and_lists_its_steps(owner):
@@ -172,3 +173,28 @@ def test_a_build_whose_manifest_is_gone_says_so_instead_of_failing(owner, busybo
     error = shown[shown.index('<p id="layers-error">'):]
     assert "The pushed manifest could not be read: " in error and "0" * 64 in error.split("</p>")[0]
     assert Client().get(f"/view/builds/{build.id}/log?offset=0").json()["size"] is None
+
+
+def test_the_build_page_gives_its_org_the_pull_name_of_their_live_token_and_strangers_no_token(owner, member, outsider):
+    build = make_build(owner, status=Build.Status.SUCCEEDED)
+    fields = dict(endpoint="/v1alpha2/container", request={}, platform="linux/amd64", build=build)
+    old, new = (ContainerRequest.objects.create(
+        token=token, user=owner, org=owner.org, target_image=f"{SERVER}/wt/{token}/b:{'a' * 16}",
+        created_at=STARTED + timedelta(minutes=minutes), **fields,
+    ) for token, minutes in (("0000000000aa", 1), ("0000000000bb", 2)))
+    ContainerRequest.objects.create(token="0000000000cc", user=owner, org=owner.org, target_image=f"{SERVER}/wt/0000000000cc/b",
+                                    created_at=STARTED + timedelta(minutes=3), revoked_at=STARTED, **fields)
+    ContainerRequest.objects.create(token="0000000000dd", user=outsider, org=outsider.org, target_image=f"{SERVER}/wt/0000000000dd/b",
+                                    created_at=STARTED + timedelta(minutes=4), **fields)
+    client = Client()
+    client.force_login(member)
+    shown = page(client, f"/view/builds/{build.id}")
+    assert f'data-tool="Docker">docker pull {new.target_image}</pre>' in shown
+    assert f'href="/view/containers/{old.token}"' in shown and f'href="/view/containers/{new.token}"' in shown
+    assert "0000000000cc" not in shown and "0000000000dd" not in shown  # revoked; another org's
+    anonymous = page(Client(), f"/view/builds/{build.id}")
+    assert "/wt/" not in anonymous and f"docker pull {build.target_image}" in anonymous  # tokens are capabilities
+    client.force_login(outsider)
+    theirs = page(client, f"/view/builds/{build.id}")
+    assert f"docker pull {SERVER}/wt/0000000000dd/b" in theirs  # their own request for the same build
+    assert "0000000000aa" not in theirs and "0000000000bb" not in theirs
