@@ -143,6 +143,7 @@ def final_state(build: Build) -> dict:
         "layers": [layer._asdict() for layer in image.layers] if image else [],
         "duration": build.duration,
         "reason": build.reason,
+        "started": build.started_at.isoformat() if build.started_at else None,
         "finished": build.finished_at.isoformat() if build.finished_at else None,
     }
 

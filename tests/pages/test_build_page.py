@@ -51,7 +51,7 @@ def test_the_follower_carries_the_final_state_once_the_build_ends(owner):
     running = client.get(f"/view/builds/{build.id}/log?offset=0").json()
     assert running == {
         "text": "STEP 1/3: FROM busybox\n", "offset": 23, "status": "RUNNING", "completed": False,
-        "digest": "", "duration": None, "reason": "", "finished": None, "size": None, "layers": [],
+        "digest": "", "duration": None, "reason": "", "started": "2026-03-01T12:00:00+00:00", "finished": None, "size": None, "layers": [],
     }
     Build.objects.filter(pk=build.pk).update(
         status=Build.Status.SUCCEEDED, digest=DIGEST, finished_at=STARTED + timedelta(seconds=12.5), exit_status=0,
@@ -59,7 +59,7 @@ def test_the_follower_carries_the_final_state_once_the_build_ends(owner):
     ended = client.get(f"/view/builds/{build.id}/log?offset=23").json()
     assert ended == {
         "text": "", "offset": 23, "status": "SUCCEEDED", "completed": True,
-        "digest": DIGEST, "duration": 12.5, "reason": "", "finished": "2026-03-01T12:00:12.500000+00:00",
+        "digest": DIGEST, "duration": 12.5, "reason": "", "started": "2026-03-01T12:00:00+00:00", "finished": "2026-03-01T12:00:12.500000+00:00",
         "size": None, "layers": [],  # no such manifest in the registry (the layer test reads a real one)
     }
     shown = page(client, f"/view/builds/{build.id}")

@@ -54,7 +54,7 @@ def test_the_build_page_and_its_log_follower(owner):
     follow = logged_in(owner).get(f"/view/builds/{build.id}/log?offset=6").json()
     assert follow == {
         "text": "second\n", "offset": 13, "status": "RUNNING", "completed": False,
-        "digest": "", "duration": None, "reason": "", "finished": None, "size": None, "layers": [],
+        "digest": "", "duration": None, "reason": "", "started": None, "finished": None, "size": None, "layers": [],
     }
     stranger = logged_in(UserFactory(email="x@gmail.com")).get(f"/view/builds/{build.id}").content.decode()
     assert "RUNNING" in stranger and "first" not in stranger  # public by id, the log private (test_public_pages)

@@ -60,7 +60,7 @@ def test_a_stranger_with_the_details_uri_sees_the_build_but_not_its_private_side
     follow = client.get(f"/view/builds/{failed_build.id}/log?offset=0").json()
     assert follow == {
         "text": "", "offset": 0, "status": "FAILED", "completed": True,
-        "digest": "", "duration": None, "reason": "RUN exited with 1", "finished": None, "size": None, "layers": [],
+        "digest": "", "duration": None, "reason": "RUN exited with 1", "started": None, "finished": None, "size": None, "layers": [],
     }
     for name in ("Containerfile", "conda.yml", "conda.lock", "conda-lock.yml", "build.log"):
         refused = client.get(f"/view/builds/{failed_build.id}/files/{name}")

@@ -83,6 +83,7 @@
       }
       const status = document.getElementById("status");
       if (status.textContent !== data.status) { status.textContent = data.status; status.className = "status-" + data.status; }
+      set("started", time(data.started));
       if (data.completed) finish(data);
       else setTimeout(() => follow(data.offset), 1000);
     }).catch(() => setTimeout(() => follow(offset), 3000));
