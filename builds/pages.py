@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django.contrib.auth.decorators import login_required
@@ -10,13 +11,22 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Length, Right, Substr
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 
-from .archive import for_page
+from wave_site.storage import Unreachable
+
+from .archive import for_page, lock_text, log_text
 from .models import Build, without_large_fields
+from .pull_commands import ORAS, pull_commands
+from .pushed import pushed
 from .reconcile import as_read
 from .visibility import sees_build_private
 
 LOG_SHOWN = 100_000  # characters of a log a page shows (the reference's cut), or a follower gets at once
+# buildah's step markers ("STEP 2/3: RUN make"), and an error line as builds/output.py finds the reason's
+# (a line that starts with "error" or "fatal"); build.js uses the same two patterns on what it follows.
+STEP = re.compile(r"^STEP (\d+)/(\d+): (.*)$", re.MULTILINE)
+ERROR_LINE = re.compile(r"^(?:error|fatal).*$", re.MULTILINE | re.IGNORECASE)
 
 
 def visible_builds(user) -> QuerySet[Build]:
@@ -58,10 +68,92 @@ def _build_for(request: HttpRequest, build_id: str, **log_parts) -> tuple[Build,
     return build, sees_build_private(request.user, build)
 
 
+def pull_image(build: Build) -> str:
+    """The name the build is pulled by straight from where it was pushed (a frozen build's `containerImage`)."""
+    return ORAS + build.target_image if build.format == Build.Format.SIF else build.target_image
+
+
+def live_tokens(user, build: Build) -> list:
+    """The build's live container tokens this user's org asked for, newest first: the names it is
+    pulled by through this service. Tokens are pull capabilities: never listed to anyone else."""
+    if not user.is_authenticated:
+        return []
+    tokens = build.requests.filter(freeze=False, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    )
+    if not user.is_staff:
+        tokens = tokens.filter(Q(user=user) | Q(org=user.org or "-"))
+    return list(tokens.only("token", "target_image", "created_at", "expires_at").order_by("-created_at")[:20])
+
+
+def _log_parts(log: str, failed: bool) -> tuple[str, str, str]:
+    """The log around its first error line (a failed build's), for the page to mark and scroll to."""
+    match = ERROR_LINE.search(log) if failed else None
+    if match is None:
+        return log, "", ""
+    return log[: match.start()], match.group(), log[match.end():]
+
+
 def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
     build, private = _build_for(request, build_id, log_shown=Right("log", LOG_SHOWN))
     for_page(build, LOG_SHOWN)
-    return render(request, "pages/build_detail.html", {"build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN})
+    tokens = [] if build.freeze else live_tokens(request.user, build)
+    context = {
+        "build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN, "tokens": tokens,
+        "commands": pull_commands(tokens[0].target_image if tokens else pull_image(build)), "pushed": pushed(build),
+    }
+    if private:
+        context["steps"] = [f"{n}/{m}: {text}" for n, m, text in STEP.findall(build.log_shown)]
+        context["log_before"], context["error_line"], context["log_after"] = _log_parts(build.log_shown, build.status == Build.Status.FAILED)
+    return render(request, "pages/build_detail.html", context)
+
+
+# The files a build page offers for download: name -> (what it is, its text; an ended build's log and
+# lock through builds/archive.py, which reads them from the store once archived).
+FILES = {
+    "Containerfile": ("recipe", lambda build: build.container_file),
+    "conda.yml": ("conda file", lambda build: build.conda_file),
+    "conda.lock": ("conda lock", lambda build: lock_text(build, "explicit")),
+    "conda-lock.yml": ("conda lock", lambda build: lock_text(build, "yaml")),
+    "build.log": ("log", log_text),
+}
+
+
+def _text(status: int, text: str) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+def build_file(request: HttpRequest, build_id: str, name: str) -> HttpResponse:
+    """One of a build's files as a download, for whoever sees the build's private side."""
+    if name not in FILES:
+        return _text(404, f"No file '{name}' for a build; there are {', '.join(FILES)}")
+    what, read = FILES[name]
+    build, private = _build_for(request, build_id)
+    if not private:
+        return _text(403, f"The {what} of build {build.id} is shown to its owner's organisation and operators")
+    try:
+        text = read(build)
+    except Unreachable as exc:
+        return _text(503, f"Unavailable: {exc}")
+    if not text:
+        return _text(404, f"Build {build.id} has no {what}")
+    response = _text(200, text)
+    response["Content-Disposition"] = f'attachment; filename="{build.id}-{name}"'
+    return response
+
+
+def final_state(build: Build) -> dict:
+    """What the page fills in when the build ends: all public (builds/visibility.py)."""
+    image = pushed(build)
+    return {
+        "digest": build.digest,
+        "size": image.size if image else None,
+        "layers": [layer._asdict() for layer in image.layers] if image else [],
+        "duration": build.duration,
+        "reason": build.reason,
+        "started": build.started_at.isoformat() if build.started_at else None,
+        "finished": build.finished_at.isoformat() if build.finished_at else None,
+    }
 
 
 def build_log(request: HttpRequest, build_id: str) -> JsonResponse:
@@ -75,4 +167,5 @@ def build_log(request: HttpRequest, build_id: str) -> JsonResponse:
     if private:
         for_page(build, LOG_SHOWN, offset)
     text = build.log_shown if private else ""
-    return JsonResponse({"text": text, "offset": offset + len(text), "status": build.status, "completed": build.completed})
+    body = {"text": text, "offset": offset + len(text), "status": build.status, "completed": build.completed}
+    return JsonResponse(body | final_state(build))

@@ -13,6 +13,7 @@ from accounts.identity import ANONYMOUS, Identity
 from builds.conda.plan import SUBDIRS as CONDA_SUBDIRS
 from limits.ratelimit import client_ip
 from builds.models import without_large_fields
+from builds.pull_commands import pull_commands
 from builds.visibility import sees_private
 from metrics.models import PullEvent
 from oci.errors import OciError
@@ -35,7 +36,7 @@ def token_detail(request: HttpRequest, token: str) -> HttpResponse:
     container = ContainerRequest.objects.select_related("build", "user").defer(*without_large_fields("build__")).filter(token=token).first()
     if container is None:
         raise Http404(f"No container token {token}")
-    context = {"c": container, "private": sees_private(request.user, container.user_id, container.org)}
+    context = {"c": container, "private": sees_private(request.user, container.user_id, container.org), "commands": pull_commands(container.target_image)}
     if context["private"]:
         context["config"] = json.dumps(container.container_config, indent=2) if container.container_config else ""
         context["pulls"] = PullEvent.objects.filter(token=token).count()

@@ -27,6 +27,7 @@ urlpatterns = [
     path("view/builds/", build_pages.build_list),
     path("view/builds/<str:build_id>", build_pages.build_detail),
     path("view/builds/<str:build_id>/log", build_pages.build_log),
+    path("view/builds/<str:build_id>/files/<str:name>", build_pages.build_file),
     path("view/containers/new", container_pages.new_container),
     path("view/containers/packages", container_pages.package_search),
     path("view/containers/<str:token>", container_pages.token_detail),

@@ -47,6 +47,19 @@ def bodies(client, build_id: str) -> list[tuple[int, str, bytes]]:
     return [(a.status_code, a["Content-Type"], a.content) for a in answers]
 
 
+def downloads(build_id: str) -> list[tuple[int, bytes]]:
+    """The build page's downloads, as its owner's operator reads them."""
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True))
+    answers = [staff.get(f"/view/builds/{build_id}/files/{name}") for name in ("build.log", "conda.lock", "conda-lock.yml")]
+    return [(a.status_code, a.content) for a in answers]
+
+
+def followed(answer: dict) -> dict:
+    """A follower's answer without the build's final state (tests/pages/test_build_page.py checks that)."""
+    return {k: answer[k] for k in ("text", "offset", "status", "completed")}
+
+
 def stored(build_id: str, name: str) -> bytes | None:
     if store().size(key(build_id, name)) is None:
         return None
@@ -63,6 +76,8 @@ def test_an_ended_build_is_archived_and_the_api_answers_byte_for_byte_the_same(c
         (400, "application/json", b'{"message":"Unknown lock format \'toml\'; use \'explicit\' or \'yaml\'"}'),
     ]
     assert bodies(client, build.id) == expected
+    files = [(200, LOG.encode()), (200, LOCK.encode()), (200, LOCK_YAML.encode())]
+    assert downloads(build.id) == files
     assert archive_build(build.id) is True
     row = Build.objects.get(pk=build.id)
     assert (row.log, row.condalock, row.condalock_yaml) == ("", "", "") and row.archived_at is not None
@@ -70,6 +85,7 @@ def test_an_ended_build_is_archived_and_the_api_answers_byte_for_byte_the_same(c
     assert stored(build.id, "conda.lock") == LOCK.encode()
     assert stored(build.id, "conda-lock.yml") == LOCK_YAML.encode()
     assert bodies(client, build.id) == expected
+    assert downloads(build.id) == files
 
 
 @pytest.mark.django_db
@@ -152,7 +168,8 @@ def test_the_store_down_leaves_the_build_as_it_was_and_reading_an_archived_log_i
     page = Client().get(f"/view/builds/{archived.id}")
     assert page.status_code == 200 and f"The archived log cannot be read now: {name}: cannot connect" in page.content.decode()
     follow = Client().get(f"/view/builds/{archived.id}/log?offset=5").json()
-    assert follow == {"text": "", "offset": 5, "status": "FAILED", "completed": True}
+    assert followed(follow) == {"text": "", "offset": 5, "status": "FAILED", "completed": True}
+    assert downloads(archived.id)[0] == (503, f"Unavailable: {name}: cannot connect".encode())
 
 
 @pytest.mark.django_db
@@ -164,8 +181,8 @@ def test_the_page_and_its_follower_answer_the_same_across_the_archive():
     def answers():
         page = Client().get(f"/view/builds/{build.id}").content.decode()
         long_page = Client().get(f"/view/builds/{long.id}").content.decode()
-        follows = [Client().get(f"/view/builds/{build.id}/log?offset={n}").json() for n in (0, 61, 10_000)]
-        long_follow = Client().get(f"/view/builds/{long.id}/log?offset=2999990").json()
+        follows = [followed(Client().get(f"/view/builds/{build.id}/log?offset={n}").json()) for n in (0, 61, 10_000)]
+        long_follow = followed(Client().get(f"/view/builds/{long.id}/log?offset=2999990").json())
         return page, long_page, follows, long_follow
 
     before = answers()

@@ -49,10 +49,13 @@ def test_the_build_list_shows_the_org_and_filters(owner):
 def test_the_build_page_and_its_log_follower(owner):
     build = make_build("d" * 16, "seqera.io", Build.Status.RUNNING, log="first\n")
     page = logged_in(owner).get(f"/view/builds/{build.id}").content.decode()
-    assert "first" in page and "follow(" in page
+    assert "first" in page and 'data-offset="6" data-completed="false"' in page and "/static/builds/build." in page
     Build.objects.filter(pk=build.id).update(log="first\nsecond\n")
     follow = logged_in(owner).get(f"/view/builds/{build.id}/log?offset=6").json()
-    assert follow == {"text": "second\n", "offset": 13, "status": "RUNNING", "completed": False}
+    assert follow == {
+        "text": "second\n", "offset": 13, "status": "RUNNING", "completed": False,
+        "digest": "", "duration": None, "reason": "", "started": None, "finished": None, "size": None, "layers": [],
+    }
     stranger = logged_in(UserFactory(email="x@gmail.com")).get(f"/view/builds/{build.id}").content.decode()
     assert "RUNNING" in stranger and "first" not in stranger  # public by id, the log private (test_public_pages)
 
@@ -62,7 +65,9 @@ def test_the_build_page_shows_the_end_of_a_long_log_and_links_the_rest(owner):
     Build.objects.filter(pk=build.id).update(log="first line\n" + ("x" * 999 + "\n") * 3000 + "last line\n")
     page = logged_in(owner).get(f"/view/builds/{build.id}").content.decode()
     assert "last line" in page and "first line" not in page and len(page) < 120_000
-    assert f'href="/v1alpha1/builds/{build.id}/logs"' in page and "})(3000021);" in page
+    assert f'href="/view/builds/{build.id}/files/build.log" download' in page and 'data-offset="3000021"' in page
+    whole = logged_in(owner).get(f"/view/builds/{build.id}/files/build.log").content.decode()
+    assert whole.startswith("first line\n") and whole.endswith("last line\n") and len(whole) == 3000021
     follow = logged_in(owner).get(f"/view/builds/{build.id}/log?offset=0").json()
     assert follow["text"].startswith("first line") and follow["offset"] == 100_000
 

@@ -58,7 +58,14 @@ def test_a_stranger_with_the_details_uri_sees_the_build_but_not_its_private_side
     assert not [text for text in PRIVATE_BUILD if text in page]
     assert ('href="/accounts/login/' in page) is (who == "anonymous")
     follow = client.get(f"/view/builds/{failed_build.id}/log?offset=0").json()
-    assert follow == {"text": "", "offset": 0, "status": "FAILED", "completed": True}
+    assert follow == {
+        "text": "", "offset": 0, "status": "FAILED", "completed": True,
+        "digest": "", "duration": None, "reason": "RUN exited with 1", "started": None, "finished": None, "size": None, "layers": [],
+    }
+    for name in ("Containerfile", "conda.yml", "conda.lock", "conda-lock.yml", "build.log"):
+        refused = client.get(f"/view/builds/{failed_build.id}/files/{name}")
+        assert refused.status_code == 403 and "owner's organisation and operators" in refused.content.decode()
+        assert not [text for text in PRIVATE_BUILD if text in refused.content.decode()]
 
 
 @pytest.mark.parametrize("who", ["owner", "member", "staff"])
@@ -69,6 +76,9 @@ def test_the_owner_org_and_operators_see_the_private_side(failed_build, owner, m
     page = as_user(user).get(f"/view/builds/{failed_build.id}").content.decode()
     assert all(text in page for text in PRIVATE_BUILD)
     assert as_user(user).get(f"/view/builds/{failed_build.id}/log?offset=0").json()["text"] == LOG
+    download = as_user(user).get(f"/view/builds/{failed_build.id}/files/conda.lock")
+    assert download.content.decode() == failed_build.condalock
+    assert download["Content-Disposition"] == f'attachment; filename="{failed_build.id}-conda.lock"'
 
 
 def test_a_stranger_with_the_request_id_sees_the_container_but_not_who_asked(request_row, outsider):
@@ -91,6 +101,7 @@ def test_a_build_nobody_owns_is_public_whole(failed_build):
     Build.objects.filter(pk=failed_build.pk).update(user=None, org="")
     page = as_user(None).get(f"/view/builds/{failed_build.id}").content.decode()
     assert "s3cr3t-recipe" in page and "the-log-line" in page
+    assert as_user(None).get(f"/view/builds/{failed_build.id}/files/build.log").content.decode() == LOG
     assert Client().get(f"/v1alpha1/builds/{failed_build.id}/logs").content.decode() == LOG
 
 

@@ -1,0 +1,97 @@
+// A build's page: follows the log while the build runs (asking for what came after what is shown) and,
+// when the build ends, fills in its final state without a reload; a failed build's first error line
+// (or, for whoever may not read the log, its reason) is marked and scrolled into view.
+(function () {
+  const build = document.getElementById("build");
+  const log = document.getElementById("log");
+  const steps = document.getElementById("steps");
+  // The same patterns as builds/pages.py: buildah's step markers, and an error line as builds/output.py finds it.
+  const STEP = /^STEP (\d+)\/(\d+): (.*)$/gm;
+  const ERROR_LINE = /^(?:error|fatal).*$/im;
+
+  function set(id, text) { document.getElementById(id).textContent = text; }
+  function time(iso) { return iso ? iso.slice(0, 19).replace("T", " ") + " UTC" : "–"; }
+
+  function addSteps(text) {
+    if (!steps) return;
+    for (const match of text.matchAll(STEP)) {
+      const item = document.createElement("li"), code = document.createElement("code");
+      code.textContent = match[1] + "/" + match[2] + ": " + match[3];
+      item.appendChild(code);
+      steps.appendChild(item);
+    }
+  }
+
+  function showError() {
+    let mark = document.getElementById("error-line");
+    if (!mark && !log.hidden) {
+      const match = ERROR_LINE.exec(log.textContent);
+      if (match) {
+        const text = log.textContent;
+        mark = document.createElement("mark");
+        mark.id = "error-line";
+        mark.textContent = match[0];
+        log.textContent = text.slice(0, match.index);
+        log.append(mark, text.slice(match.index + match[0].length));
+      }
+    }
+    const reason = document.getElementById("reason");
+    if (!mark && !reason.hidden) { mark = reason; reason.classList.add("scrolled"); }
+    if (mark) mark.scrollIntoView({ block: "center" });
+  }
+
+  function bytes(n) {
+    const units = ["bytes", "KB", "MB", "GB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(1) : n) + " " + units[i];
+  }
+
+  function showLayers(layers) {
+    const body = document.querySelector("#layers tbody");
+    body.textContent = "";
+    layers.forEach(function (layer, i) {
+      const row = body.insertRow(), code = document.createElement("code");
+      row.insertCell().textContent = i + 1;
+      code.textContent = layer.digest;
+      row.insertCell().appendChild(code);
+      const size = row.insertCell();
+      size.textContent = bytes(layer.size);
+      size.dataset.bytes = layer.size;
+    });
+    document.getElementById("layers-card").hidden = !layers.length;
+  }
+
+  function finish(data) {
+    set("digest", data.digest || "–");
+    set("size", data.size === null ? "–" : bytes(data.size) + " compressed, in " + data.layers.length + " layer" + (data.layers.length === 1 ? "" : "s"));
+    showLayers(data.layers);
+    set("duration", data.duration === null ? "–" : data.duration.toFixed(2) + " s");
+    set("finished", time(data.finished));
+    for (const id of ["reason", "reason-label"]) document.getElementById(id).hidden = !data.reason;
+    set("reason", data.reason);
+    if (data.status === "FAILED") showError();
+  }
+
+  function follow(offset) {
+    fetch("/view/builds/" + build.dataset.build + "/log?offset=" + offset).then(r => r.json()).then(data => {
+      if (data.text) {
+        const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+        log.append(data.text);
+        addSteps(data.text);
+        if (atEnd) log.scrollTop = log.scrollHeight;
+      }
+      const status = document.getElementById("status");
+      if (status.textContent !== data.status) { status.textContent = data.status; status.className = "status-" + data.status; }
+      set("started", time(data.started));
+      if (data.completed) finish(data);
+      else setTimeout(() => follow(data.offset), 1000);
+    }).catch(() => setTimeout(() => follow(offset), 3000));
+  }
+
+  if (build.dataset.completed === "true") {
+    if (document.getElementById("status").textContent === "FAILED") showError();
+  } else {
+    follow(Number(build.dataset.offset));
+  }
+})();
