@@ -115,3 +115,19 @@ def test_replace_revokes_the_tokens_of_the_same_name_only():
     new = run("create_api_token", "frank", "--name", "nextflow", "--replace")[0].strip()
     active = {t.token_hash for t in ApiToken.objects.active().filter(user=user)}
     assert active == {hash_token(other), hash_token(new)} and hash_token(old) not in active
+
+
+def test_the_first_operator_is_made_once_with_the_password_in_a_0600_file(settings, tmp_path):
+    settings.WAVE_DATA_DIR = tmp_path
+    out, _ = run("ensure_admin")
+    path = tmp_path / "admin-password.txt"
+    assert str(path) in out and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert Client().login(username="admin", password=path.read_text().strip())
+    assert run("ensure_admin") == ("", "") and User.objects.filter(is_superuser=True).count() == 1
+
+
+def test_the_default_password_file_is_in_the_data_folder(settings, tmp_path):
+    settings.WAVE_DATA_DIR = tmp_path
+    run("create_metrics_reader", "prometheus")
+    path = tmp_path / "passwords" / "prometheus.txt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
