@@ -112,6 +112,19 @@ def test_the_500_page_reads_nothing_from_the_database(django_assert_max_num_quer
 
 
 @pytest.mark.urls("tests.support.error_urls")
+def test_a_500_page_whose_layout_fails_is_still_a_bare_page_with_the_request_id(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the template engine is gone")
+
+    monkeypatch.setattr("wave_site.errors.render_to_string", broken)
+    response = as_user(None).get("/view/explode")
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert f"<h1>Internal error, request id {response['X-Request-Id']}</h1>" in html
+    assert SECRET not in html and "template engine" not in html
+
+
+@pytest.mark.urls("tests.support.error_urls")
 def test_a_refusal_is_a_403_page_for_people_and_json_for_programs(owner):
     response = as_user(owner).get("/view/refuse")
     assert response.status_code == 403 and response["Content-Type"].startswith("text/html")

@@ -4,6 +4,9 @@ Screenshots: docs/layout-*.png (WAVE_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
+import re
+
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -93,3 +96,11 @@ def test_the_keyboards_focus_is_visible_and_skips_to_the_content(browser, wave_s
     assert browser.switch_to.active_element.get_attribute("id") == "content"
     browser.switch_to.active_element.send_keys(Keys.TAB)
     assert browser.switch_to.active_element.get_attribute("id") == "f-q"
+
+
+def test_the_stylesheet_is_collected_hashed_and_cached_for_good(wave_server):
+    page = httpx.get(f"{wave_server.url}/view/nothing-here", timeout=30).text
+    href = re.search(r'<link rel="stylesheet" href="(/static/wave/site\.[0-9a-f]{12}\.css)">', page).group(1)
+    response = httpx.get(f"{wave_server.url}{href}", timeout=30)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/css")
+    assert "immutable" in response.headers["cache-control"] and ":focus-visible" in response.text
