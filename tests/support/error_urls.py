@@ -6,8 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.urls import path
 
-# Django reads the handlers from the URL conf in use, so this one names the site's.
-from wave_site.urls import handler400, handler403, handler404, handler500, urlpatterns as site_urlpatterns  # noqa: F401
+from wave_site import urls as site
 
 SECRET = "the-database-password-is-hunter2"
 
@@ -20,10 +19,12 @@ def refuse(request):
     raise PermissionDenied("Only the night shift may open this.")
 
 
+# Django reads the handlers from the URL conf in use, so this one names the site's.
+handler400, handler403, handler404, handler500 = site.handler400, site.handler403, site.handler404, site.handler500
 urlpatterns = [
     path("view/explode", explode),
     path("v1alpha1/explode", explode),
     path("view/refuse", refuse),
     path("v1alpha1/refuse", refuse),
-    *site_urlpatterns,
+    *site.urlpatterns,
 ]
