@@ -10,6 +10,7 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 from builds.models import Build
 from tests.support.browser import DOCS, log_in
@@ -104,3 +105,21 @@ def test_the_stylesheet_is_collected_hashed_and_cached_for_good(wave_server):
     response = httpx.get(f"{wave_server.url}{href}", timeout=30)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/css")
     assert "immutable" in response.headers["cache-control"] and ":focus-visible" in response.text
+
+
+def test_a_new_tokens_snippet_is_copied_to_the_clipboard(browser, wave_server):
+    user = UserFactory(email="carl@seqera.io")
+    log_in(browser, wave_server, user)
+    browser.execute_cdp_cmd("Browser.grantPermissions", {"origin": wave_server.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    browser.get(f"{wave_server.url}/view/account/")
+    browser.find_element(By.ID, "id_name").send_keys("nextflow")
+    browser.find_element(By.ID, "id_name").submit()
+    token = browser.find_element(By.CSS_SELECTOR, "#new-token code").text
+    button = browser.find_element(By.CSS_SELECTOR, 'button[data-copy="snippet-nextflow"]')
+    assert button.is_displayed()
+    button.click()
+    said = browser.find_element(By.CSS_SELECTOR, "[aria-live]")  # the button's "Copied" lasts 2 s; this stays
+    WebDriverWait(browser, 10).until(lambda b: said.get_attribute("textContent") == "Copied to the clipboard")
+    copied = browser.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0]('refused: ' + e))")
+    assert copied.strip() == browser.find_element(By.ID, "snippet-nextflow").text.strip()
+    assert "wave {\n    enabled  = true\n    endpoint = '" in copied and f"tower {{\n    accessToken = '{token}'\n}}" in copied
