@@ -30,4 +30,8 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     name = "apiToken"
 
     def get_security_definition(self, auto_schema) -> dict:
-        return {"type": "http", "scheme": "bearer"}
+        return {"type": "http", "scheme": "bearer", "description": (
+            "An API token of this service (created on the account page, /view/account/), or a Seqera Platform "
+            "access token where the operator allows that Platform, as 'Authorization: Bearer <token>'. The container "
+            "request endpoints also take it as towerAccessToken in the body; without one, a request is anonymous."
+        )}

@@ -36,16 +36,28 @@ def _one_line(value: str | None) -> str | None:
 
 
 class _ImageOpts(serializers.Serializer):
-    basePackages = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    commands = StringListField(required=False, allow_null=True)
+    basePackages = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Names of base packages, installed with the requested ones.",
+    )
+    commands = StringListField(
+        required=False, allow_null=True,
+        help_text="Commands to be included in the container, run after the packages are installed.",
+    )
 
     def validate_basePackages(self, value: str | None) -> str | None:
         return _one_line(value)
 
 
 class PixiOptsSerializer(_ImageOpts):
-    pixiImage = StrictCharField(required=False, allow_null=True)
-    baseImage = StrictCharField(required=False, allow_null=True)
+    pixiImage = StrictCharField(
+        required=False, allow_null=True,
+        help_text="The image with pixi used by the conda/pixi template (optional).",
+    )
+    baseImage = StrictCharField(
+        required=False, allow_null=True,
+        help_text="The image the pixi environment is copied onto (optional).",
+    )
 
     def validate_pixiImage(self, value: str | None) -> str | None:
         return image_reference(value)
@@ -55,7 +67,10 @@ class PixiOptsSerializer(_ImageOpts):
 
 
 class CranOptsSerializer(_ImageOpts):
-    rImage = StrictCharField(required=False, allow_null=True)
+    rImage = StrictCharField(
+        required=False, allow_null=True,
+        help_text="The image with R used to install CRAN packages (optional).",
+    )
 
     def validate_rImage(self, value: str | None) -> str | None:
         return image_reference(value)
@@ -79,9 +94,12 @@ def validate_cran(attrs: dict) -> None:
 class BuildCompressionSerializer(serializers.Serializer):
     """`{mode, level, force}` as Nextflow sends it (nulls included); wave-cli sends `{mode}`."""
 
-    mode = StrictCharField(required=False, allow_null=True)
-    level = StrictIntegerField(required=False, allow_null=True)
-    force = StrictBooleanField(required=False, allow_null=True)
+    mode = StrictCharField(required=False, allow_null=True, help_text="Layer compression: gzip, zstd or estargz.")
+    level = StrictIntegerField(
+        required=False, allow_null=True,
+        help_text="Compression level (the mode's own range), or null for its default.",
+    )
+    force = StrictBooleanField(required=False, allow_null=True, help_text="Recompress the base image's layers too.")
 
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):

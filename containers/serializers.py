@@ -44,11 +44,16 @@ def _error(message: str) -> serializers.ValidationError:
 
 
 class LayerSerializer(serializers.Serializer):
-    location = StrictCharField()
-    gzipDigest = StrictCharField()
-    gzipSize = StrictIntegerField()
-    tarDigest = StrictCharField()
-    skipHashing = StrictBooleanField(required=False, allow_null=True)  # Nextflow writes it unset as null
+    location = StrictCharField(
+        help_text="Specifies a container image layer stored as a tar.gz file: either an HTTP URL to the file or a base64 encoded string prefixed with data:.",
+    )
+    gzipDigest = StrictCharField(help_text="The SHA256 checksum of the provided layer tar gzip file, e.g. sha256:a7c724b02....")
+    gzipSize = StrictIntegerField(help_text="The size in bytes of the provided layer tar gzip file.")
+    tarDigest = StrictCharField(help_text="The SHA256 checksum of the provided tar file, e.g. sha256:a7c724b02....")
+    skipHashing = StrictBooleanField(  # Nextflow writes it unset as null
+        required=False, allow_null=True,
+        help_text="Nextflow's flag (sent as null); accepted and ignored: the layer is always checked against its digests.",
+    )
 
     def validate_location(self, value: str) -> str:
         if value.startswith(("http://", "https://")):
@@ -83,11 +88,26 @@ class LayerSerializer(serializers.Serializer):
 
 
 class ContainerConfigSerializer(serializers.Serializer):
-    entrypoint = StringListField(required=False, allow_null=True)
-    cmd = StringListField(required=False, allow_null=True)
-    env = StringListField(required=False, allow_null=True)
-    workingDir = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    layers = LayerSerializer(many=True, required=False, allow_null=True)
+    entrypoint = StringListField(
+        required=False, allow_null=True,
+        help_text="The container entrypoint command, e.g. ['/bin/bash'] (optional).",
+    )
+    cmd = StringListField(
+        required=False, allow_null=True,
+        help_text="The launch command to be used by the Wave container, e.g. ['echo', 'Hello world'] (optional).",
+    )
+    env = StringListField(
+        required=False, allow_null=True,
+        help_text="The environment variables to be defined in the Wave container, e.g. ['FOO=one','BAR=two'] (optional).",
+    )
+    workingDir = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="The work directory to be used in the Wave container, e.g. /some/work/dir (optional).",
+    )
+    layers = LayerSerializer(
+        many=True, required=False, allow_null=True,
+        help_text="Container image layers, each a tar.gz file, appended to the image in order (optional).",
+    )
 
     def validate_env(self, value: list[str] | None) -> list[str] | None:
         for entry in value or []:
@@ -112,10 +132,22 @@ class ContainerConfigSerializer(serializers.Serializer):
 
 
 class CondaOptsSerializer(serializers.Serializer):
-    mambaImage = StrictCharField(required=False, allow_null=True)
-    baseImage = StrictCharField(required=False, allow_null=True)
-    commands = StringListField(required=False, allow_null=True)
-    basePackages = StrictCharField(required=False, allow_null=True, allow_blank=True)
+    mambaImage = StrictCharField(
+        required=False, allow_null=True,
+        help_text="Name of the docker image used to build Conda containers (accepted; this service installs with py-rattler).",
+    )
+    baseImage = StrictCharField(
+        required=False, allow_null=True,
+        help_text="The image the conda environment is installed on top of, e.g. docker.io/library/debian:bookworm-slim.",
+    )
+    commands = StringListField(
+        required=False, allow_null=True,
+        help_text="Commands to be included in the container, run after the packages are installed.",
+    )
+    basePackages = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Names of base packages, installed with the requested ones.",
+    )
 
     def validate_mambaImage(self, value: str | None) -> str | None:
         return image_reference(value)
@@ -125,14 +157,35 @@ class CondaOptsSerializer(serializers.Serializer):
 
 
 class PackagesSerializer(serializers.Serializer):
-    type = StrictCharField()
-    environment = StrictCharField(required=False, allow_null=True)
-    entries = StringListField(required=False, allow_null=True)
-    channels = StringListField(required=False, allow_null=True)
-    condaOpts = CondaOptsSerializer(required=False, allow_null=True)
-    pixiOpts = PixiOptsSerializer(required=False, allow_null=True)
-    cranOpts = CranOptsSerializer(required=False, allow_null=True)
-    spackOpts = serializers.DictField(required=False, allow_null=True)
+    type = StrictCharField(help_text="This represents the type of package builder. Use CONDA (or CRAN).")
+    environment = StrictCharField(
+        required=False, allow_null=True,
+        help_text="The package environment file encoded as a base64 string (a conda environment YAML or an @EXPLICIT lock).",
+    )
+    entries = StringListField(
+        required=False, allow_null=True,
+        help_text="List of the packages names, e.g. [\"salmon\", \"bwa=0.7.17\"].",
+    )
+    channels = StringListField(
+        required=False, allow_null=True,
+        help_text="List of Conda channels, which will be used to download packages, e.g. [\"conda-forge\", \"bioconda\"].",
+    )
+    condaOpts = CondaOptsSerializer(
+        required=False, allow_null=True,
+        help_text="Options of a CONDA build: base image, base packages and commands.",
+    )
+    pixiOpts = PixiOptsSerializer(
+        required=False, allow_null=True,
+        help_text="Options of a build with the conda/pixi template: pixi image, base image, base packages and commands.",
+    )
+    cranOpts = CranOptsSerializer(
+        required=False, allow_null=True,
+        help_text="Options of a CRAN build: R image, base packages and commands.",
+    )
+    spackOpts = serializers.DictField(
+        required=False, allow_null=True,
+        help_text="Deprecated Spack options; Spack builds are refused by this service.",
+    )
 
     def validate_type(self, value: str) -> str:
         if value.upper() == "SPACK":
@@ -167,32 +220,107 @@ class PackagesSerializer(serializers.Serializer):
 class ContainerRequestSerializer(serializers.Serializer):
     """The body of `POST /v1alpha2/container`; `legacy` in the context switches to `/container-token` rules."""
 
-    containerImage = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    containerFile = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    containerConfig = ContainerConfigSerializer(required=False, allow_null=True)
-    condaFile = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    spackFile = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    packages = PackagesSerializer(required=False, allow_null=True)
-    containerPlatform = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    buildRepository = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    cacheRepository = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    timestamp = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    fingerprint = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    freeze = StrictBooleanField(required=False, allow_null=True)
-    format = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    nameStrategy = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    buildTemplate = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    buildCompression = BuildCompressionSerializer(required=False, allow_null=True)
-    towerAccessToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    towerRefreshToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    towerEndpoint = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    towerWorkspaceId = StrictIntegerField(required=False, allow_null=True)
-    dryRun = StrictBooleanField(required=False, allow_null=True)
-    scanMode = StrictCharField(required=False, allow_null=True)
-    scanLevels = StringListField(required=False, allow_null=True)
-    mirror = StrictBooleanField(required=False, allow_null=True)
-    buildContext = LayerSerializer(required=False, allow_null=True)  # wave-cli --context
-    containerIncludes = StringListField(required=False, allow_null=True)  # wave-cli --include
+    containerImage = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Name of the container to be served, e.g. docker.io/library/ubuntu:latest (optional). If omitted, the containerFile or packages must be provided.",
+    )
+    containerFile = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Dockerfile used for building a new container encoded in base64 (optional). When provided, the attribute containerImage must be omitted.",
+    )
+    containerConfig = ContainerConfigSerializer(
+        required=False, allow_null=True,
+        help_text="Changes to the served image: entrypoint, cmd, env, working directory and layers to append (optional).",
+    )
+    condaFile = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Conda environment file encoded as base64 string (/container-token only; /v1alpha2/container takes packages).",
+    )
+    spackFile = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Deprecated Spack recipe file encoded as base64 string; refused by this service (use packages of type CONDA).",
+    )
+    packages = PackagesSerializer(
+        required=False, allow_null=True,
+        help_text="This object specifies Conda packages environment information (or CRAN packages).",
+    )
+    containerPlatform = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Target container architecture of the built container, e.g. linux/amd64 (optional). Currently only supporting amd64 and arm64.",
+    )
+    buildRepository = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Container repository where container builds should be pushed, e.g. docker.io/user/my-image (optional).",
+    )
+    cacheRepository = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Container repository used to cache build layers, e.g. docker.io/user/my-cache (optional).",
+    )
+    timestamp = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Request submission timestamp using ISO-8601.",
+    )
+    fingerprint = StrictCharField(required=False, allow_null=True, allow_blank=True, help_text="Request unique fingerprint.")
+    freeze = StrictBooleanField(
+        required=False, allow_null=True,
+        help_text="Freeze requires buildRepository to push the build container to a user-defined repository. This provides the container URL from the user-defined repository, not the Wave generated URL. This URL won't change.",
+    )
+    format = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Image format: docker (default) or sif (Singularity, pushed as oras://; requires freeze).",
+    )
+    nameStrategy = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="The name strategy to be used to create the name of the container built by Wave. Its values can be none, tagPrefix, or imageSuffix.",
+    )
+    buildTemplate = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Wave's build template for packages, e.g. conda/pixi:v1 or conda/micromamba:v2 (optional).",
+    )
+    buildCompression = BuildCompressionSerializer(
+        required=False, allow_null=True,
+        help_text="Compression of the built image's layers: mode (gzip, zstd or estargz), level and force (optional).",
+    )
+    towerAccessToken = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Access token of the user account granting access to the Seqera Platform service specified via towerEndpoint (optional); a token of this service works too, as does sending it as 'Authorization: Bearer <token>'.",
+    )
+    towerRefreshToken = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Seqera Platform refresh token (optional); accepted and not used by this service.",
+    )
+    towerEndpoint = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Seqera Platform service endpoint from where container registry credentials are retrieved (optional). Default https://api.cloud.seqera.io.",
+    )
+    towerWorkspaceId = StrictIntegerField(
+        required=False, allow_null=True,
+        help_text="ID of the Seqera Platform workspace from where the container registry credentials are retrieved (optional). When omitted the personal workspace is used.",
+    )
+    dryRun = StrictBooleanField(
+        required=False, allow_null=True,
+        help_text="When true, answer as for a real request without building or storing anything.",
+    )
+    scanMode = StrictCharField(
+        required=False, allow_null=True,
+        help_text="Security scan mode: none, async or required (scans are not run by this service; see README).",
+    )
+    scanLevels = StringListField(
+        required=False, allow_null=True,
+        help_text="Vulnerability levels the scan reports, e.g. [\"HIGH\", \"CRITICAL\"].",
+    )
+    mirror = StrictBooleanField(
+        required=False, allow_null=True,
+        help_text="When true, copy containerImage into buildRepository (a mirror) instead of serving or building it.",
+    )
+    buildContext = LayerSerializer(  # wave-cli --context
+        required=False, allow_null=True,
+        help_text="A tar.gz layer holding the Dockerfile build's context (wave-cli --context); same attributes as a layer.",
+    )
+    containerIncludes = StringListField(  # wave-cli --include
+        required=False, allow_null=True,
+        help_text="Images whose layers are added on top of containerImage when it is pulled (wave-cli --include).",
+    )
 
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):
@@ -348,10 +476,19 @@ class ContainerRequestSerializer(serializers.Serializer):
 
 
 class InspectRequestSerializer(serializers.Serializer):
-    containerImage = StrictCharField()
-    towerAccessToken = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    towerEndpoint = StrictCharField(required=False, allow_null=True, allow_blank=True)
-    towerWorkspaceId = StrictIntegerField(required=False, allow_null=True)
+    containerImage = StrictCharField(help_text="Name of the container to be inspected, e.g. docker.io/library/ubuntu:latest.")
+    towerAccessToken = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Access token of the user account granting access to the Seqera Platform service specified via towerEndpoint (optional); a token of this service works too, as does sending it as 'Authorization: Bearer <token>'.",
+    )
+    towerEndpoint = StrictCharField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Seqera Platform service endpoint from where container registry credentials are retrieved (optional). Default https://api.cloud.seqera.io.",
+    )
+    towerWorkspaceId = StrictIntegerField(
+        required=False, allow_null=True,
+        help_text="ID of the Seqera Platform workspace from where the container registry credentials are retrieved (optional). When omitted the personal workspace is used.",
+    )
 
     def to_internal_value(self, data: object) -> dict:
         if not isinstance(data, dict):
@@ -363,25 +500,53 @@ class InspectRequestSerializer(serializers.Serializer):
 
 
 class ContainerResponseSerializer(serializers.Serializer):
-    requestId = serializers.CharField(required=False)
-    containerToken = serializers.CharField(required=False)
-    targetImage = serializers.CharField()
-    expiration = serializers.DateTimeField(required=False)
-    containerImage = serializers.CharField(required=False)
-    buildId = serializers.CharField(required=False)
-    cached = serializers.BooleanField(required=False)
-    freeze = serializers.BooleanField()
-    mirror = serializers.BooleanField(required=False)
-    succeeded = serializers.BooleanField(required=False)
+    requestId = serializers.CharField(
+        required=False,
+        help_text="The unique id of the container request, e.g. 732b73aa17c8 (also its containerToken when it has one).",
+    )
+    containerToken = serializers.CharField(
+        required=False,
+        help_text="The unique token identifying the Wave container request, e.g. 0123456789.",
+    )
+    targetImage = serializers.CharField(
+        help_text="The Wave container image name, e.g. wave.seqera.io/wt/0123456789/library/ubuntu:latest.",
+    )
+    expiration = serializers.DateTimeField(
+        required=False,
+        help_text="The expiration timestamp of the Wave container using ISO-8601 format.",
+    )
+    containerImage = serializers.CharField(
+        required=False,
+        help_text="The image the request serves or builds: the source image, or the built image's name in its repository.",
+    )
+    buildId = serializers.CharField(
+        required=False,
+        help_text="The id of the build that makes the image, e.g. 5e49881e6ad74121_1 (absent when nothing is built).",
+    )
+    cached = serializers.BooleanField(
+        required=False,
+        help_text="Indicates if the requested image is built or in progress (false), or was already built (true).",
+    )
+    freeze = serializers.BooleanField(
+        help_text="Whether the image is frozen: pushed to buildRepository and named there rather than by a Wave token.",
+    )
+    mirror = serializers.BooleanField(
+        required=False,
+        help_text="Whether the request is a mirror (containerImage copied into buildRepository).",
+    )
+    succeeded = serializers.BooleanField(required=False, help_text="Whether the build or mirror succeeded, once it is known.")
 
 
 class ContainerStatusSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    status = serializers.ChoiceField(choices=["PENDING", "BUILDING", "DONE"])
-    buildId = serializers.CharField(required=False)
-    mirrorId = serializers.CharField(required=False)
-    creationTime = serializers.DateTimeField()
-    succeeded = serializers.BooleanField(required=False)
-    reason = serializers.CharField(required=False)
-    detailsUri = serializers.CharField(required=False)
+    id = serializers.CharField(help_text="The request's id.")
+    status = serializers.ChoiceField(
+        choices=["PENDING", "BUILDING", "DONE"],
+        help_text="PENDING, BUILDING (a build or mirror runs) or DONE.",
+    )
+    buildId = serializers.CharField(required=False, help_text="The id of the request's build, if any.")
+    mirrorId = serializers.CharField(required=False, help_text="The id of the request's mirror, if any.")
+    creationTime = serializers.DateTimeField(help_text="When the request was made (ISO-8601).")
+    succeeded = serializers.BooleanField(required=False, help_text="Whether the request's build or mirror succeeded (once DONE).")
+    reason = serializers.CharField(required=False, help_text="Why the build or mirror failed (once DONE and not succeeded).")
+    detailsUri = serializers.CharField(required=False, help_text="The address of the request's page for people.")
     duration = serializers.FloatField(required=False, help_text="seconds, always with a fraction")

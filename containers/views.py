@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.decorators import action
 from rest_framework.authentication import SessionAuthentication
@@ -17,11 +17,13 @@ from builds.reconcile import as_read
 from oci.errors import OciError
 from oci.platform import parse_platform
 from wave_site.api import MessageSerializer
+from wave_site.openapi import BAD_REQUEST, FORBIDDEN, NOT_FOUND, RATE_LIMITED, UNAUTHORIZED
 from wave_site.errors import InvalidRequest, NotFound, Unavailable
 from wave_site.redis import ERRORS as REDIS_ERRORS
 
 from .describe import describe, status
 from .inspect import inspect_image
+from . import examples
 from .models import ContainerRequest
 from .serializers import (
     ContainerRequestSerializer,
@@ -33,7 +35,11 @@ from .services import Caller, request_container
 from .token_guard import check_token_misses, count_token_miss, guarded_identify
 from .tokens import revoke
 
-ERRORS = {400: MessageSerializer, 401: MessageSerializer, 404: MessageSerializer}
+ERRORS = {400: BAD_REQUEST, 401: UNAUTHORIZED, 404: NOT_FOUND, 429: RATE_LIMITED}
+# Lookups by token or id: unknown ones are counted per client and throttled (token_guard.py).
+LOOKUP_ERRORS = {404: NOT_FOUND, 429: RATE_LIMITED}
+# The caller's token, optional: in the body (towerAccessToken) or as 'Authorization: Bearer'.
+OPTIONAL_TOKEN = [{"apiToken": []}, {}]
 
 
 def _identity(request: Request, access_token: str | None, endpoint: str | None, workspace_id: int | None) -> Identity:
@@ -57,7 +63,10 @@ def _live_request(token: str, ip: str | None) -> ContainerRequest:
     return request
 
 
-DESCRIBE = inline_serializer("ContainerDescription", {"token": serializers.CharField(), "request": serializers.DictField()})
+DESCRIBE = inline_serializer("ContainerDescription", {
+    "token": serializers.CharField(help_text="The container token (or request id)."),
+    "request": serializers.DictField(help_text="The request as it was made and answered: image, build, expiry, user."),
+})
 
 
 # Requesting a container (`create`); the two request endpoints differ in `legacy` and `endpoint`.
@@ -82,16 +91,19 @@ class ContainerViewSet(ContainerRequests):
     @extend_schema(
         request=ContainerRequestSerializer,
         responses={200: ContainerResponseSerializer, **ERRORS},
+        auth=OPTIONAL_TOKEN,
+        examples=examples.CONTAINER_REQUEST,
         summary="Request a container: an existing image, augmented, or built from a Dockerfile or conda packages",
+        description="Rate limited per user (or client address when anonymous): builds per hour and pulls per minute.",
     )
     def create(self, request: Request) -> Response:
         return super().create(request)
 
-    @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="A container request")
+    @extend_schema(responses={200: DESCRIBE, **LOOKUP_ERRORS}, summary="A container request")
     def retrieve(self, request: Request, request_id: str) -> Response:
         return Response(describe(_live_request(request_id, client_ip(request.META))))
 
-    @extend_schema(responses={200: ContainerStatusSerializer, 404: MessageSerializer}, summary="A container request's status")
+    @extend_schema(responses={200: ContainerStatusSerializer, **LOOKUP_ERRORS}, summary="A container request's status")
     @action(detail=True, name="Container Status")
     def status(self, request: Request, request_id: str) -> Response:
         return Response(ContainerStatusSerializer(status(_live_request(request_id, client_ip(request.META)))).data)
@@ -106,6 +118,8 @@ class LegacyContainerTokenViewSet(ContainerRequests):
     @extend_schema(
         request=ContainerRequestSerializer,
         responses={200: ContainerResponseSerializer, **ERRORS},
+        auth=OPTIONAL_TOKEN,
+        examples=examples.CONTAINER_TOKEN,
         summary="Deprecated form of /v1alpha2/container: takes condaFile, rejects packages and nameStrategy",
         deprecated=True,
     )
@@ -122,12 +136,15 @@ class ContainerTokenViewSet(ViewSet):
     def get_permissions(self):
         return [permissions.IsAdminUser()] if self.request.method == "DELETE" else []
 
-    @extend_schema(responses={200: DESCRIBE, 404: MessageSerializer}, summary="Describe a container request")
+    @extend_schema(responses={200: DESCRIBE, **LOOKUP_ERRORS}, summary="Describe a container request")
     def retrieve(self, request: Request, token: str) -> Response:
         return Response(describe(_live_request(token, client_ip(request.META))))
 
     @extend_schema(
-        responses={200: MessageSerializer, 401: MessageSerializer, 403: MessageSerializer, 404: MessageSerializer, 503: MessageSerializer},
+        responses={
+            200: MessageSerializer, 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND,
+            503: OpenApiResponse(MessageSerializer, description="Redis is unavailable: nothing was revoked."),
+        },
         summary="Revoke a container token (staff only); later pulls of its image get 404; 503 while Redis is away",
     )
     def destroy(self, request: Request, token: str) -> Response:
@@ -147,7 +164,12 @@ class InspectViewSet(ViewSet):
     @extend_schema(
         request=InspectRequestSerializer,
         parameters=[OpenApiParameter("platform", str, description="e.g. linux/arm64: pick that image from an index")],
-        responses={200: inline_serializer("Inspect", {"container": serializers.DictField()}), **ERRORS},
+        responses={200: inline_serializer("Inspect", {"container": serializers.DictField(
+            help_text="The image: registry, hostName, imageName, reference, digest, its config and manifest "
+            "(as in the OCI image spec), and whether it is v1, v2 (Docker) or oci.",
+        )}), **ERRORS},
+        auth=OPTIONAL_TOKEN,
+        examples=examples.INSPECT,
         summary="An image's manifest and config",
     )
     def create(self, request: Request) -> Response:

@@ -1,5 +1,6 @@
 """Who may read usage metrics (the metrics API and /metrics): HTTP Basic auth of a user with the
-`metrics.view_usage_metrics` permission, password guesses throttled per client (login_throttle)."""
+`metrics.view_usage_metrics` permission, password guesses throttled per client (login_throttle); on the
+metrics API also an org manager (Basic auth or an API token) for their own org."""
 
 from __future__ import annotations
 
@@ -59,6 +60,21 @@ class ReadsUsageMetrics(BasePermission):
         return True
 
 
+class ReadsUsageMetricsOrOwnOrg(ReadsUsageMetrics):
+    """The metrics API: a metrics reader for any org, or an org manager for their own (`?org=` theirs);
+    /metrics keeps ReadsUsageMetrics, since its series are every org's."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        user = request.user
+        if user is None or not user.is_authenticated or user.has_perm(PERMISSION) or not (user.is_org_manager and user.org):
+            return super().has_permission(request, view)
+        asked = (request.query_params.get("org") or "").lower()
+        if asked != user.org:
+            which = f"of {asked}" if asked else "of every org"
+            raise Forbidden(f"User '{user.get_username()}' may not read the usage metrics {which}: only of {user.org} (add ?org={user.org})")
+        return True
+
+
 def check_metrics_reader(request: HttpRequest) -> None:
     """The API's checks, for /metrics (a plain Django view): raises what the API would answer."""
     ReadsUsageMetrics().has_permission(Request(request, authenticators=[MetricsBasicAuthentication()]), None)
@@ -71,4 +87,7 @@ class MetricsBasicScheme(OpenApiAuthenticationExtension):
     name = "metricsBasicAuth"
 
     def get_security_definition(self, auto_schema) -> dict:
-        return {"type": "http", "scheme": "basic"}
+        return {"type": "http", "scheme": "basic", "description": (
+            "Username and password of a user with the metrics.view_usage_metrics permission; failed attempts are "
+            "counted per client and answered 429 with Retry-After past WAVE_RATE_LIMIT_LOGIN_FAILURES."
+        )}

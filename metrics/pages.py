@@ -1,25 +1,30 @@
-"""Usage dashboards: builds, pulls and fusion pulls per day for an org, with the top images and users.
+"""Usage dashboards: builds, pulls and fusion pulls per day for an org over 7, 30 or 90 days (`?days=`),
+with the top images and users of that window, and the same numbers as CSV (`/view/usage/<org>.csv`).
 
-Operators (staff) see every org; an org manager sees their own org; anyone else gets 403.
+Operators (staff) see every org, anonymous usage included; an org manager sees their own org; anyone
+else gets 403.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import csv
+import re
+from urllib.parse import quote
 
+from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
-from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
-from builds.models import Build
+from . import usage
+from .usage import ANONYMOUS, DEFAULT_WINDOW, KINDS, LABELS, WINDOWS, Window
 
-from .models import PullEvent
 
-DAYS = 30
-CHART_HEIGHT = 120
+class WindowForm(forms.Form):
+    days = forms.TypedChoiceField(
+        choices=[(d, f"{d} days") for d in WINDOWS], coerce=int, required=False, empty_value=DEFAULT_WINDOW,
+        label="Window", error_messages={"invalid_choice": "Invalid window '%(value)s': choose 7, 30 or 90 days"},
+    )
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
@@ -30,50 +35,75 @@ def may_see(user, org: str) -> bool:
     return user.is_staff or (user.is_org_manager and user.org == org)
 
 
+def _window(request: HttpRequest) -> tuple[Window | None, WindowForm]:
+    """The window asked for, or None when `days` is bad (the form then carries the error)."""
+    form = WindowForm(request.GET)
+    return (Window.last(form.cleaned_data["days"]) if form.is_valid() else None), form
+
+
 @login_required
 def usage_index(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_staff:
-        orgs = sorted((set(Build.objects.values_list("org", flat=True)) | set(PullEvent.objects.values_list("org", flat=True))) - {""})
-        return render(request, "pages/usage_index.html", {"orgs": orgs})
+        window, form = _window(request)
+        if window is None:
+            return render(request, "pages/usage_index.html", {"form": form}, status=400)
+        return render(request, "pages/usage_index.html", {"form": form, "window": window, "orgs": usage.per_org(window)})
     if user.is_org_manager and user.org:
-        return redirect(f"/view/usage/{user.org}")
+        query = request.GET.urlencode()
+        return redirect(f"/view/usage/{user.org}" + (f"?{query}" if query else ""))
     return _forbidden(request, "Usage dashboards are for operators and org managers.")
-
-
-def _per_day(queryset, since) -> dict:
-    rows = queryset.filter(created_at__date__gte=since).annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("pk"))
-    return {row["day"]: row["n"] for row in rows}
-
-
-def _chart(name: str, counts: dict, days: list) -> dict:
-    values = [counts.get(day, 0) for day in days]
-    top = max(values) or 1
-    bars = [
-        {"x": i * 22, "height": round(v * CHART_HEIGHT / top), "y": CHART_HEIGHT - round(v * CHART_HEIGHT / top), "value": v, "day": day}
-        for i, (day, v) in enumerate(zip(days, values))
-    ]
-    return {"name": name, "bars": bars, "total": sum(values), "width": len(days) * 22, "height": CHART_HEIGHT}
 
 
 @login_required
 def usage_org(request: HttpRequest, org: str) -> HttpResponse:
+    org = org.lower()  # orgs are stored lower case, as email domains compare
     if not may_see(request.user, org):
         return _forbidden(request, f"You may not see the usage of {org}.")
-    today = timezone.localdate()
-    since = today - timedelta(days=DAYS - 1)
-    days = [since + timedelta(days=i) for i in range(DAYS)]
-    pulls = PullEvent.objects.filter(org=org)
+    window, form = _window(request)
+    context = {"org": org, "form": form, "anonymous": org == ANONYMOUS, "csv_url": f"/view/usage/{quote(org, safe='')}.csv"}
+    if window is None:
+        return render(request, "pages/usage_org.html", context, status=400)
+    series = usage.daily(org, window)
+    dates = window.dates()
     charts = [
-        _chart("builds", _per_day(Build.objects.filter(org=org, from_registry=False), since), days),
-        _chart("pulls", _per_day(pulls, since), days),
-        _chart("fusion pulls", _per_day(pulls.filter(fusion=True), since), days),
+        {"kind": kind, "label": LABELS[kind], "total": sum(series[kind]), "days": [(d, n) for d, n in zip(dates, series[kind]) if n]}
+        for kind in KINDS
     ]
-    context = {
-        "org": org,
-        "since": since,
+    top_images, top_users = usage.top(org, window)
+    context |= {
+        "window": window,
         "charts": charts,
-        "top_images": pulls.values("image").annotate(n=Count("pk")).order_by("-n", "image")[:10],
-        "top_users": pulls.exclude(user=None).values("user__username").annotate(n=Count("pk")).order_by("-n", "user__username")[:10],
+        "empty": not any(chart["total"] for chart in charts),
+        "data": {"dates": [d.isoformat() for d in dates], "series": series},
+        "top_images": top_images,
+        "top_users": top_users,
     }
     return render(request, "pages/usage_org.html", context)
+
+
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+@login_required
+def usage_csv(request: HttpRequest, org: str) -> HttpResponse:
+    """One row per day and kind, the numbers the dashboard draws."""
+    org = org.lower()
+    if not may_see(request.user, org):
+        return _forbidden(request, f"You may not see the usage of {org}.")
+    window, form = _window(request)
+    if window is None:
+        return HttpResponse(" ".join(form.errors["days"]) + "\n", status=400, content_type="text/plain; charset=utf-8")
+    name = re.sub(r"[^A-Za-z0-9.-]", "_", org)  # a header value: nothing a quote or newline could break
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="usage-{name}-{window.since}-{window.until}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["date", "org", "kind", "count"])
+    for day, kind, count in usage.rows(org, window):
+        writer.writerow([day.isoformat(), _cell(org), kind, count])
+    return response

@@ -1,10 +1,11 @@
-"""`GET /v1alpha2/metrics/{builds,pulls,fusion/pulls}` with HTTP Basic auth (metrics/auth.py), shapes as in the reference."""
+"""`GET /v1alpha2/metrics/{builds,pulls,fusion/pulls}` with HTTP Basic auth or an API token (metrics/auth.py),
+shapes as in the reference."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -15,9 +16,10 @@ from rest_framework.viewsets import ViewSet
 
 from accounts.authentication import ApiTokenAuthentication
 from wave_site.errors import InvalidRequest
+from wave_site.openapi import BAD_REQUEST, FORBIDDEN, RATE_LIMITED, error
 
 from . import counters
-from .auth import MetricsBasicAuthentication, ReadsUsageMetrics
+from .auth import MetricsBasicAuthentication, ReadsUsageMetricsOrOwnOrg
 from .models import PullEvent
 
 
@@ -36,28 +38,51 @@ def _counts(request: Request, metric: str) -> Response:
     return Response(counters.query(metric, day, org.lower() if org else None))
 
 
-METRIC_RESPONSE = inline_serializer(
-    "Metric", {"metric": serializers.CharField(), "count": serializers.IntegerField(), "orgs": serializers.DictField(child=serializers.IntegerField())}
-)
+METRIC_RESPONSE = inline_serializer("Metric", {
+    "metric": serializers.CharField(help_text="builds, pulls or fusion (absent when both date and org are given)."),
+    "count": serializers.IntegerField(help_text="The number of builds or pulls counted."),
+    "orgs": serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="The count per organisation (email domain), e.g. {\"seqera.io\": 13} (absent when both date and org are given).",
+    ),
+})
 
 
-METRIC_SCHEMA = extend_schema(
-    parameters=[
-        OpenApiParameter("date", str, description="yyyy-mm-dd"),
-        OpenApiParameter("org", str, description="an email domain, e.g. seqera.io"),
-    ],
-    responses={200: METRIC_RESPONSE},
-    summary="Usage counts, all time or for a date, for every org or one",
-)
+def _metric_examples(metric: str, count: int, orgs: dict[str, int]) -> list[OpenApiExample]:
+    """The reference's examples of one metric: all time, and for one org and date."""
+    return [
+        OpenApiExample(f"All {metric}", response_only=True, value={"metric": metric, "count": count, "orgs": orgs}),
+        OpenApiExample(f"{metric} for one org on one date", response_only=True, value={"count": 4}),
+    ]
+
+
+CREDENTIALS = error("No or wrong HTTP Basic credentials (the WWW-Authenticate header names the realm).")
+
+
+def metric_schema(metric: str, count: int, orgs: dict[str, int]):
+    return extend_schema(
+        parameters=[
+            OpenApiParameter("date", str, description="Format: yyyy-mm-dd, the date of the required metrics, e.g. 2024-04-08."),
+            OpenApiParameter("org", str, description="Domain of the organization used in emails, e.g. seqera.io."),
+        ],
+        responses={
+            200: METRIC_RESPONSE, 400: BAD_REQUEST, 401: CREDENTIALS,
+            403: error("Not a metrics reader; or an org manager asking for another org than theirs (the message names it)."),
+            429: RATE_LIMITED,
+        },
+        examples=_metric_examples(metric, count, orgs),
+        summary="Usage counts, all time or for a date, for every org or one (HTTP Basic auth, or an org manager's API token)",
+    )
 
 
 # /v1alpha2/metrics/{builds,pulls,fusion/pulls}.
 class MetricsViewSet(ViewSet):
-    authentication_classes = [MetricsBasicAuthentication]
-    permission_classes = [ReadsUsageMetrics]
+    # Basic first: its challenge is the 401's WWW-Authenticate. The token is for org managers' scripts.
+    authentication_classes = [MetricsBasicAuthentication, ApiTokenAuthentication]
+    permission_classes = [ReadsUsageMetricsOrOwnOrg]
 
     def perform_authentication(self, request: Request) -> None:
-        """Lazily, when ReadsUsageMetrics asks for the user."""
+        """Lazily, when the permission asks for the user."""
 
     def check_permissions(self, request: Request) -> None:
         """For reads only: other methods get their 405, and OPTIONS its description, without
@@ -65,30 +90,42 @@ class MetricsViewSet(ViewSet):
         if request.method in ("GET", "HEAD"):
             super().check_permissions(request)
 
-    @METRIC_SCHEMA
+    @metric_schema("builds", 18, {"seqera.io": 13, "gmail.com": 5})
     @action(detail=False, name="Build Metrics")
     def builds(self, request: Request) -> Response:
         return _counts(request, "builds")
 
-    @METRIC_SCHEMA
+    @metric_schema("pulls", 11, {"seqera.io": 7, "gmail.com": 4})
     @action(detail=False, name="Pull Metrics")
     def pulls(self, request: Request) -> Response:
         return _counts(request, "pulls")
 
-    @METRIC_SCHEMA
+    @metric_schema("fusion", 2, {"seqera.io": 1, "gmail.com": 1})
     @action(detail=False, url_path="fusion/pulls", name="Fusion Pull Metrics")
     def fusion_pulls(self, request: Request) -> Response:
         return _counts(request, "fusion")
 
 
 class PullEventSerializer(serializers.ModelSerializer):
-    user = serializers.CharField(source="user.username", default=None)
-    ipAddress = serializers.IPAddressField(source="ip_address")
-    creationTime = serializers.DateTimeField(source="created_at")
+    user = serializers.CharField(
+        source="user.username", default=None,
+        help_text="The user who pulled, null for an anonymous pull.",
+    )
+    ipAddress = serializers.IPAddressField(source="ip_address", help_text="The client address of the pull.")
+    creationTime = serializers.DateTimeField(source="created_at", help_text="When the pull happened (ISO-8601).")
 
     class Meta:
         model = PullEvent
         fields = ["id", "token", "user", "org", "image", "digest", "platform", "fusion", "ipAddress", "creationTime"]
+        extra_kwargs = {
+            "id": {"help_text": "The pull record's id."},
+            "token": {"help_text": "The container token pulled."},
+            "org": {"help_text": "The puller's organisation (email domain), empty for an anonymous pull."},
+            "image": {"help_text": "The image pulled (its name through this service)."},
+            "digest": {"help_text": "The manifest digest served."},
+            "platform": {"help_text": "The platform pulled, e.g. linux/amd64."},
+            "fusion": {"help_text": "Whether the pull was by a Fusion-enabled container."},
+        }
 
 
 class PullEventPages(CursorPagination):
@@ -98,6 +135,15 @@ class PullEventPages(CursorPagination):
     page_size = 100
     page_size_query_param = "size"
     max_page_size = 1000
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        words = {"next": "The next (older) page's URL, null on the last page.",
+                 "previous": "The previous (newer) page's URL, null on the first page.",
+                 "results": "The pull records of this page, newest first."}
+        paginated = super().get_paginated_response_schema(schema)
+        for name, description in words.items():
+            paginated["properties"][name]["description"] = description
+        return paginated
 
 
 # GET /v1alpha1/pull-events: every pull recorded, for operators (staff), `?token=` for one request's.
@@ -115,6 +161,7 @@ class PullEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("token", str, description="only the pulls of this container token")],
+        responses={200: PullEventSerializer(many=True), 401: error("No or an unknown API token."), 403: FORBIDDEN},
         summary="Pull records, newest first (staff only); `next` and `previous` are the neighbouring pages",
     )
     def list(self, request: Request) -> Response:

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 
 class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
+    message = serializers.CharField(help_text="What went wrong, naming the offending attribute or value.")
 
 
 def seconds(start: datetime, end: datetime) -> float:

@@ -4,7 +4,7 @@ import functools
 import subprocess
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,11 +38,15 @@ class ServiceInfoView(APIView):
             "ServiceInfo",
             {"serviceInfo": inline_serializer("ServiceInfoBody", {
                 "version": serializers.CharField(help_text="the Wave API level implemented"),
-                "commitId": serializers.CharField(),
+                "commitId": serializers.CharField(help_text="the git commit of the running code"),
                 "serviceVersion": serializers.CharField(help_text="this service's own version"),
-            })},
+            }, help_text="Basic information about the service.")},
         ),
         summary="The Wave API level implemented, the service's version and commit",
+        examples=[OpenApiExample(
+            "Service info", response_only=True,
+            value={"serviceInfo": {"version": "1.31.2", "commitId": "0123abcd45", "serviceVersion": "0.1.0"}},
+        )],
     )
     def get(self, request: Request) -> Response:
         return Response({"serviceInfo": {"version": WAVE_API_VERSION, "commitId": commit_id(), "serviceVersion": __version__}})

@@ -215,6 +215,10 @@ WAVE_RATE_LIMIT_BUILDS_USER = env.str("WAVE_RATE_LIMIT_BUILDS_USER", default="10
 WAVE_RATE_LIMIT_PULLS_USER = env.str("WAVE_RATE_LIMIT_PULLS_USER", default="1000/60")
 WAVE_RATE_LIMIT_BUILDS_ANONYMOUS = env.str("WAVE_RATE_LIMIT_BUILDS_ANONYMOUS", default="25/86400")
 WAVE_RATE_LIMIT_PULLS_ANONYMOUS = env.str("WAVE_RATE_LIMIT_PULLS_ANONYMOUS", default="250/3600")
+# Package searches of the new-container page (README, The new-container page), answers kept WAVE_PACKAGE_SEARCH_TTL seconds.
+WAVE_RATE_LIMIT_SEARCHES_USER = env.str("WAVE_RATE_LIMIT_SEARCHES_USER", default="1200/3600")
+WAVE_RATE_LIMIT_SEARCHES_ANONYMOUS = env.str("WAVE_RATE_LIMIT_SEARCHES_ANONYMOUS", default="300/3600")
+WAVE_PACKAGE_SEARCH_TTL = env.int("WAVE_PACKAGE_SEARCH_TTL", default=600)
 # Proxies whose X-Forwarded-For is believed (the client IP of rate limits and request records).
 WAVE_TRUSTED_PROXIES = env.list("WAVE_TRUSTED_PROXIES", default=[])
 # Throttles on guessing, per client IP, as `<failures>/<window seconds>` (README, Throttles): unknown
@@ -355,6 +359,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Builds and mirrors share one status enum; a container request's is another (unnamed, they collide).
     "ENUM_NAME_OVERRIDES": {"RecordStatusEnum": ["PENDING", "COMPLETED"], "ContainerStatusEnum": ["PENDING", "BUILDING", "DONE"]},
+    # A Retry-After header on every 429, words for path parameters (wave_site/openapi.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "wave_site.openapi.describe"],
 }
 
 # Logs are JSON lines carrying the request id (LOG_FORMAT=plain for people reading a terminal).

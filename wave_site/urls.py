@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 
 from accounts import pages as account_pages
 from builds import pages as build_pages
@@ -23,16 +22,19 @@ handler500 = "wave_site.errors.server_error"
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Pages for people
-    path("", RedirectView.as_view(url="/view/builds/")),
+    path("", container_pages.home),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="/accounts/login/"), name="logout"),
     path("view/builds/", build_pages.build_list),
     path("view/builds/<str:build_id>", build_pages.build_detail),
     path("view/builds/<str:build_id>/log", build_pages.build_log),
+    path("view/containers/new", container_pages.new_container),
+    path("view/containers/packages", container_pages.package_search),
     path("view/containers/<str:token>", container_pages.token_detail),
     path("view/inspect/", container_pages.inspect_form),
     path("view/mirrors/<str:mirror_id>", mirror_pages.mirror_detail),
     path("view/usage/", usage_pages.usage_index),
+    path("view/usage/<str:org>.csv", usage_pages.usage_csv),  # before the page: an org is any string
     path("view/usage/<str:org>", usage_pages.usage_org),
     path("view/account/", account_pages.account),
     path("view/account/tokens", account_pages.create_token),

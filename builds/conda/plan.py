@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import yaml
 
 PREFIX = "/opt/conda"
+SUBDIRS = {"linux/amd64": "linux-64", "linux/arm64": "linux-aarch64"}  # conda's name of each image platform
 
 
 class CondaPlanError(ValueError):
@@ -24,7 +25,7 @@ class CondaPlan:
 
     @property
     def subdir(self) -> str:
-        return {"linux/amd64": "linux-64", "linux/arm64": "linux-aarch64"}[self.platform]
+        return SUBDIRS[self.platform]
 
     def recipe(self) -> str:
         """The plan as text: what the build record shows and the build hash covers."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,35 @@ RATTLER_ERRORS = (
 )
 
 
+# rattler's gateway error (fetching a channel's index) ends in a chain of "Caused by:" lines; the
+# failing URL is in "for url (...)", an HTTP status in "(404 Not Found) for url". Inside a build the
+# fetch goes through the sandbox's egress proxy, whose 502 says in its reason phrase what failed.
+_FAILED_URL = re.compile(r"for url \((?P<url>[^)\s]+)\)")
+_HTTP_STATUS = re.compile(r"HTTP status (?:client|server) error \((?P<status>\d{3} .*?)\) for url \(")
+_NETWORK_CAUSES = (  # (text in rattler's or the proxy's words, what the user reads)
+    ("dns error", "DNS error"),
+    ("cannot resolve", "DNS error"),
+    ("connection refused", "connection refused"),
+    ("connect call failed", "connection refused"),
+    ("connection reset", "connection reset"),
+    ("timed out", "timed out"),
+    ("certificate", "TLS certificate error"),
+)
+
+
+def _unreachable(exc: Exception, channels: list[rattler.Channel]) -> str:
+    """'The conda channel <url> is unreachable (<why> fetching <url>)' for an index that could not be fetched."""
+    text = str(exc)
+    failed = match.group("url") if (match := _FAILED_URL.search(text)) else ""
+    channel = next((c.base_url for c in channels if failed.startswith(c.base_url)), failed or ", ".join(c.base_url for c in channels))
+    lines = [line.removeprefix("Caused by:").strip() for line in text.splitlines() if line.strip()]
+    why = next((said for cause, said in _NETWORK_CAUSES if cause in text.lower()), None)
+    if why is None:
+        status = _HTTP_STATUS.search(text)
+        why = f"HTTP {status.group('status')}" if status else (lines[-1] if lines else type(exc).__name__)
+    return f"The conda channel {channel} is unreachable ({why}{f' fetching {failed}' if failed else ''})"
+
+
 def _virtual_packages() -> list[rattler.GenericVirtualPackage]:
     def virtual(name: str, version: str) -> rattler.GenericVirtualPackage:
         return rattler.GenericVirtualPackage(rattler.PackageName(name), rattler.Version(version), rattler.BuildString("0"))
@@ -49,13 +79,18 @@ def _channels(plan: CondaPlan, channel_alias: str) -> list[rattler.Channel]:
 
 
 async def solve(plan: CondaPlan, channel_alias: str) -> list[rattler.RepoDataRecord]:
+    """The records to install; SolveError saying either that a channel is unreachable (the user
+    fixes the channel or waits) or that the environment cannot be solved (the user fixes the specs)."""
+    channels = _channels(plan, channel_alias)
     try:
         return await rattler.solve(
-            sources=_channels(plan, channel_alias),
+            sources=channels,
             specs=list(plan.specs),
             platforms=[plan.subdir, "noarch"],
             virtual_packages=_virtual_packages(),
         )
+    except (rattler.exceptions.GatewayError, rattler.exceptions.FetchRepoDataError) as exc:
+        raise SolveError(_unreachable(exc, channels)) from exc
     except RATTLER_ERRORS as exc:
         raise SolveError(f"The conda environment cannot be solved: {exc}") from exc
 

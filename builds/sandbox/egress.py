@@ -152,9 +152,11 @@ class EgressProxy:
         except Refused as exc:
             self._refuse(exc)
             body = f"{exc}\n".encode()
+            # The reason in the status line too: clients that report no body (rattler) still say why.
+            why = " ".join(str(exc).split()).encode("ascii", "replace")
             writer.write(
-                f"HTTP/1.1 {exc.status} Refused by the build sandbox's egress policy\r\n"
-                f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+                f"HTTP/1.1 {exc.status} Refused by the build sandbox's egress policy: ".encode() + why + b"\r\n"
+                + f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
             )
             await writer.drain()
             writer.close()

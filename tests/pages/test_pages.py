@@ -84,8 +84,8 @@ def test_the_dashboard_counts_per_day_and_lists_top_images(owner):
     PullEventFactory(image="a:1", fusion=True)
     make_build("e" * 16, "seqera.io")
     page = logged_in(UserFactory(is_staff=True)).get("/view/usage/seqera.io").content.decode()
-    assert 'data-chart="pulls" data-total="4"' in page
-    assert 'data-chart="builds" data-total="1"' in page and 'data-chart="fusion pulls" data-total="1"' in page
+    assert '<span class="total" data-kind="pulls">4</span>' in page
+    assert '<span class="total" data-kind="builds">1</span>' in page and '<span class="total" data-kind="fusion">1</span>' in page
     assert page.index("<code>a:1</code>") < page.index("<code>b:2</code>")
 
 
