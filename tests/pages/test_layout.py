@@ -194,11 +194,11 @@ def every_page(owner) -> list[tuple[object, str]]:
     PullEventFactory(org="seqera.io", image="x:1")
     admin = UserFactory(is_staff=True)
     return [
-        (None, "/accounts/login/"), (owner, "/view/builds/"), (owner, "/view/builds/?status=FAILED&q=zz"),
+        (None, "/accounts/login/"), (None, "/view/containers/new"), (owner, "/view/containers/new"), (owner, "/view/builds/"), (owner, "/view/builds/?status=FAILED&q=zz"),
         (owner, f"/view/builds/{build.id}"), (None, f"/view/builds/{build.id}"), (owner, f"/view/containers/{container.token}"),
         (None, f"/view/containers/{container.token}"), (owner, f"/view/mirrors/{mirror.id}"), (owner, "/view/inspect/"),
         (owner, "/view/inspect/?image=not%20an%20image"), (owner, "/view/account/"), (admin, "/view/usage/"),
-        (admin, "/view/usage/seqera.io"),
+        (admin, "/view/usage/seqera.io"), (admin, "/view/usage/seqera.io?days=7"), (admin, "/view/usage/(anonymous)"),
     ]
 
 

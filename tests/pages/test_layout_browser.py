@@ -38,14 +38,15 @@ def test_every_page_fits_a_375_px_phone(browser, wave_server, busybox):
     mirror = MirrorFactory(user=owner, org="seqera.io", target_image=LONG)
     PullEventFactory(org="seqera.io", image=LONG, user=owner)
     pages = [
-        "/view/builds/", f"/view/builds/{build.id}", f"/view/containers/{container.token}", f"/view/mirrors/{mirror.id}",
+        "/view/containers/new", "/view/builds/", f"/view/builds/{build.id}", f"/view/containers/{container.token}", f"/view/mirrors/{mirror.id}",
         "/view/inspect/", f"/view/inspect/?image={busybox}", "/view/usage/", "/view/usage/seqera.io", "/view/account/",
         "/view/nothing-here",
     ]
     as_phone(browser)
-    browser.get(f"{wave_server.url}/accounts/login/")
-    assert browser.execute_script("return window.innerWidth") == PHONE
-    assert scroll_width(browser) <= PHONE, "/accounts/login/"
+    for path in ("/accounts/login/", "/view/containers/new"):  # signed out
+        browser.get(f"{wave_server.url}{path}")
+        assert browser.execute_script("return window.innerWidth") == PHONE
+        assert scroll_width(browser) <= PHONE, path
     log_in(browser, wave_server, owner)
     browser.get(f"{wave_server.url}/view/account/")
     browser.find_element(By.ID, "id_name").send_keys("phone")
