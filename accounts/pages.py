@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -10,6 +11,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from .models import ApiToken, RegistryCredential
+from .snippets import snippets
+
+# A token just made rides in the session across the redirect to the account page (post/redirect/get),
+# which pops it: it is shown once, and a reload shows it no more.
+NEW_TOKEN = "wave_new_token"
 
 
 class TokenForm(forms.Form):
@@ -22,20 +28,21 @@ class CredentialForm(forms.Form):
     secret = forms.CharField(widget=forms.PasswordInput, help_text="Password or token; stored encrypted, never shown again")
 
 
-def _account_page(request: HttpRequest, new_token: str | None = None) -> HttpResponse:
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    new_token = request.session.pop(NEW_TOKEN, None)
     context = {
         "tokens": ApiToken.objects.filter(user=request.user),
         "credentials": RegistryCredential.objects.filter(user=request.user).order_by("registry"),
         "token_form": TokenForm(),
         "credential_form": CredentialForm(),
         "new_token": new_token,
+        "snippets": snippets(settings.WAVE_SERVER_URL, new_token),
     }
-    return render(request, "pages/account.html", context)
-
-
-@login_required
-def account(request: HttpRequest) -> HttpResponse:
-    return _account_page(request)
+    response = render(request, "pages/account.html", context)
+    if new_token:
+        response["Cache-Control"] = "no-store"  # the one page that holds a token's value
+    return response
 
 
 @login_required
@@ -46,7 +53,8 @@ def create_token(request: HttpRequest) -> HttpResponse:
         messages.error(request, "A token needs a name.")
         return redirect("/view/account/")
     _, plaintext = ApiToken.issue(request.user, form.cleaned_data["name"])
-    return _account_page(request, new_token=plaintext)  # shown in this response only, stored nowhere
+    request.session[NEW_TOKEN] = plaintext
+    return redirect("/view/account/")
 
 
 @login_required

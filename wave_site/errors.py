@@ -1,15 +1,23 @@
-"""One shape for every API error: JSON `{"message": ...}` with the right status."""
+"""One shape for every API error: JSON `{"message": ...}` with the right status; people's pages get
+the same errors as HTML pages in the site's layout (split by path, `is_page`)."""
 
 from __future__ import annotations
+
+import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import Resolver404
 from django.utils.html import escape
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from wave_site.storage import Unreachable
+
+log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -111,8 +119,36 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return None
 
 
-def not_found(request, exception=None) -> JsonResponse:
-    return JsonResponse({"message": f"Not found: {request.path}"}, status=404)
+PAGE_PREFIXES = ("/view/", "/admin/", "/accounts/")
+
+
+def is_page(request) -> bool:
+    """Errors are split by path: people's pages get HTML, everything else (the API, /v2/, /metrics,
+    /service-info, /openapi.json) keeps its JSON byte for byte."""
+    return request.path == "/" or request.path.startswith(PAGE_PREFIXES)
+
+
+def _sentence(exception: Exception | None) -> str:
+    """The words a view raised Http404 or PermissionDenied with, if it gave any."""
+    args = getattr(exception, "args", ())
+    return args[0] if args and isinstance(args[0], str) else ""
+
+
+def not_found(request, exception=None) -> HttpResponse:
+    """Django's handler404: a page in the site's layout for people, the API's JSON for programs."""
+    if not is_page(request):
+        return JsonResponse({"message": f"Not found: {request.path}"}, status=404)
+    # A view's own Http404("No build x") names what is missing; the resolver's carries its URL patterns.
+    reason = "" if isinstance(exception, Resolver404) else _sentence(exception)
+    return render(request, "pages/not_found.html", {"path": request.path, "reason": reason}, status=404)
+
+
+def forbidden(request, exception=None) -> HttpResponse:
+    """Django's handler403 (PermissionDenied outside DRF, which answers its own views' refusals)."""
+    message = _sentence(exception) or "You may not see this page."
+    if not is_page(request):
+        return JsonResponse({"message": message}, status=403)
+    return render(request, "pages/forbidden.html", {"message": message}, status=403)
 
 
 def bad_request(request, exception=None) -> JsonResponse:
@@ -120,9 +156,6 @@ def bad_request(request, exception=None) -> JsonResponse:
     if isinstance(exception, RequestDataTooBig):
         return JsonResponse({"message": body_too_big(request.META)}, status=413)
     return JsonResponse({"message": f"Bad request: {exception or 'refused'}"}, status=400)
-
-
-PAGE_PREFIXES = ("/view/", "/admin/", "/accounts/")
 
 
 def internal_error_message() -> str:
@@ -135,6 +168,12 @@ def internal_error_message() -> str:
 def server_error(request) -> HttpResponse:
     """Django's handler500: it runs after the traceback was logged (logger `django.request`)."""
     message = internal_error_message()
-    if request.path.startswith(PAGE_PREFIXES) or request.path == "/":
+    if not is_page(request):
+        return JsonResponse({"message": message}, status=500)
+    try:
+        # No request in the context: its user and session may be what failed (the database down);
+        # the page shows the signed-out navigation and only the request id, never the exception.
+        return HttpResponse(render_to_string("pages/server_error.html", {"message": message}), status=500)
+    except Exception:  # the layout itself failed: the bare page still names the request id
+        log.exception("the 500 page could not be rendered")
         return HttpResponse(f"<!doctype html><title>Internal error</title><h1>{escape(message)}</h1>", status=500)
-    return JsonResponse({"message": message}, status=500)

@@ -332,6 +332,7 @@ STATIC_URL = "static/"
 # Filled by `collectstatic` (scripts/stack up and test) and served by WhiteNoise from the ASGI app:
 # hashed names, cached for a year (README, Static files and health).
 STATIC_ROOT = Path(env.str("WAVE_STATIC_ROOT", default=str(WAVE_DATA_DIR / "static")))
+STATICFILES_DIRS = [BASE_DIR / "wave_site" / "static"]  # the site's own stylesheet (wave_site is no app)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "wave_site.static.StaticStorage"},

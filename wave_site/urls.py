@@ -16,6 +16,7 @@ from wave_site.service_info import ServiceInfoView
 
 handler400 = "wave_site.errors.bad_request"
 handler404 = "wave_site.errors.not_found"
+handler403 = "wave_site.errors.forbidden"
 handler500 = "wave_site.errors.server_error"
 
 urlpatterns = [

@@ -96,11 +96,13 @@ def test_the_dashboard_counts_per_day_and_lists_top_images(owner):
 
 def test_tokens_are_shown_once_and_can_be_revoked(owner):
     client = logged_in(owner)
-    first = client.post("/view/account/tokens", {"name": "laptop"})
-    assert first.status_code == 200
+    created = client.post("/view/account/tokens", {"name": "laptop"})
+    assert (created.status_code, created["Location"]) == (302, "/view/account/")  # post/redirect/get
     token = ApiToken.objects.get(user=owner)
+    first = client.get("/view/account/")
     assert 'id="new-token"' in first.content.decode() and token.prefix in first.content.decode()
-    assert "new_token" not in client.session
+    assert first["Cache-Control"] == "no-store"
+    assert "wave_new_token" not in client.session  # popped: a reload shows it no more
     assert 'id="new-token"' not in client.get("/view/account/").content.decode()
     client.post(f"/view/account/tokens/{token.pk}/revoke")
     assert ApiToken.objects.get(pk=token.pk).revoked_at is not None

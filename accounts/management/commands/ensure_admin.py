@@ -1,9 +1,8 @@
-import secrets
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts.models import User
+from accounts.onboarding import set_new_password
 
 
 class Command(BaseCommand):
@@ -12,10 +11,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if User.objects.filter(is_superuser=True).exists():
             return
-        password = secrets.token_urlsafe(18)
-        User.objects.create_superuser("admin", "admin@localhost", password)
+        user = User.objects.create_superuser("admin", "admin@localhost", None)
         path = settings.WAVE_DATA_DIR / "admin-password.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(password + "\n")
+        set_new_password(user, path)
         self.stdout.write(f"created the superuser 'admin'; its password is in {path}")
