@@ -77,7 +77,7 @@ def test_a_stranger_gets_the_pull_commands_of_a_build(owner, outsider, who):
     for command in (f"docker pull {image}", f"podman pull {image}", f"singularity pull docker://{image}",
                     f"apptainer pull docker://{image}", f"process.container = '{image}'", f"-with-docker {image}"):
         assert command in shown
-    assert 'class="copy"' in shown and "/static/builds/copy." in shown
+    assert 'class="copy"' in shown and "/static/wave/copy." in shown
     assert "files/build.log" not in shown and "STEP 1/3" not in shown  # the private side stays private
 
 
