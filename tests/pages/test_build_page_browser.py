@@ -15,14 +15,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from builds.models import Build
-from tests.support.browser import DOCS, log_in
+from tests.support.browser import DOCS, clipboard, grant_clipboard, log_in
 from tests.support.factories import UserFactory, api_token
 from tests.support.helpers import REGISTRY, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-CLIPBOARD = "navigator.clipboard.readText().then(arguments[0], e => arguments[0]('refused: ' + e))"
-
 
 def test_a_running_builds_page_reaches_its_final_state_and_copies_the_pull_command(browser, wave_server, build_worker, registry):
     user = UserFactory(email="alice@seqera.io")
@@ -49,21 +46,19 @@ def test_a_running_builds_page_reaches_its_final_state_and_copies_the_pull_comma
     steps = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#steps li")]
     assert steps[0].startswith("1/2: FROM ") and steps[1].startswith("2/2: RUN echo start-")
 
-    browser.execute_cdp_cmd("Browser.grantPermissions", {
-        "origin": wave_server.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"],
-    })
+    grant_clipboard(browser, wave_server.url)
     podman = browser.find_element(By.CSS_SELECTOR, 'pre[data-tool="Podman"]')
     browser.find_element(By.CSS_SELECTOR, f'button[data-copy="{podman.get_attribute("id")}"]').click()
     WebDriverWait(browser, 5).until(lambda b: b.find_element(By.CSS_SELECTOR, ".copied").text == "Podman command copied.")
     # The name the request returned (its token), not the build's internal one: what this user pulls.
-    assert browser.execute_async_script(CLIPBOARD) == f"podman pull {body['targetImage']}"
+    assert clipboard(browser) == f"podman pull {body['targetImage']}"
     browser.save_screenshot(str(DOCS / "build-page-succeeded.png"))
 
     browser.get(f"{wave_server.url}/view/containers/{body['containerToken']}")
     nextflow = browser.find_element(By.CSS_SELECTOR, 'pre[data-tool="Nextflow"]')
     browser.find_element(By.CSS_SELECTOR, f'button[data-copy="{nextflow.get_attribute("id")}"]').click()
     WebDriverWait(browser, 5).until(lambda b: "copied" in b.find_element(By.CSS_SELECTOR, ".copied").text)
-    assert browser.execute_async_script(CLIPBOARD) == f"process.container = '{body['targetImage']}'\ndocker.enabled = true"
+    assert clipboard(browser) == f"process.container = '{body['targetImage']}'\ndocker.enabled = true"
     browser.save_screenshot(str(DOCS / "build-page-request.png"))
 
 

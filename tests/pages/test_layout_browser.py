@@ -13,7 +13,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from builds.models import Build
-from tests.support.browser import DOCS, log_in
+from tests.support.browser import DOCS, clipboard, grant_clipboard, log_in
 from tests.support.factories import BuildFactory, ContainerRequestFactory, MirrorFactory, PullEventFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -111,7 +111,7 @@ def test_the_stylesheet_is_collected_hashed_and_cached_for_good(wave_server):
 def test_a_new_tokens_snippet_is_copied_to_the_clipboard(browser, wave_server):
     user = UserFactory(email="carl@seqera.io")
     log_in(browser, wave_server, user)
-    browser.execute_cdp_cmd("Browser.grantPermissions", {"origin": wave_server.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    grant_clipboard(browser, wave_server.url)
     browser.get(f"{wave_server.url}/view/account/")
     browser.find_element(By.ID, "id_name").send_keys("nextflow")
     browser.find_element(By.ID, "id_name").submit()
@@ -121,6 +121,6 @@ def test_a_new_tokens_snippet_is_copied_to_the_clipboard(browser, wave_server):
     button.click()
     said = browser.find_element(By.CSS_SELECTOR, "[aria-live]")  # the button's "Copied" lasts 2 s; this stays
     WebDriverWait(browser, 10).until(lambda b: said.get_attribute("textContent") == "Copied to the clipboard")
-    copied = browser.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0]('refused: ' + e))")
+    copied = clipboard(browser)
     assert copied.strip() == browser.find_element(By.ID, "snippet-nextflow").text.strip()
     assert "wave {\n    enabled  = true\n    endpoint = '" in copied and f"tower {{\n    accessToken = '{token}'\n}}" in copied

@@ -1,5 +1,6 @@
 """The new-container walk in Chromium, signed out: search a package of the tests' own channel, add it,
-request the image, land on the request's page and follow its build to the end; wide and 375 px wide.
+request the image, land on the request's page, follow its build to its final state (the digest, no
+reload) and copy the pull command from the request's page; wide and 375 px wide.
 Screenshots docs/new-container-*.png (WAVE_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.browser import DOCS
+from builds.models import Build
+from containers.models import ContainerRequest
+from tests.support.browser import DOCS, clipboard, grant_clipboard
 from tests.support.servers import start_server, stop_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -39,12 +42,27 @@ def _walk(browser, server, query: str, spec: str, shots: str) -> None:
     browser.find_element(By.ID, "submit").click()
     WebDriverWait(browser, 30).until(lambda b: "/view/containers/new" not in b.current_url)
     assert browser.current_url.startswith(f"{server.url}/view/containers/")
+    request_page = browser.current_url
+    request = ContainerRequest.objects.get(token=request_page.rsplit("/", 1)[1])
     browser.save_screenshot(str(DOCS / f"new-container-{shots}request.png"))
     browser.find_element(By.CSS_SELECTOR, 'a[href^="/view/builds/"]').click()
+    browser.execute_script("window.__sameDocument = true")  # gone if the page were reloaded
     WebDriverWait(browser, 240, poll_frequency=0.5).until(lambda b: b.find_element(By.ID, "status").text in ("SUCCEEDED", "FAILED"))
     assert browser.find_element(By.ID, "status").text == "SUCCEEDED", browser.find_element(By.TAG_NAME, "main").text
     assert spec.split("=")[0] in browser.find_element(By.ID, "log").text  # the log names the package it installed
+    # The final state, filled in without a reload: the digest the build recorded.
+    build = Build.objects.get(pk=request.build_id)
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.ID, "digest").text == build.digest)
+    assert build.digest.startswith("sha256:") and browser.execute_script("return window.__sameDocument") is True
     browser.save_screenshot(str(DOCS / f"new-container-{shots}build.png"))
+    # Back on the request's page, the pull command is copied: the name the request was answered with.
+    browser.get(request_page)
+    grant_clipboard(browser, server.url)
+    docker = browser.find_element(By.CSS_SELECTOR, 'pre[data-tool="Docker"]')
+    browser.find_element(By.CSS_SELECTOR, f'button[data-copy="{docker.get_attribute("id")}"]').click()
+    WebDriverWait(browser, 5).until(lambda b: b.find_element(By.CSS_SELECTOR, ".copied").text == "Docker command copied.")
+    assert clipboard(browser) == f"docker pull {request.target_image}"
+    assert request.target_image.startswith(f"{server.url.split('//')[1]}/wt/{request.token}/")
 
 
 def test_a_stranger_requests_a_conda_package_found_by_search(browser, conda_server, build_worker):

@@ -34,3 +34,14 @@ def log_in(browser, server, user) -> None:
     browser.find_element(By.ID, "id_password").send_keys("password")
     browser.find_element(By.ID, "login").click()
     WebDriverWait(browser, 10).until(lambda b: "/view/builds/" in b.current_url)
+
+
+def grant_clipboard(browser, origin: str) -> None:
+    browser.execute_cdp_cmd("Browser.grantPermissions", {
+        "origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"],
+    })
+
+
+def clipboard(browser) -> str:
+    """What the page's copy button put on the clipboard (grant_clipboard first)."""
+    return browser.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0]('refused: ' + e))")
