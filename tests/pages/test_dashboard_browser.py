@@ -3,6 +3,7 @@ day's value on hover. Screenshots docs/usage-*.png (replaced with WAVE_UPDATE_SC
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -108,3 +109,16 @@ def test_operators_pick_the_window_and_see_anonymous_usage(browser, wave_server,
     browser.find_element(By.LINK_TEXT, "(anonymous)").click()
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, 'canvas[data-kind="pulls"]'))
     assert browser.find_element(By.CSS_SELECTOR, '.total[data-kind="pulls"]').text == "3"
+
+
+def test_an_org_manager_reads_their_orgs_metrics_api_in_the_browser(browser, wave_server, manager):
+    """The metrics API with the manager's own password (Basic auth, as a browser sends it): their org's
+    numbers, and a 403 naming the one org they may read for another."""
+    signed = wave_server.url.replace("://", f"://{manager.username}:password@")
+    browser.get(f"{signed}/v1alpha2/metrics/pulls?org=seqera.io")
+    answer = json.loads(browser.find_element(By.TAG_NAME, "body").text)
+    assert answer == {"metric": "pulls", "count": 49, "orgs": {"seqera.io": 49}}  # sum(PULLS): every pull is theirs
+    browser.save_screenshot(str(DOCS / "usage-api-manager.png"))
+    browser.get(f"{signed}/v1alpha2/metrics/pulls?org=gmail.com")
+    refused = json.loads(browser.find_element(By.TAG_NAME, "body").text)
+    assert refused == {"message": f"User '{manager.username}' may not read the usage metrics of gmail.com: only of seqera.io (add ?org=seqera.io)"}
