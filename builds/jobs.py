@@ -136,7 +136,7 @@ def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str =
     def record() -> int:
         return Build.objects.filter(pk=build.id, status=Build.Status.RUNNING).update(
             status=status, finished_at=timezone.now(), digest=digest, reason=reason,
-            exit_status=0 if succeeded else exit_status, log=appended(rest),
+            exit_status=0 if succeeded else exit_status, log=appended(rest), steps=output.steps,
         )
 
     ended = retry_lost(record, FINISH_WITHIN, f"recording the end of build {build.id}")

@@ -67,6 +67,10 @@ class Build(models.Model):
     archived_at = models.DateTimeField(
         null=True, blank=True, help_text="When its log and lock moved to the object store (builds/archive.py).",
     )
+    steps = models.JSONField(
+        default=list, blank=True,
+        help_text="The builder's `STEP n/m` lines and when the worker read each: [{\"step\": \"1/2: FROM ...\", \"at\": unix seconds}].",
+    )
 
     class Meta:
         ordering = ["-created_at"]

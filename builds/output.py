@@ -4,6 +4,7 @@ secrets rewritten, and the line that best explains a failure kept for the build'
 from __future__ import annotations
 
 import re
+import time
 
 from .logs import BuildLog
 from .sandbox.egress import UNREACHABLE
@@ -14,6 +15,9 @@ _UNREACHABLE_LINE = re.compile(re.escape(UNREACHABLE) + r" (?P<registry>\S+) \((
 # buildah failing to pull a FROM image (a public one, for Wave's templates), and the sandbox saying why.
 _UNPULLED = re.compile(r"initializing source docker://(?P<image>\S+?): ")
 _REFUSED = "Refused by the build sandbox's egress policy: builder: "
+# buildah's step markers ("STEP 2/3: RUN make"), timed as the worker reads them (the log keeps no times).
+_STEP = re.compile(r"^STEP \d+/\d+: ")
+MAX_STEPS = 1000
 
 
 class BuildOutput:
@@ -23,6 +27,7 @@ class BuildOutput:
         self.disk_full = ""  # the first line that says the disk is full: the cause, not a consequence
         self.unreachable: dict[str, str] = {}  # registry -> why the sandbox could not reach it
         self.refused = ""  # the sandbox's first refusal of a builder's connection
+        self.steps: list[dict] = []  # {"step": "1/2: FROM ...", "at": unix seconds}, recorded with the build's end
         self._rewrites: dict[str, str] = {}
         self._partial = ""
         for old, new in rewrites.items():
@@ -65,6 +70,8 @@ class BuildOutput:
             self.unreachable.setdefault(match["registry"], match["why"])
         if line.startswith(_REFUSED) and not self.refused:
             self.refused = line[len(_REFUSED):].strip()
+        if _STEP.match(line) and len(self.steps) < MAX_STEPS:
+            self.steps.append({"step": line[len("STEP "):], "at": round(time.time(), 3)})
         return line
 
     @property

@@ -86,6 +86,15 @@ def live_tokens(user, build: Build) -> list:
     return list(tokens.only("token", "target_image", "created_at", "expires_at").order_by("-created_at")[:20])
 
 
+def step_times(build: Build) -> list[dict]:
+    """Each recorded step and how long it took: until the next began, the last until the build ended."""
+    ends = [step["at"] for step in build.steps[1:]] + [build.finished_at.timestamp() if build.finished_at else None]
+    return [
+        {"step": step["step"], "seconds": round(end - step["at"], 1) if end is not None else None}
+        for step, end in zip(build.steps, ends)
+    ]
+
+
 def _log_parts(log: str, failed: bool) -> tuple[str, str, str]:
     """The log around its first error line (a failed build's), for the page to mark and scroll to."""
     match = ERROR_LINE.search(log) if failed else None
@@ -103,7 +112,9 @@ def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
         "commands": pull_commands(tokens[0].target_image if tokens else pull_image(build)), "pushed": pushed(build),
     }
     if private:
-        context["steps"] = [f"{n}/{m}: {text}" for n, m, text in STEP.findall(build.log_shown)]
+        context["steps"] = step_times(build) if build.steps else [
+            {"step": f"{n}/{m}: {text}", "seconds": None} for n, m, text in STEP.findall(build.log_shown)
+        ]
         context["log_before"], context["error_line"], context["log_after"] = _log_parts(build.log_shown, build.status == Build.Status.FAILED)
     return render(request, "pages/build_detail.html", context)
 
@@ -168,4 +179,6 @@ def build_log(request: HttpRequest, build_id: str) -> JsonResponse:
         for_page(build, LOG_SHOWN, offset)
     text = build.log_shown if private else ""
     body = {"text": text, "offset": offset + len(text), "status": build.status, "completed": build.completed}
+    if private and build.steps:  # the steps name the recipe's commands: private like the log
+        body["steps"] = step_times(build)
     return JsonResponse(body | final_state(build))

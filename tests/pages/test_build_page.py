@@ -118,6 +118,26 @@ def test_a_failed_builds_page_marks_its_first_error_line_and_lists_its_steps(own
     assert 'class="reason">error: make exited with 2\nsecond line</dd>' in shown  # newlines kept (pre-wrap)
 
 
+def test_recorded_steps_show_how_long_each_took_to_whoever_reads_the_log(owner):
+    at = STARTED.timestamp()
+    build = make_build(owner, status=Build.Status.SUCCEEDED, log=LOG, finished_at=STARTED + timedelta(seconds=12.5), steps=[
+        {"step": "1/3: FROM busybox", "at": at}, {"step": "2/3: RUN make", "at": at + 1.25}, {"step": "3/3: RUN never", "at": at + 9},
+    ])
+    client = Client()
+    client.force_login(owner)
+    shown = page(client, f"/view/builds/{build.id}")
+    steps = shown[shown.index('<ol id="steps">'): shown.index("</ol>")]
+    for text in ("1/3: FROM busybox</code> <span class=\"step-time\">1.2 s", "2/3: RUN make</code> <span class=\"step-time\">7.8 s",
+                 "3/3: RUN never</code> <span class=\"step-time\">3.5 s"):
+        assert text in steps, steps
+    expected = [{"step": "1/3: FROM busybox", "seconds": 1.2}, {"step": "2/3: RUN make", "seconds": 7.8},
+                {"step": "3/3: RUN never", "seconds": 3.5}]
+    assert client.get(f"/view/builds/{build.id}/log").json()["steps"] == expected
+    # The steps name the recipe's commands: not for whoever may not read the log.
+    assert "steps" not in Client().get(f"/view/builds/{build.id}/log").json()
+    assert "RUN make" not in page(Client(), f"/view/builds/{build.id}")
+
+
 def test_a_succeeded_build_marks_no_error_line(owner):
     build = make_build(owner, status=Build.Status.SUCCEEDED, log="error: a warning a step printed and survived\n")
     client = Client()

@@ -45,6 +45,8 @@ def test_a_running_builds_page_reaches_its_final_state_and_copies_the_pull_comma
     assert browser.find_element(By.ID, "status").get_attribute("aria-live") == "polite"
     steps = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#steps li")]
     assert steps[0].startswith("1/2: FROM ") and steps[1].startswith("2/2: RUN echo start-")
+    took = float(steps[1].rsplit(" ", 2)[1])  # "... && echo end-x 8.4 s": the worker timed the step
+    assert steps[1].endswith(" s") and took >= 8  # its RUN sleeps 8 s
 
     grant_clipboard(browser, wave_server.url)
     podman = browser.find_element(By.CSS_SELECTOR, 'pre[data-tool="Podman"]')

@@ -12,14 +12,22 @@
   function set(id, text) { document.getElementById(id).textContent = text; }
   function time(iso) { return iso ? iso.slice(0, 19).replace("T", " ") + " UTC" : "–"; }
 
+  function addStep(text, seconds) {
+    const item = document.createElement("li"), code = document.createElement("code");
+    code.textContent = text;
+    item.appendChild(code);
+    if (seconds !== null && seconds !== undefined) {
+      const took = document.createElement("span");
+      took.className = "step-time";
+      took.textContent = seconds.toFixed(1) + " s";
+      item.append(" ", took);
+    }
+    steps.appendChild(item);
+  }
+
   function addSteps(text) {
     if (!steps) return;
-    for (const match of text.matchAll(STEP)) {
-      const item = document.createElement("li"), code = document.createElement("code");
-      code.textContent = match[1] + "/" + match[2] + ": " + match[3];
-      item.appendChild(code);
-      steps.appendChild(item);
-    }
+    for (const match of text.matchAll(STEP)) addStep(match[1] + "/" + match[2] + ": " + match[3], null);
   }
 
   function showError() {
@@ -66,6 +74,10 @@
     set("digest", data.digest || "–");
     set("size", data.size === null ? "–" : bytes(data.size) + " compressed, in " + data.layers.length + " layer" + (data.layers.length === 1 ? "" : "s"));
     showLayers(data.layers);
+    if (steps && data.steps) {  // the recorded steps, with how long each took
+      steps.textContent = "";
+      data.steps.forEach(function (step) { addStep(step.step, step.seconds); });
+    }
     set("duration", data.duration === null ? "–" : data.duration.toFixed(2) + " s");
     set("finished", time(data.finished));
     for (const id of ["reason", "reason-label"]) document.getElementById(id).hidden = !data.reason;
