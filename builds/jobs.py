@@ -112,7 +112,8 @@ def run_build(build_id: str) -> None:
         except BuildFailed as exc:
             if output.disk_full:
                 janitor.disk_full()
-            finish(build, output, reason=output.reason or str(exc), exit_status=exc.exit_status)
+            finish(build, output, reason=output.reason or str(exc), public_reason=output.public_reason or str(exc),
+                   exit_status=exc.exit_status)
         except (SolveError, SandboxError, SifError) as exc:
             finish(build, output, reason=str(exc))
         except Exception as exc:  # the build must end recorded, whatever went wrong
@@ -124,10 +125,13 @@ def run_build(build_id: str) -> None:
             heartbeat.stop()
 
 
-def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str = "", exit_status: int | None = None) -> None:
+def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str = "", public_reason: str | None = None,
+           exit_status: int | None = None) -> None:
     """Record the build's end and the rest of its log in one write, retried while the database is away
-    (one write: a retry after a lost answer cannot append the log twice, the status no longer RUNNING)."""
+    (one write: a retry after a lost answer cannot append the log twice, the status no longer RUNNING).
+    `public_reason`: the reason without the log's lines, when it quotes some (BuildOutput.public_reason)."""
     succeeded, reason = bool(digest), output.clean(reason)
+    public_reason = reason if public_reason is None else output.clean(public_reason)
     output.close()
     output.log.line(f"Pushed {build.target_image}@{digest}" if succeeded else f"Build failed: {reason}")
     rest = output.log.drain()
@@ -135,7 +139,7 @@ def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str =
 
     def record() -> int:
         return Build.objects.filter(pk=build.id, status=Build.Status.RUNNING).update(
-            status=status, finished_at=timezone.now(), digest=digest, reason=reason,
+            status=status, finished_at=timezone.now(), digest=digest, reason=reason, public_reason=public_reason,
             exit_status=0 if succeeded else exit_status, log=appended(rest), steps=output.steps,
         )
 
@@ -148,7 +152,8 @@ def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str =
 def fail_build(build_id: str, reason: str) -> None:
     """End a build that did not end itself (its job or its process died), its reason last in its log."""
     ended = Build.objects.filter(pk=build_id, status__in=[Build.Status.PENDING, Build.Status.RUNNING]).update(
-        status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason, log=appended(f"Build failed: {reason}\n"),
+        status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason, public_reason=reason,
+        log=appended(f"Build failed: {reason}\n"),
     )
     if ended:
         announce_end(build_id, Build.Status.FAILED, reason)

@@ -67,6 +67,10 @@ class Build(models.Model):
     archived_at = models.DateTimeField(
         null=True, blank=True, help_text="When its log and lock moved to the object store (builds/archive.py).",
     )
+    public_reason = models.TextField(
+        blank=True, default="",
+        help_text="The reason without the lines of its log it quotes: what whoever may not read the log is shown.",
+    )
     steps = models.JSONField(
         default=list, blank=True,
         help_text="The builder's `STEP n/m` lines and when the worker read each: [{\"step\": \"1/2: FROM ...\", \"at\": unix seconds}].",

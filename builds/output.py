@@ -18,6 +18,7 @@ _REFUSED = "Refused by the build sandbox's egress policy: builder: "
 # buildah's step markers ("STEP 2/3: RUN make"), timed as the worker reads them (the log keeps no times).
 _STEP = re.compile(r"^STEP \d+/\d+: ")
 MAX_STEPS = 1000
+LOG_LINE = "[a line of its log, shown to its owner's organisation and operators]"
 
 
 class BuildOutput:
@@ -76,15 +77,24 @@ class BuildOutput:
 
     @property
     def reason(self) -> str:
+        return self._reason(lambda line: line)
+
+    @property
+    def public_reason(self) -> str:
+        """The reason without the log's lines it quotes (they can quote the recipe's commands, and what
+        they printed), for whoever may not read the log (builds/visibility.py)."""
+        return self._reason(lambda line: LOG_LINE if line else "")
+
+    def _reason(self, quote) -> str:
         if self.disk_full:
-            return f"The builder ran out of disk space (no space left on device): {self.disk_full}"
+            return f"The builder ran out of disk space (no space left on device): {quote(self.disk_full)}"
         for registry, why in self.unreachable.items():
             if registry in self.last_error:  # the builder's own words for it are a bare "EOF"
-                return f"Registry '{registry}' could not be reached ({why}): {self.last_error}"
+                return f"Registry '{registry}' could not be reached ({why}): {quote(self.last_error)}"
         if match := _UNPULLED.search(self.last_error):
             why = f" (the build sandbox refused it: {self.refused})" if self.refused else ""
             return (
                 f"The image '{match['image']}' could not be pulled{why}: a build can only start from images its "
-                f"workers reach (use a reachable image, or a mirror of it). {self.last_error}"
+                f"workers reach (use a reachable image, or a mirror of it). {quote(self.last_error)}"
             )
-        return self.last_error
+        return quote(self.last_error)

@@ -20,7 +20,7 @@ from .models import Build, without_large_fields
 from .pull_commands import ORAS, pull_commands
 from .pushed import pushed
 from .reconcile import as_read
-from .visibility import sees_build_private
+from .visibility import public_reason, sees_build_private
 
 LOG_SHOWN = 100_000  # characters of a log a page shows (the reference's cut), or a follower gets at once
 # buildah's step markers ("STEP 2/3: RUN make"), and an error line as builds/output.py finds the reason's
@@ -65,7 +65,10 @@ def _build_for(request: HttpRequest, build_id: str, **log_parts) -> tuple[Build,
     ).filter(pk=build_id).first())
     if build is None:
         raise Http404(f"No build {build_id}")
-    return build, sees_build_private(request.user, build)
+    private = sees_build_private(request.user, build)
+    if not private:
+        build.reason = public_reason(build)
+    return build, private
 
 
 def pull_image(build: Build) -> str:
@@ -105,7 +108,8 @@ def _log_parts(log: str, failed: bool) -> tuple[str, str, str]:
 
 def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
     build, private = _build_for(request, build_id, log_shown=Right("log", LOG_SHOWN))
-    for_page(build, LOG_SHOWN)
+    if private:  # only a reader of the log makes the page read an archived one from the store
+        for_page(build, LOG_SHOWN)
     tokens = [] if build.freeze else live_tokens(request.user, build)
     context = {
         "build": build, "private": private, "log_cut": build.log_size > LOG_SHOWN, "tokens": tokens,
@@ -171,7 +175,9 @@ def build_log(request: HttpRequest, build_id: str) -> JsonResponse:
     """The log from `offset` on, for the page's follower; `completed` tells it when to stop. Whoever
     may not read the log follows the status only."""
     try:
-        offset = max(int(request.GET.get("offset", 0)), 0)
+        # Past 2**30 characters (no log is that long) is the same empty answer, and stays within the
+        # int4 `substring` takes in SQL.
+        offset = min(max(int(request.GET.get("offset", 0)), 0), 2**30)
     except ValueError:
         offset = 0
     build, private = _build_for(request, build_id, log_shown=Substr("log", offset + 1, LOG_SHOWN))

@@ -67,5 +67,5 @@ def live_workers(queue) -> int:
 def note_no_worker(builds) -> int:
     """Say in the log and reason of each still pending build of `builds` (once) that no worker is alive."""
     return builds.filter(status=Build.Status.PENDING).exclude(reason=NO_WORKER).update(
-        reason=NO_WORKER, log=appended(NO_WORKER + "\n"),
+        reason=NO_WORKER, public_reason=NO_WORKER, log=appended(NO_WORKER + "\n"),
     )

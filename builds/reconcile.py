@@ -38,7 +38,7 @@ def as_read(build: Build | None) -> Build | None:
     if build is None or not is_stale(build):
         return build
     reason = stale_reason()
-    build.status, build.reason, build.finished_at = Build.Status.FAILED, reason, timezone.now()
+    build.status, build.reason, build.public_reason, build.finished_at = Build.Status.FAILED, reason, reason, timezone.now()
     if "log" in build.__dict__:  # not deferred: shown as the reaper will write it
         build.log += f"Build failed: {reason}\n"
     return build
@@ -57,7 +57,7 @@ def reap_stale_builds() -> int:
         Build.objects.filter(pk__in=ids).update(
             status=Build.Status.FAILED,
             finished_at=now,
-            reason=reason,
+            reason=reason, public_reason=reason,
             log=appended(f"Build failed: {reason}\n"),
         )
     for stale_id in ids:

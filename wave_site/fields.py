@@ -78,7 +78,7 @@ class StringListField(serializers.ListField):
 
 
 def decode_base64(value: str, attribute: str, limit: int) -> str:
-    """Strict base64 (re-encoding gives the same string) of UTF-8 text at most `limit` bytes long."""
+    """Strict base64 (re-encoding gives the same string) of UTF-8 text without NUL, at most `limit` bytes long."""
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
@@ -90,6 +90,11 @@ def decode_base64(value: str, attribute: str, limit: int) -> str:
             f"Attribute '{attribute}' is too large: {len(raw)} bytes once decoded, the limit is {limit}"
         )
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise serializers.ValidationError(f"Attribute '{attribute}' does not decode to UTF-8 text") from None
+    if "\x00" in text:  # no text file holds one, and Postgres text columns refuse it
+        raise serializers.ValidationError(
+            f"Attribute '{attribute}' contains a NUL character (at character {text.index(chr(0))}): it must be text"
+        )
+    return text

@@ -119,6 +119,7 @@ def test_a_form_request_is_the_api_request(api, owner, local_conda):
     ({"kind": "conda", "packages": "samtools", "channels": "file:///etc"}, "", "file:///etc"),
     ({"kind": "dockerfile", "dockerfile": "FROM x\n", "format": "sif"}, "", "freeze"),
     ({"kind": "dockerfile", "dockerfile": "FROM x\n", "freeze": "on", "build_repository": "Bad Repo"}, "build_repository", "Bad Repo"),
+    ({"kind": "dockerfile", "dockerfile": "FROM x\nRUN true\x00"}, "dockerfile", "contains a NUL character (at character 15)"),
 ])
 def test_a_bad_value_comes_back_next_to_its_field(values, field, shown):
     response = form_post(Client(), **values)

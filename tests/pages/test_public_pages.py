@@ -23,7 +23,7 @@ def failed_build(owner) -> Build:
         id="f" * 16 + "_1", content_hash="f" * 16, number=1, status=Build.Status.FAILED, container_file=RECIPE,
         conda_file="dependencies:\n- the-conda-file\n", condalock="@EXPLICIT\nhttps://x/the-lock.conda\n",
         platform="linux/amd64", build_repository=f"{REGISTRY}/b", target_image=f"{REGISTRY}/b:{'f' * 16}",
-        org="seqera.io", user=owner, log=LOG, reason="RUN exited with 1",
+        org="seqera.io", user=owner, log=LOG, reason="RUN exited with 1", public_reason="RUN exited with 1",
     )
 
 
