@@ -17,7 +17,7 @@ _UNPULLED = re.compile(r"initializing source docker://(?P<image>\S+?): ")
 _REFUSED = "Refused by the build sandbox's egress policy: builder: "
 # buildah's step markers ("STEP 2/3: RUN make"), timed as the worker reads them (the log keeps no times).
 _STEP = re.compile(r"^STEP \d+/\d+: ")
-MAX_STEPS = 1000
+MAX_STEPS, MAX_STEP_TEXT = 1000, 300  # a build's output can print lines that look like steps: bounded
 LOG_LINE = "[a line of its log, shown to its owner's organisation and operators]"
 
 
@@ -72,7 +72,7 @@ class BuildOutput:
         if line.startswith(_REFUSED) and not self.refused:
             self.refused = line[len(_REFUSED):].strip()
         if _STEP.match(line) and len(self.steps) < MAX_STEPS:
-            self.steps.append({"step": line[len("STEP "):], "at": round(time.time(), 3)})
+            self.steps.append({"step": line[len("STEP "):][:MAX_STEP_TEXT], "at": round(time.time(), 3)})
         return line
 
     @property
