@@ -14,7 +14,9 @@ class BuildAdmin(admin.ModelAdmin):
     list_filter = ("status", "format", "freeze", "platform", "org", "created_at")
     search_fields = ("id", "target_image", "org", "user__username")
     # The log and lock through the one reader (builds/archive.py): an archived build's columns are empty.
-    readonly_fields = [f.name for f in Build._meta.fields if f.name not in TEXTS] + ["build_log", "conda_lock", "conda_lock_yaml"]
+    # The log's time marks are for the build page, not to read.
+    exclude = ("log_times",)
+    readonly_fields = [f.name for f in Build._meta.fields if f.name not in TEXTS and f.name != "log_times"] + ["build_log", "conda_lock", "conda_lock_yaml"]
     actions = ["retry"]
 
     @admin.display(description="log")

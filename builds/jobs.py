@@ -22,7 +22,7 @@ from .conda.solve import SolveError
 from .context import build_spec, write_context
 from .ended import announce_end
 from .janitor import Janitor
-from .logs import BuildLog, appended
+from .logs import BuildLog, line_appended
 from .models import Build
 from .output import BuildOutput
 from .process import DeadlineExceeded
@@ -134,13 +134,13 @@ def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str =
     public_reason = reason if public_reason is None else output.clean(public_reason)
     output.close()
     output.log.line(f"Pushed {build.target_image}@{digest}" if succeeded else f"Build failed: {reason}")
-    rest = output.log.drain()
+    rest = output.log.drain()  # the UPDATE's log fields
     status = Build.Status.SUCCEEDED if succeeded else Build.Status.FAILED
 
     def record() -> int:
         return Build.objects.filter(pk=build.id, status=Build.Status.RUNNING).update(
             status=status, finished_at=timezone.now(), digest=digest, reason=reason, public_reason=public_reason,
-            exit_status=0 if succeeded else exit_status, log=appended(rest), steps=output.steps,
+            exit_status=0 if succeeded else exit_status, steps=output.steps, **rest,
         )
 
     ended = retry_lost(record, FINISH_WITHIN, f"recording the end of build {build.id}")
@@ -153,7 +153,7 @@ def fail_build(build_id: str, reason: str) -> None:
     """End a build that did not end itself (its job or its process died), its reason last in its log."""
     ended = Build.objects.filter(pk=build_id, status__in=[Build.Status.PENDING, Build.Status.RUNNING]).update(
         status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason, public_reason=reason,
-        log=appended(f"Build failed: {reason}\n"),
+        **line_appended(f"Build failed: {reason}"),
     )
     if ended:
         announce_end(build_id, Build.Status.FAILED, reason)

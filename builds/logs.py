@@ -9,6 +9,12 @@ the head. A worker killed mid-build loses the tail; the reason still ends the lo
 A write that fails because the database went away (a Postgres restart) never reaches the build: what
 it held stays in memory (at most the head, so within the limit) and is written, in order, once the
 database answers again.
+
+Each write is timed: the log keeps marks, `Build.log_times`, of [character offset, unix seconds] at
+the line where a new second starts (at most one a second, MAX_TIMES a build), appended with the text
+in the same UPDATE and counted from the log's length there, in SQL. A line's time is its latest mark's:
+the head, the dropped-output marker, the tail and the lines the job writes itself are all timed
+where they land, so `/logs` stays the log alone and the page can show when each line came.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import time
 from collections import deque
 
 from django.conf import settings
-from django.db.models import F, Value
+from django.db.models import F, JSONField, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
 from .models import Build
@@ -27,10 +34,13 @@ from .retry import LOST, Backoff, reconnect
 
 log = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+MAX_TIMES = 20_000  # time marks a build's log keeps: a line a second for five and a half hours
 
 
 def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text).replace("\r\n", "\n")
+    """The text as a log stores it: no terminal escapes, no carriage return before a newline, and no NUL
+    (Postgres text cannot hold one: a RUN printing one would otherwise fail every write of the log)."""
+    return _ANSI.sub("", text).replace("\r\n", "\n").replace("\x00", "\ufffd")
 
 
 def appended(text: str) -> Concat:
@@ -38,29 +48,55 @@ def appended(text: str) -> Concat:
     return Concat(F("log"), Value(text))
 
 
+def timed_append(text: str, times: list[tuple[int, float]]) -> dict:
+    """The UPDATE's fields that append `text` to `Build.log` with its time marks (`times`: positions in
+    `text` and when they were read), the positions made offsets in SQL from the log's length before the
+    append. An archived build's column no longer holds its log's start: a late line there gets no mark."""
+    fields = {"log": appended(text)}
+    if times:
+        marks = ", ".join(["jsonb_build_array(length(log) + %s, %s)"] * len(times))
+        fields["log_times"] = RawSQL(
+            f"CASE WHEN archived_at IS NULL THEN log_times || jsonb_build_array({marks}) ELSE log_times END",
+            [value for mark in times for value in mark], output_field=JSONField(),
+        )
+    return fields
+
+
+def line_appended(text: str) -> dict:
+    """The UPDATE's fields that append one line to `Build.log`, timed now."""
+    return timed_append(text.rstrip("\n") + "\n", [(0, round(time.time(), 3))])
+
+
 class Tail:
-    """The last `budget` bytes of what it is given, cut at a line start; counts what it drops."""
+    """The last `budget` bytes of what it is given, cut at a line start, each piece with the time it was
+    written; counts what it drops."""
 
     def __init__(self, budget: int):
         self.budget, self.size, self.dropped_bytes, self.dropped_lines = budget, 0, 0, 0
-        self._chunks: deque[bytes] = deque()
+        self._chunks: deque[tuple[bytes, float]] = deque()
 
-    def add(self, data: bytes) -> None:
-        self._chunks.append(data)
+    def add(self, data: bytes, when: float) -> None:
+        self._chunks.append((data, when))
         self.size += len(data)
         while self.size > self.budget:
-            first = self._chunks.popleft()
+            first, when = self._chunks.popleft()
             excess = self.size - self.budget
             if len(first) > excess:  # drop only the start of it, up to a line start
                 cut = first.find(b"\n", excess) + 1 or len(first)
-                self._chunks.appendleft(first[cut:])
+                self._chunks.appendleft((first[cut:], when))
                 first = first[:cut]
             self.size -= len(first)
             self.dropped_bytes += len(first)
             self.dropped_lines += first.count(b"\n")
 
-    def text(self) -> str:
-        return b"".join(self._chunks).decode(errors="replace")
+    def text(self) -> tuple[str, list[tuple[int, float]]]:
+        """The tail, and a time mark wherever its time changes (the first piece's included)."""
+        text, times = "", []
+        for data, when in self._chunks:
+            if not times or times[-1][1] != when:
+                times.append((len(text), when))
+            text += data.decode(errors="replace")
+        return text, times
 
 
 class BuildLog:
@@ -75,10 +111,20 @@ class BuildLog:
         self._tail = Tail(self.limit - self.limit // 2)
         self._pending = ""
         self._unwritten = ""  # kept for the log but not yet stored: the database was unreachable
+        # Time marks (position, unix seconds) in `_pending` and in `_unwritten`; `_when`: the latest one's time.
+        self._pending_times: list[tuple[int, float]] = []
+        self._unwritten_times: list[tuple[int, float]] = []
+        self._when, self._second, self._times_left, self._line_start = time.time(), -1, MAX_TIMES, True
         self._flushed_at = time.monotonic()
         self._retry_at, self._backoff = 0.0, Backoff()
 
     def write(self, text: str) -> None:
+        now = time.time()
+        if text and self._line_start and int(now) != self._second and self._times_left:
+            self._pending_times.append((len(self._pending), round(now, 3)))
+            self._second, self._times_left = int(now), self._times_left - 1
+        if text:
+            self._line_start = text.endswith("\n")
         self._pending += text
         self.tick()
 
@@ -97,34 +143,51 @@ class BuildLog:
         self._flushed_at = time.monotonic()
         self._store()
 
-    def drain(self) -> str:
-        """Everything not stored yet, the tail of an over-long log included, for the caller to store
-        with the build's final state; the log is complete once that is written."""
+    def drain(self) -> dict:
+        """Everything not stored yet, the tail of an over-long log included, as the UPDATE's fields for
+        the caller to store with the build's final state; the log is complete once that is written."""
         self._take(whole_lines_only=False)
         text, self._unwritten = self._unwritten, ""
+        times, self._unwritten_times = self._unwritten_times, []
         if self._tail.size or self._tail.dropped_bytes:
             dropped = f"{self._tail.dropped_bytes:,} bytes ({self._tail.dropped_lines:,} lines)"
-            text += f"[... {dropped} of output dropped here; the last {self._tail.size:,} bytes follow ...]\n" + self._tail.text()
+            tail, tail_times = self._tail.text()
+            times.append((len(text), tail_times[0][1] if tail_times else self._when))  # the marker's: the tail's first
+            text += f"[... {dropped} of output dropped here; the last {self._tail.size:,} bytes follow ...]\n"
+            times += [(len(text) + position, when) for position, when in tail_times]
+            text += tail
             self._tail = Tail(self._tail.budget)
-        return text
+        return timed_append(text, times)
 
     def _take(self, whole_lines_only: bool) -> None:
+        """Move `_pending` up to its last line end (or all of it) to the log, piece by piece between
+        its time marks, so that each mark lands where its piece does (the head, or the tail)."""
         cut = self._pending.rfind("\n") + 1 if whole_lines_only else len(self._pending)
-        if cut:
-            chunk, self._pending = self._pending[:cut], self._pending[cut:]
-            self._unwritten += self._keep(strip_ansi(chunk).encode())
+        if not cut:
+            return
+        chunk, self._pending = self._pending[:cut], self._pending[cut:]
+        marks = [mark for mark in self._pending_times if mark[0] < cut]
+        self._pending_times = [(position - cut, when) for position, when in self._pending_times if position >= cut]
+        pieces = marks if marks and marks[0][0] == 0 else [(0, None), *marks]
+        for (start, when), end in zip(pieces, [position for position, _ in pieces[1:]] + [cut]):
+            if when is not None:
+                self._when = when
+            kept = self._keep(strip_ansi(chunk[start:end]).encode())
+            if kept and when is not None:
+                self._unwritten_times.append((len(self._unwritten), when))
+            self._unwritten += kept
 
     def _keep(self, data: bytes) -> str:
-        """The part of `data` to store now; the rest goes to the tail."""
+        """The part of `data` to store now; the rest goes to the tail, with the time it was written."""
         if self._head_left <= 0:
-            self._tail.add(data)
+            self._tail.add(data, self._when)
             return ""
         if len(data) <= self._head_left:
             self._head_left -= len(data)
             return data.decode(errors="replace")
         cut = data.rfind(b"\n", 0, self._head_left) + 1 or self._head_left
         self._head_left = 0
-        self._tail.add(data[cut:])
+        self._tail.add(data[cut:], self._when)
         notice = f"[... the log passed {self.limit // 2:,} bytes: of the rest, its last {self._tail.budget:,} bytes are added when the build ends ...]\n"
         return data[:cut].decode(errors="replace") + notice
 
@@ -132,12 +195,12 @@ class BuildLog:
         if not self._unwritten or time.monotonic() < self._retry_at:
             return
         try:
-            Build.objects.filter(pk=self.build_id).update(log=appended(self._unwritten))
+            Build.objects.filter(pk=self.build_id).update(**timed_append(self._unwritten, self._unwritten_times))
         except LOST as exc:
             reconnect()
             delay = self._backoff.failed()
             self._retry_at = time.monotonic() + delay
             log.warning("build %s: log write failed (%s); %d bytes kept, retrying in %.1f s", self.build_id, exc, len(self._unwritten), delay)
         else:
-            self._unwritten = ""
+            self._unwritten, self._unwritten_times = "", []
             self._backoff.succeeded()

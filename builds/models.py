@@ -8,7 +8,7 @@ from wave_site.xid import TransactionId
 
 
 # Read only where they are shown: a log can take megabytes, and status reads are frequent.
-LARGE_FIELDS = ("log", "condalock", "condalock_yaml")
+LARGE_FIELDS = ("log", "condalock", "condalock_yaml", "log_times")
 
 
 def without_large_fields(prefix: str = "") -> list[str]:
@@ -70,6 +70,10 @@ class Build(models.Model):
     public_reason = models.TextField(
         blank=True, default="",
         help_text="The reason without the lines of its log it quotes: what whoever may not read the log is shown.",
+    )
+    log_times = models.JSONField(
+        default=list, blank=True,
+        help_text="When the worker read its log's lines: [[character offset, unix seconds], ...], one mark a second at most (builds/logs.py).",
     )
     steps = models.JSONField(
         default=list, blank=True,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from wave_site.storage import Unreachable
 
 from .archive import for_page, lock_text, log_text
+from .log_view import log_html, marks_in
 from .models import Build, without_large_fields
 from .pull_commands import ORAS, pull_commands
 from .pushed import pushed
@@ -23,10 +24,8 @@ from .reconcile import as_read
 from .visibility import public_reason, sees_build_private
 
 LOG_SHOWN = 100_000  # characters of a log a page shows (the reference's cut), or a follower gets at once
-# buildah's step markers ("STEP 2/3: RUN make"), and an error line as builds/output.py finds the reason's
-# (a line that starts with "error" or "fatal"); build.js uses the same two patterns on what it follows.
+# buildah's step markers ("STEP 2/3: RUN make"); build.js uses the same pattern on what it follows.
 STEP = re.compile(r"^STEP (\d+)/(\d+): (.*)$", re.MULTILINE)
-ERROR_LINE = re.compile(r"^(?:error|fatal).*$", re.MULTILINE | re.IGNORECASE)
 
 
 def visible_builds(user) -> QuerySet[Build]:
@@ -98,14 +97,6 @@ def step_times(build: Build) -> list[dict]:
     ]
 
 
-def _log_parts(log: str, failed: bool) -> tuple[str, str, str]:
-    """The log around its first error line (a failed build's), for the page to mark and scroll to."""
-    match = ERROR_LINE.search(log) if failed else None
-    if match is None:
-        return log, "", ""
-    return log[: match.start()], match.group(), log[match.end():]
-
-
 def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
     build, private = _build_for(request, build_id, log_shown=Right("log", LOG_SHOWN))
     if private:  # only a reader of the log makes the page read an archived one from the store
@@ -119,7 +110,10 @@ def build_detail(request: HttpRequest, build_id: str) -> HttpResponse:
         context["steps"] = step_times(build) if build.steps else [
             {"step": f"{n}/{m}: {text}", "seconds": None} for n, m, text in STEP.findall(build.log_shown)
         ]
-        context["log_before"], context["error_line"], context["log_after"] = _log_parts(build.log_shown, build.status == Build.Status.FAILED)
+        start = build.log_size - len(build.log_shown)
+        marks = marks_in(build.log_times, start, build.log_size)
+        context["log"], context["error_line"] = log_html(build.log_shown, marks, build.status == Build.Status.FAILED)
+        context["timed"] = bool(marks)
     return render(request, "pages/build_detail.html", context)
 
 
@@ -185,6 +179,8 @@ def build_log(request: HttpRequest, build_id: str) -> JsonResponse:
         for_page(build, LOG_SHOWN, offset)
     text = build.log_shown if private else ""
     body = {"text": text, "offset": offset + len(text), "status": build.status, "completed": build.completed}
+    if text and (times := marks_in(build.log_times, offset, offset + len(text))):
+        body["times"] = times  # when the worker read the lines: [offset in text, HH:MM:SS UTC] where it changes
     if private and build.steps:  # the steps name the recipe's commands: private like the log
         body["steps"] = step_times(build)
     return JsonResponse(body | final_state(build))

@@ -4,7 +4,7 @@ import django_rq
 from django.conf import settings
 from rq import Callback, Queue, worker_registration
 
-from .logs import appended
+from .logs import line_appended
 from .models import Build
 from .platforms import PLATFORMS, canonical, queue_name
 
@@ -67,5 +67,5 @@ def live_workers(queue) -> int:
 def note_no_worker(builds) -> int:
     """Say in the log and reason of each still pending build of `builds` (once) that no worker is alive."""
     return builds.filter(status=Build.Status.PENDING).exclude(reason=NO_WORKER).update(
-        reason=NO_WORKER, public_reason=NO_WORKER, log=appended(NO_WORKER + "\n"),
+        reason=NO_WORKER, public_reason=NO_WORKER, **line_appended(NO_WORKER),
     )

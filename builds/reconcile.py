@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .archive import archive_soon
 from .ended import announce_end
-from .logs import appended
+from .logs import line_appended
 from .models import Build
 
 
@@ -58,7 +58,7 @@ def reap_stale_builds() -> int:
             status=Build.Status.FAILED,
             finished_at=now,
             reason=reason, public_reason=reason,
-            log=appended(f"Build failed: {reason}\n"),
+            **line_appended(f"Build failed: {reason}"),
         )
     for stale_id in ids:
         announce_end(stale_id, Build.Status.FAILED, reason)

@@ -23,7 +23,7 @@ from rq.utils import utcparse
 
 from .archive import log_text
 from .jobs import fail_build
-from .logs import appended
+from .logs import line_appended
 from .models import Build
 from .queue import build_queues, enqueue_build, job_id, live_workers, note_no_worker, queue_for
 
@@ -50,7 +50,7 @@ def requeue_lost_builds() -> int:
             if requeues >= settings.WAVE_BUILD_REQUEUE_LIMIT:
                 fail_build(build_id, f"{REQUEUED} {requeues} times and never ran")
                 continue
-            Build.objects.filter(pk=build_id).update(log=appended(f"{REQUEUED} ({requeues + 1} of {settings.WAVE_BUILD_REQUEUE_LIMIT})\n"))
+            Build.objects.filter(pk=build_id).update(**line_appended(f"{REQUEUED} ({requeues + 1} of {settings.WAVE_BUILD_REQUEUE_LIMIT})"))
             for queue in queues:
                 forget_dead_executions(queue, job_id(build_id))
             enqueue_build(build_id)

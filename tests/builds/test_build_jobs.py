@@ -100,9 +100,13 @@ def test_ten_identical_requests_at_once_make_one_build(wave_server, build_worker
     assert len({a["containerToken"] for a in answers}) == 10
 
 
-def test_logs_can_be_read_while_the_build_runs(wave_server, build_worker, registry):
+def test_logs_can_be_read_while_the_build_runs_and_keep_when_each_line_came(wave_server, build_worker, registry):
     marker = unique()
-    dockerfile = f"FROM {registry}/library/busybox\nRUN echo first-{marker}-$((1+1)) && sleep 4 && echo second-{marker}-$((2+2))\n"
+    # A NUL in the output too: Postgres text cannot hold one, and the log must not stop there.
+    dockerfile = (
+        f"FROM {registry}/library/busybox\n"
+        f"RUN printf 'nul:\\000:end\\n' && echo first-{marker}-$((1+1)) && sleep 4 && echo second-{marker}-$((2+2))\n"
+    )
     body = wave_server.request_container({"containerFile": b64(dockerfile)})
     url = f"{wave_server.url}/v1alpha1/builds/{body['buildId']}"
 
@@ -113,7 +117,17 @@ def test_logs_can_be_read_while_the_build_runs(wave_server, build_worker, regist
     wait_until(first_line_while_running, timeout=60, every=0.2)
     assert httpx.get(f"{url}/status").json()["status"] == "PENDING"
     assert completed(wave_server, body["buildId"])["succeeded"] is True
-    assert f"second-{marker}-4" in httpx.get(f"{url}/logs").text
+    logs = httpx.get(f"{url}/logs").text
+    assert f"second-{marker}-4" in logs and "nul:\ufffd:end\n" in logs
+    build = Build.objects.get(pk=body["buildId"])
+    assert logs == build.log  # the marks are kept beside the log, not in it
+
+    def time_of(line: str) -> float:  # the latest mark at or before the line's start
+        start = logs.index(line)
+        return [when for at, when in build.log_times if at <= start][-1]
+
+    assert time_of(f"second-{marker}-4") - time_of(f"first-{marker}-2") >= 4  # the RUN slept 4 s between them
+    assert time_of("Building ") <= time_of(f"first-{marker}-2") <= time_of("Pushed ")
 
 
 def test_a_build_past_its_timeout_is_killed_and_failed(api, build_worker, registry, settings):

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from builds.builders import builder_storage
-from builds.logs import BuildLog, appended
+from builds.logs import BuildLog
 from builds.models import Build
 from builds.reconcile import reap_stale_builds
 from builds.storage import listed
@@ -141,7 +141,7 @@ def test_a_log_past_its_limit_keeps_a_head_a_marker_and_a_tail(db_build):
     for number in range(2000):
         log.write(f"line {number:05d}\n")
     log.line("the end")
-    Build.objects.filter(pk=build.id).update(log=appended(log.drain()))
+    Build.objects.filter(pk=build.id).update(**log.drain())
     text = Build.objects.get(pk=build.id).log
     assert text.startswith("line 00000\n") and text.endswith("line 01999\nthe end\n")
     assert len(text.encode()) <= 10_000 + 300

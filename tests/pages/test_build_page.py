@@ -110,9 +110,8 @@ def test_a_failed_builds_page_marks_its_first_error_line_and_lists_its_steps(own
     client = Client()
     client.force_login(owner)
     shown = page(client, f"/view/builds/{build.id}")
-    assert '<mark id="error-line">error: make exited with 2</mark>' in shown
+    assert '<span data-t="">make: building\n</span><mark id="error-line" data-t="">error: make exited with 2\n</mark><span data-t="">STEP 3/3: RUN never\n</span>' in shown
     assert shown.count("<mark") == 1 and 'href="#error-line"' in shown
-    assert shown.index("make: building") < shown.index('<mark id="error-line">') < shown.index("STEP 3/3: RUN never\nError:")
     steps = shown[shown.index('<ol id="steps">'): shown.index("</ol>")]
     assert steps.count("<li>") == 3 and "3/3: RUN never" in steps
     assert 'class="reason">error: make exited with 2\nsecond line</dd>' in shown  # newlines kept (pre-wrap)
@@ -143,6 +142,38 @@ def test_a_succeeded_build_marks_no_error_line(owner):
     client = Client()
     client.force_login(owner)
     assert "<mark" not in page(client, f"/view/builds/{build.id}")
+
+
+TIMED_LOG = "line one\nline two\n<img src=x onerror=alert(1)>\n"
+TIMED = [[0, STARTED.timestamp() + 0.4], [9, STARTED.timestamp() + 2.7], [18, STARTED.timestamp() + 61.0]]
+
+
+def test_the_log_shows_when_each_line_came_behind_a_box_to_whoever_reads_it(owner):
+    build = make_build(owner, status=Build.Status.SUCCEEDED, log=TIMED_LOG, log_times=TIMED, finished_at=STARTED + timedelta(seconds=62))
+    client = Client()
+    client.force_login(owner)
+    response = client.get(f"/view/builds/{build.id}")
+    shown = response.content.decode()
+    assert '<input type="checkbox" id="log-times"><label for="log-times">Show when each line came' in shown
+    assert ('<pre id="log"><span data-t="12:00:00">line one\n</span><span data-t="12:00:02">line two\n</span>'
+            '<span data-t="12:01:01">&lt;img src=x onerror=alert(1)&gt;\n</span></pre>') in shown
+    # The follower gets the marks of what it is sent, counted from its offset: the one in force at 0.
+    assert client.get(f"/view/builds/{build.id}/log?offset=12").json()["times"] == [[0, "12:00:02"], [6, "12:01:01"]]
+    assert client.get(f"/view/builds/{build.id}/log?offset=18").json()["times"] == [[0, "12:01:01"]]
+    assert "times" not in client.get(f"/view/builds/{build.id}/log?offset=47").json()  # nothing more to show
+    assert client.get(f"/v1alpha1/builds/{build.id}/logs").content.decode() == TIMED_LOG  # the API's log is the log alone
+    for stranger in (Client(), Client()):
+        assert "times" not in stranger.get(f"/view/builds/{build.id}/log").json()
+        assert "12:00:02" not in stranger.get(f"/view/builds/{build.id}").content.decode()
+
+
+def test_a_log_without_marks_hides_the_box(owner):
+    build = make_build(owner, status=Build.Status.SUCCEEDED, log="written before logs were timed\n")
+    client = Client()
+    client.force_login(owner)
+    shown = client.get(f"/view/builds/{build.id}").content.decode()
+    assert '<input type="checkbox" id="log-times" hidden>' in shown
+    assert '<pre id="log"><span data-t="">written before logs were timed\n</span></pre>' in shown
 
 
 @pytest.mark.parametrize(("name", "field"), [

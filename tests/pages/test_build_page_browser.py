@@ -48,6 +48,17 @@ def test_a_running_builds_page_reaches_its_final_state_and_copies_the_pull_comma
     took = float(steps[1].rsplit(" ", 2)[1])  # "... && echo end-x 8.4 s": the worker timed the step
     assert steps[1].endswith(" s") and took >= 8  # its RUN sleeps 8 s
 
+    # Each line's time, behind a box: the first line was on the page, the last came through the follower.
+    def shown_time(text: str) -> int:
+        line = next(el for el in browser.find_elements(By.CSS_SELECTOR, "#log > span") if el.text.startswith(text))
+        clock = browser.execute_script("return getComputedStyle(arguments[0], '::before').content", line)
+        hours, minutes, seconds = map(int, clock.strip('"').split(":"))
+        return hours * 3600 + minutes * 60 + seconds
+
+    assert browser.execute_script("return getComputedStyle(document.querySelector('#log > span'), '::before').content") == "none"
+    browser.find_element(By.CSS_SELECTOR, "label[for=log-times]").click()
+    assert (shown_time(f"end-{marker}") - shown_time(f"start-{marker}")) % 86400 >= 8
+
     grant_clipboard(browser, wave_server.url)
     podman = browser.find_element(By.CSS_SELECTOR, 'pre[data-tool="Podman"]')
     browser.find_element(By.CSS_SELECTOR, f'button[data-copy="{podman.get_attribute("id")}"]').click()

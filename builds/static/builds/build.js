@@ -1,11 +1,13 @@
 // A build's page: follows the log while the build runs (asking for what came after what is shown) and,
 // when the build ends, fills in its final state without a reload; a failed build's first error line
-// (or, for whoever may not read the log, its reason) is marked and scrolled into view.
+// (or, for whoever may not read the log, its reason) is marked and scrolled into view. The log is a span
+// per line, its time (when the worker read it) in data-t, shown by the "Show when each line came" box.
 (function () {
   const build = document.getElementById("build");
   const log = document.getElementById("log");
   const steps = document.getElementById("steps");
-  // The same patterns as builds/pages.py: buildah's step markers, and an error line as builds/output.py finds it.
+  // The same patterns as builds/pages.py and builds/log_view.py: buildah's step markers, and an error line
+  // as builds/output.py finds it.
   const STEP = /^STEP (\d+)\/(\d+): (.*)$/gm;
   const ERROR_LINE = /^(?:error|fatal).*$/im;
 
@@ -30,17 +32,35 @@
     for (const match of text.matchAll(STEP)) addStep(match[1] + "/" + match[2] + ": " + match[3], null);
   }
 
+  // Appends followed text as a span per line, each with the time of the latest mark at or before it
+  // (times: [offset in text, "HH:MM:SS"]); a line the last answer left open goes on in its span.
+  function addLines(text, times) {
+    let position = 0, next = 0, current = log.lastElementChild ? log.lastElementChild.dataset.t : "";
+    for (const line of text.match(/[^\n]*\n|[^\n]+$/g) || []) {
+      while (next < times.length && times[next][0] <= position) current = times[next++][1];
+      const last = log.lastElementChild;
+      if (last && !last.textContent.endsWith("\n")) last.append(line);
+      else {
+        const span = document.createElement("span");
+        span.dataset.t = current;
+        span.textContent = line;
+        log.appendChild(span);
+      }
+      position += line.length;
+    }
+    if (times.length) for (const el of document.querySelectorAll("#log-times, label[for=log-times]")) el.hidden = false;
+  }
+
   function showError() {
     let mark = document.getElementById("error-line");
     if (!mark && !log.hidden) {
-      const match = ERROR_LINE.exec(log.textContent);
-      if (match) {
-        const text = log.textContent;
+      const line = Array.from(log.children).find(el => ERROR_LINE.test(el.textContent));
+      if (line) {
         mark = document.createElement("mark");
         mark.id = "error-line";
-        mark.textContent = match[0];
-        log.textContent = text.slice(0, match.index);
-        log.append(mark, text.slice(match.index + match[0].length));
+        mark.dataset.t = line.dataset.t;
+        mark.textContent = line.textContent;
+        line.replaceWith(mark);
       }
     }
     const reason = document.getElementById("reason");
@@ -89,7 +109,7 @@
     fetch("/view/builds/" + build.dataset.build + "/log?offset=" + offset).then(r => r.json()).then(data => {
       if (data.text) {
         const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-        log.append(data.text);
+        addLines(data.text, data.times || []);
         addSteps(data.text);
         if (atEnd) log.scrollTop = log.scrollHeight;
       }
