@@ -58,6 +58,8 @@ def test_a_running_builds_page_reaches_its_final_state_and_copies_the_pull_comma
     assert browser.execute_script("return getComputedStyle(document.querySelector('#log > span'), '::before').content") == "none"
     browser.find_element(By.CSS_SELECTOR, "label[for=log-times]").click()
     assert (shown_time(f"end-{marker}") - shown_time(f"start-{marker}")) % 86400 >= 8
+    browser.execute_script("document.querySelector('label[for=log-times]').scrollIntoView()")
+    browser.save_screenshot(str(DOCS / "build-page-times.png"))
 
     grant_clipboard(browser, wave_server.url)
     podman = browser.find_element(By.CSS_SELECTOR, 'pre[data-tool="Podman"]')
