@@ -14,6 +14,7 @@ from django.utils import timezone
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from builds.logs import timed_append
 from builds.models import Build
 from tests.support.browser import DOCS, clipboard, grant_clipboard, log_in
 from tests.support.factories import UserFactory, api_token
@@ -105,3 +106,23 @@ def test_a_failed_builds_page_opens_scrolled_to_its_error(browser, wave_server, 
     assert pull["x"] + pull["width"] <= width
     assert re.fullmatch(r"9\.\d\d s", browser.find_element(By.ID, "duration").text)
     browser.save_screenshot(str(DOCS / f"build-page-failed-{width}.png"))
+
+
+def test_a_followed_build_that_fails_gets_its_lines_times_and_its_error_line_marked_live(browser, wave_server):
+    user = UserFactory(email="carol@seqera.io")
+    now = timezone.now()
+    build = Build.objects.create(
+        id="d" * 16 + "_1", content_hash="d" * 16, number=1, status=Build.Status.RUNNING, container_file="FROM busybox\nRUN make\n",
+        platform="linux/amd64", build_repository=f"{REGISTRY}/b", target_image=f"{REGISTRY}/b:{'d' * 16}", org=user.org,
+        user=user, log="STEP 1/2: FROM busybox\nmake: half a li", log_times=[[0, now.timestamp()]], started_at=now, heartbeat_at=now,
+    )
+    log_in(browser, wave_server, user)
+    browser.get(f"{wave_server.url}/view/builds/{build.id}")
+    # The follower's next answer ends the open line and brings the error line, read 5 s later.
+    Build.objects.filter(pk=build.id).update(**timed_append("ne\nerror: make: *** [all] Error 2\n", [(3, now.timestamp() + 5)]))
+    Build.objects.filter(pk=build.id).update(status=Build.Status.FAILED, finished_at=now + timedelta(seconds=6), reason="error: make: *** [all] Error 2")
+    mark = WebDriverWait(browser, 15).until(lambda b: b.find_elements(By.ID, "error-line"))[0]
+    assert mark.tag_name == "mark" and mark.get_attribute("data-t") == (now + timedelta(seconds=5)).strftime("%H:%M:%S")
+    lines = browser.find_elements(By.CSS_SELECTOR, "#log > *")
+    assert [line.text for line in lines] == ["STEP 1/2: FROM busybox", "make: half a line", "error: make: *** [all] Error 2"]
+    assert {line.get_attribute("data-t") for line in lines[:2]} == {now.strftime("%H:%M:%S")}
