@@ -1,5 +1,6 @@
 """Usage dashboards: builds, pulls and fusion pulls per day for an org over 7, 30 or 90 days (`?days=`),
-with the top images and users of that window, and the same numbers as CSV (`/view/usage/<org>.csv`).
+with the top images and users of that window, and the same numbers as CSV (`/view/usage/<org>.csv`);
+the index of orgs with their totals, and its CSV (`/view/usage.csv`).
 
 Operators (staff) see every org, anonymous usage included; an org manager sees their own org; anyone
 else gets 403.
@@ -48,7 +49,8 @@ def usage_index(request: HttpRequest) -> HttpResponse:
         window, form = _window(request)
         if window is None:
             return render(request, "pages/usage_index.html", {"form": form}, status=400)
-        return render(request, "pages/usage_index.html", {"form": form, "window": window, "orgs": usage.per_org(window)})
+        context = {"form": form, "window": window, "orgs": usage.per_org(window), "csv_url": "/view/usage.csv"}
+        return render(request, "pages/usage_index.html", context)
     if user.is_org_manager and user.org:
         query = request.GET.urlencode()
         return redirect(f"/view/usage/{user.org}" + (f"?{query}" if query else ""))
@@ -90,6 +92,19 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
+def _bad_window(form: WindowForm) -> HttpResponse:
+    return HttpResponse(" ".join(form.errors["days"]) + "\n", status=400, content_type="text/plain; charset=utf-8")
+
+
+def _csv(name: str, window: Window, header: list[str], rows: list[list]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="usage-{name}-{window.since}-{window.until}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
 @login_required
 def usage_csv(request: HttpRequest, org: str) -> HttpResponse:
     """One row per day and kind, the numbers the dashboard draws."""
@@ -98,12 +113,23 @@ def usage_csv(request: HttpRequest, org: str) -> HttpResponse:
         return _forbidden(request, f"You may not see the usage of {org}.")
     window, form = _window(request)
     if window is None:
-        return HttpResponse(" ".join(form.errors["days"]) + "\n", status=400, content_type="text/plain; charset=utf-8")
+        return _bad_window(form)
     name = re.sub(r"[^A-Za-z0-9.-]", "_", org)  # a header value: nothing a quote or newline could break
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="usage-{name}-{window.since}-{window.until}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["date", "org", "kind", "count"])
-    for day, kind, count in usage.rows(org, window):
-        writer.writerow([day.isoformat(), _cell(org), kind, count])
-    return response
+    rows = [[day.isoformat(), _cell(org), kind, count] for day, kind, count in usage.rows(org, window)]
+    return _csv(name, window, ["date", "org", "kind", "count"], rows)
+
+
+@login_required
+def usage_index_csv(request: HttpRequest) -> HttpResponse:
+    """The index's table: one row per org with its totals in the window, most pulls first."""
+    user = request.user
+    if not user.is_staff:  # as the index: a manager's is their own org's CSV
+        if user.is_org_manager and user.org:
+            query = request.GET.urlencode()
+            return redirect(f"/view/usage/{quote(user.org, safe='')}.csv" + (f"?{query}" if query else ""))
+        return _forbidden(request, "Usage dashboards are for operators and org managers.")
+    window, form = _window(request)
+    if window is None:
+        return _bad_window(form)
+    rows = [[_cell(row["org"])] + [row[kind] for kind in KINDS] for row in usage.per_org(window)]
+    return _csv("orgs", window, ["org", *KINDS], rows)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -151,11 +151,60 @@ def forbidden(request, exception=None) -> HttpResponse:
     return render(request, "pages/forbidden.html", {"message": message}, status=403)
 
 
-def bad_request(request, exception=None) -> JsonResponse:
-    """Django's own 400s (a body too big for a page or the admin, a bad Host) in the API's shape."""
+def _page(template: str, context: dict, status: int) -> HttpResponse:
+    """An error page rendered without the request: it reads no session or user (so no database), shows
+    the signed-out navigation, and cannot call `request.get_host()` on a Host Django refused."""
+    return HttpResponse(render_to_string(template, context), status=status)
+
+
+def _bad_request_sentence(request, exception: Exception | None) -> str:
+    """What people are told about a 400 Django raised itself, in their words rather than its settings'."""
+    if isinstance(exception, DisallowedHost):
+        host = request.META.get("HTTP_HOST", "")
+        host = host if len(host) <= 100 else host[:100] + "…"
+        return f"This service does not answer to the host name '{host}'"
+    if isinstance(exception, TooManyFieldsSent):
+        n = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return f"The request has more than {n} fields (query parameters and form fields); at most {n} are accepted"
+    if isinstance(exception, TooManyFilesSent):
+        n = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return f"The form sends more than {n} files; at most {n} are accepted"
+    return f"Bad request: {exception or 'refused'}"
+
+
+def bad_request(request, exception=None) -> HttpResponse:
+    """Django's handler400 (a bad Host, too many fields, a broken multipart body): a page in the layout
+    for people, the API's JSON for programs. A body too big is the JSON 413 on every path, as the
+    ASGI guard in front (body_limit.py) answers it before Django for any path."""
     if isinstance(exception, RequestDataTooBig):
         return JsonResponse({"message": body_too_big(request.META)}, status=413)
-    return JsonResponse({"message": f"Bad request: {exception or 'refused'}"}, status=400)
+    if not is_page(request):
+        return JsonResponse({"message": f"Bad request: {exception or 'refused'}"}, status=400)
+    context = {"message": _bad_request_sentence(request, exception)}
+    if isinstance(exception, DisallowedHost):
+        context["server_url"] = settings.WAVE_SERVER_URL  # where the service does answer
+    return _page("pages/bad_request.html", context, 400)
+
+
+# Django's reasons quote the request's Origin or Referer: only their start picks what a person is told.
+CSRF_PROBLEMS = (
+    (("Origin checking failed", "Referer checking failed"), "It was sent from a page that is not on this site."),
+    (("CSRF cookie",), "Your browser did not send this site's CSRF cookie with it, or sent a damaged one."),
+)
+CSRF_TOKEN_PROBLEM = "Its CSRF token is missing or out of date (signing in or out since the page was loaded changes it)."
+
+
+def _csrf_problem(reason: str) -> str:
+    return next((problem for starts, problem in CSRF_PROBLEMS if reason.startswith(starts)), CSRF_TOKEN_PROBLEM)
+
+
+def csrf_failure(request, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form posted without its token, with a stale one, without the cookie, or from
+    another site. Other paths get JSON; DRF checks the views that take a session itself, with its own 403."""
+    problem = _csrf_problem(reason)
+    if not is_page(request):
+        return JsonResponse({"message": f"CSRF verification failed. {problem}"}, status=403)
+    return _page("pages/csrf_failure.html", {"problem": problem}, 403)
 
 
 def internal_error_message() -> str:

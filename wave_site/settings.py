@@ -236,6 +236,8 @@ ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[urlsplit(WAVE_SERVER_URL).hostname or "localhost", "localhost", "127.0.0.1", "[::1]"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[WAVE_SERVER_URL])
+# A form refused for CSRF: a page in the site's layout saying what to do, not Django's own page.
+CSRF_FAILURE_VIEW = "wave_site.errors.csrf_failure"
 # Behind a TLS front (WAVE_SERVER_URL https): Secure session and CSRF cookies, HSTS for this many
 # seconds, and the front's X-Forwarded-Proto believed (SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE,
 # SECURE_HSTS_SECONDS, SECURE_PROXY_SSL_HEADER; wave_site/security_headers.py).

@@ -35,6 +35,7 @@ urlpatterns = [
     path("view/inspect/", container_pages.inspect_form),
     path("view/mirrors/<str:mirror_id>", mirror_pages.mirror_detail),
     path("view/usage/", usage_pages.usage_index),
+    path("view/usage.csv", usage_pages.usage_index_csv),
     path("view/usage/<str:org>.csv", usage_pages.usage_csv),  # before the page: an org is any string
     path("view/usage/<str:org>", usage_pages.usage_org),
     path("view/account/", account_pages.account),

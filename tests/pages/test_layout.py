@@ -13,7 +13,7 @@ from django.test import Client, RequestFactory
 from builds.models import Build
 from tests.support.error_urls import SECRET
 from tests.support.factories import BuildFactory, ContainerRequestFactory, MirrorFactory, PullEventFactory, UserFactory
-from tests.support.html_outline import outline
+from tests.support.html_outline import assert_layout, outline
 from wave_site import errors
 
 pytestmark = pytest.mark.django_db
@@ -24,17 +24,6 @@ def as_user(user) -> Client:
     if user is not None:
         client.force_login(user)
     return client
-
-
-def assert_layout(html: str) -> None:
-    page = outline(html)
-    assert page.tags.get("h1") == 1, "one h1"
-    assert page.tags.get("nav") == 1 and page.tags.get("main") == 1
-    assert ("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}) in page.attrs
-    assert any(tag == "a" and a.get("class") == "skip-link" and a["href"] == "#content" for tag, a in page.attrs)
-    assert any(tag == "main" and a.get("id") == "content" for tag, a in page.attrs)
-    assert re.search(r'<link rel="stylesheet" href="/static/wave/site(\.[0-9a-f]{12})?\.css">', html)
-    assert page.unlabelled == [], f"controls without a label: {page.unlabelled}"
 
 
 # --- Errors: HTML in the layout for pages, the API's JSON unchanged ---------------------------------

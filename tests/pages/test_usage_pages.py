@@ -178,8 +178,48 @@ def test_a_dashboard_costs_the_same_queries_however_much_usage_there_is(staff):
             assert staff.get(path).status_code == 200
         return len(captured)
 
-    empty = (queries("/view/usage/seqera.io?days=90"), queries("/view/usage/?days=90"))
+    empty = (queries("/view/usage/seqera.io?days=90"), queries("/view/usage/?days=90"), queries("/view/usage.csv?days=90"))
     for n in range(30):
         PullEventFactory(org=f"org{n}.example", image=f"i{n}", user=UserFactory(), created_at=ago(n))
         BuildFactory(org=f"org{n}.example", created_at=ago(n))
-    assert (queries("/view/usage/org3.example?days=90"), queries("/view/usage/?days=90")) == empty
+    assert (queries("/view/usage/org3.example?days=90"), queries("/view/usage/?days=90"), queries("/view/usage.csv?days=90")) == empty
+
+
+def test_the_index_csv_has_a_row_per_org_with_the_tables_totals(staff):
+    PullEventFactory.create_batch(3)
+    PullEventFactory(fusion=True)
+    BuildFactory(org="seqera.io")
+    PullEventFactory(org="gmail.com")
+    PullEventFactory(org="gmail.com", created_at=ago(8))  # a day before a week's window
+    BuildFactory(org="")  # anonymous
+    day = [(timezone.localdate() - timedelta(days=n)).isoformat() for n in range(30)]
+    response = staff.get("/view/usage.csv?days=7")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="usage-orgs-{day[6]}-{day[0]}.csv"'
+    assert response.content.decode() == "org,builds,pulls,fusion\r\nseqera.io,1,4,1\r\ngmail.com,0,1,0\r\n(anonymous),1,0,0\r\n"
+    month = staff.get("/view/usage.csv?days=30")
+    assert month["Content-Disposition"] == f'attachment; filename="usage-orgs-{day[29]}-{day[0]}.csv"'
+    assert month.content.decode().splitlines()[2] == "gmail.com,0,2,0"
+    assert staff.get("/view/usage.csv").content == month.content  # 30 by default
+    page = staff.get("/view/usage/?days=7").content.decode()
+    assert '<a class="csv" href="/view/usage.csv?days=7" download>Download CSV</a>' in page
+
+
+def test_the_index_csv_escapes_orgs_a_spreadsheet_would_run_and_refuses_a_bad_window(staff):
+    PullEventFactory(org='=hyperlink("http://evil.example","x")')
+    PullEventFactory.create_batch(2, org="@sum(a1)")
+    rows = list(csv.reader(io.StringIO(staff.get("/view/usage.csv?days=7").content.decode())))
+    assert rows == [["org", "builds", "pulls", "fusion"], ["'@sum(a1)", "0", "2", "0"],
+                    ["'=hyperlink(\"http://evil.example\",\"x\")", "0", "1", "0"]]
+    response = staff.get("/view/usage.csv?days=5")
+    assert (response.status_code, response.content) == (400, b"Invalid window '5': choose 7, 30 or 90 days\n")
+    assert "Download CSV" not in staff.get("/view/usage/?days=5").content.decode()  # no window, no link
+
+
+def test_the_index_csv_is_for_operators_and_a_manager_gets_their_orgs():
+    manager = logged_in(UserFactory(email="boss@seqera.io", is_org_manager=True))
+    assert manager.get("/view/usage.csv?days=7")["Location"] == "/view/usage/seqera.io.csv?days=7"
+    assert manager.get("/view/usage.csv", follow=True).content.decode().startswith("date,org,kind,count\r\n")
+    assert logged_in(UserFactory(email="pleb@seqera.io")).get("/view/usage.csv").status_code == 403
+    assert logged_in(UserFactory(email="", is_org_manager=True)).get("/view/usage.csv").status_code == 403
+    assert Client().get("/view/usage.csv")["Location"].startswith("/accounts/login/")

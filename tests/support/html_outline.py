@@ -1,7 +1,9 @@
-"""What the layout tests read in a page's HTML: its headings, landmarks, links and form controls."""
+"""What the layout tests read in a page's HTML: its headings, landmarks, links and form controls, and
+the check every page in the site's layout passes (`assert_layout`)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -59,3 +61,14 @@ def outline(html: str) -> Outline:
         if not (wrapped or attrs.get("id") in parser.label_for or attrs.get("aria-label") or attrs.get("aria-labelledby")):
             parser.outline.unlabelled.append(attrs.get("name") or attrs.get("id") or "?")
     return parser.outline
+
+
+def assert_layout(html: str) -> None:
+    page = outline(html)
+    assert page.tags.get("h1") == 1, "one h1"
+    assert page.tags.get("nav") == 1 and page.tags.get("main") == 1
+    assert ("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}) in page.attrs
+    assert any(tag == "a" and a.get("class") == "skip-link" and a["href"] == "#content" for tag, a in page.attrs)
+    assert any(tag == "main" and a.get("id") == "content" for tag, a in page.attrs)
+    assert re.search(r'<link rel="stylesheet" href="/static/wave/site(\.[0-9a-f]{12})?\.css">', html)
+    assert page.unlabelled == [], f"controls without a label: {page.unlabelled}"
