@@ -118,7 +118,7 @@ def run_build(build_id: str) -> None:
             finish(build, output, reason=str(exc))
         except Exception as exc:  # the build must end recorded, whatever went wrong
             log.exception("build %s failed", build.id)
-            finish(build, output, reason=f"The build could not run: {exc}")
+            finish(build, output, reason=f"The build could not run: {exc}", public_reason=unexpected("The build could not run", type(exc)))
         else:
             finish(build, output, digest=digest)
         finally:
@@ -149,10 +149,17 @@ def finish(build: Build, output: BuildOutput, *, digest: str = "", reason: str =
         archive_soon(build.id)
 
 
-def fail_build(build_id: str, reason: str) -> None:
+def unexpected(what: str, kind: type) -> str:
+    """The public reason for an error nobody expected: its kind only. Its text can quote anything the
+    build handled (a database error quotes the statement, and the statement the build's output)."""
+    return f"{what} ({kind.__name__}); its log, shown to its owner's organisation and operators, says why"
+
+
+def fail_build(build_id: str, reason: str, public_reason: str | None = None) -> None:
     """End a build that did not end itself (its job or its process died), its reason last in its log."""
     ended = Build.objects.filter(pk=build_id, status__in=[Build.Status.PENDING, Build.Status.RUNNING]).update(
-        status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason, public_reason=reason,
+        status=Build.Status.FAILED, finished_at=timezone.now(), reason=reason,
+        public_reason=reason if public_reason is None else public_reason,
         **line_appended(f"Build failed: {reason}"),
     )
     if ended:
@@ -165,4 +172,5 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     if isinstance(exc_value, AbandonedJobError):  # RQ's cleanup found it taken by a worker that is gone
         fail_build(job.args[0], "The worker that took this build stopped before running it (killed or lost)")
         return
-    fail_build(job.args[0], f"The build job failed: {exc_value or exc_type.__name__}")
+    fail_build(job.args[0], f"The build job failed: {exc_value or exc_type.__name__}",
+               public_reason=unexpected("The build job failed", exc_type))

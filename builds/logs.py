@@ -37,10 +37,15 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 MAX_TIMES = 20_000  # time marks a build's log keeps: a line a second for five and a half hours
 
 
+def without_nul(text: str) -> str:
+    """Postgres text cannot hold a NUL: a RUN printing one would otherwise fail every write of the log,
+    and the build's end (its reason and steps quote the output too)."""
+    return text.replace("\x00", "\ufffd")
+
+
 def strip_ansi(text: str) -> str:
-    """The text as a log stores it: no terminal escapes, no carriage return before a newline, and no NUL
-    (Postgres text cannot hold one: a RUN printing one would otherwise fail every write of the log)."""
-    return _ANSI.sub("", text).replace("\r\n", "\n").replace("\x00", "\ufffd")
+    """The text as a log stores it: no terminal escapes, no carriage return before a newline, no NUL."""
+    return without_nul(_ANSI.sub("", text).replace("\r\n", "\n"))
 
 
 def appended(text: str) -> Concat:
@@ -79,11 +84,11 @@ class Tail:
         self._chunks.append((data, when))
         self.size += len(data)
         while self.size > self.budget:
-            first, when = self._chunks.popleft()
+            first, first_when = self._chunks.popleft()
             excess = self.size - self.budget
             if len(first) > excess:  # drop only the start of it, up to a line start
                 cut = first.find(b"\n", excess) + 1 or len(first)
-                self._chunks.appendleft((first[cut:], when))
+                self._chunks.appendleft((first[cut:], first_when))
                 first = first[:cut]
             self.size -= len(first)
             self.dropped_bytes += len(first)

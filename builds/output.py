@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from .logs import BuildLog
+from .logs import BuildLog, without_nul
 from .sandbox.egress import UNREACHABLE
 
 LONGEST_LINE = 65536  # output with no newline is passed on in pieces of this size
@@ -47,7 +47,7 @@ class BuildOutput:
         return text
 
     def __call__(self, text: str) -> None:
-        lines = (self._partial + text).split("\n")
+        lines = (self._partial + without_nul(text)).split("\n")
         self._partial = lines.pop()
         if len(self._partial) > LONGEST_LINE:
             lines.append(self._partial)

@@ -148,7 +148,7 @@ TIMED_LOG = "line one\nline two\n<img src=x onerror=alert(1)>\n"
 TIMED = [[0, STARTED.timestamp() + 0.4], [9, STARTED.timestamp() + 2.7], [18, STARTED.timestamp() + 61.0]]
 
 
-def test_the_log_shows_when_each_line_came_behind_a_box_to_whoever_reads_it(owner):
+def test_the_log_shows_when_each_line_came_behind_a_box_to_whoever_reads_it(owner, outsider):
     build = make_build(owner, status=Build.Status.SUCCEEDED, log=TIMED_LOG, log_times=TIMED, finished_at=STARTED + timedelta(seconds=62))
     client = Client()
     client.force_login(owner)
@@ -162,7 +162,9 @@ def test_the_log_shows_when_each_line_came_behind_a_box_to_whoever_reads_it(owne
     assert client.get(f"/view/builds/{build.id}/log?offset=18").json()["times"] == [[0, "12:01:01"]]
     assert "times" not in client.get(f"/view/builds/{build.id}/log?offset=47").json()  # nothing more to show
     assert client.get(f"/v1alpha1/builds/{build.id}/logs").content.decode() == TIMED_LOG  # the API's log is the log alone
-    for stranger in (Client(), Client()):
+    other_org = Client()
+    other_org.force_login(outsider)
+    for stranger in (Client(), other_org):
         assert "times" not in stranger.get(f"/view/builds/{build.id}/log").json()
         assert "12:00:02" not in stranger.get(f"/view/builds/{build.id}").content.decode()
 

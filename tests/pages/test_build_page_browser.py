@@ -118,11 +118,15 @@ def test_a_followed_build_that_fails_gets_its_lines_times_and_its_error_line_mar
     )
     log_in(browser, wave_server, user)
     browser.get(f"{wave_server.url}/view/builds/{build.id}")
-    # The follower's next answer ends the open line and brings the error line, read 5 s later.
-    Build.objects.filter(pk=build.id).update(**timed_append("ne\nerror: make: *** [all] Error 2\n", [(3, now.timestamp() + 5)]))
+    # The follower's next answer ends the open line and brings the error line, read 5 s later; the
+    # marks count characters, and an emoji is two in JavaScript's strings.
+    follows = "ne\n" + "\U0001F600" * 10 + "\nb\nerror: make: *** [all] Error 2\n"
+    Build.objects.filter(pk=build.id).update(**timed_append(follows, [(16, now.timestamp() + 5)]))
     Build.objects.filter(pk=build.id).update(status=Build.Status.FAILED, finished_at=now + timedelta(seconds=6), reason="error: make: *** [all] Error 2")
     mark = WebDriverWait(browser, 15).until(lambda b: b.find_elements(By.ID, "error-line"))[0]
     assert mark.tag_name == "mark" and mark.get_attribute("data-t") == (now + timedelta(seconds=5)).strftime("%H:%M:%S")
     lines = browser.find_elements(By.CSS_SELECTOR, "#log > *")
-    assert [line.text for line in lines] == ["STEP 1/2: FROM busybox", "make: half a line", "error: make: *** [all] Error 2"]
-    assert {line.get_attribute("data-t") for line in lines[:2]} == {now.strftime("%H:%M:%S")}
+    assert [line.text for line in lines] == [
+        "STEP 1/2: FROM busybox", "make: half a line", "\U0001F600" * 10, "b", "error: make: *** [all] Error 2",
+    ]
+    assert {line.get_attribute("data-t") for line in lines[:4]} == {now.strftime("%H:%M:%S")}

@@ -9,7 +9,7 @@
   // The same patterns as builds/pages.py and builds/log_view.py: buildah's step markers, and an error line
   // as builds/output.py finds it.
   const STEP = /^STEP (\d+)\/(\d+): (.*)$/gm;
-  const ERROR_LINE = /^(?:error|fatal).*$/im;
+  const ERROR_LINE = /^(?:error|fatal)/i;  // tried on one line (a span) at a time
 
   function set(id, text) { document.getElementById(id).textContent = text; }
   function time(iso) { return iso ? iso.slice(0, 19).replace("T", " ") + " UTC" : "–"; }
@@ -32,6 +32,9 @@
     for (const match of text.matchAll(STEP)) addStep(match[1] + "/" + match[2] + ": " + match[3], null);
   }
 
+  // Characters as the server counts them (code points; JavaScript's length counts an emoji as two).
+  function codePoints(text) { let n = 0; for (const _ of text) n++; return n; }
+
   // Appends followed text as a span per line, each with the time of the latest mark at or before it
   // (times: [offset in text, "HH:MM:SS"]); a line the last answer left open goes on in its span.
   function addLines(text, times) {
@@ -46,7 +49,7 @@
         span.textContent = line;
         log.appendChild(span);
       }
-      position += line.length;
+      position += codePoints(line);
     }
     if (times.length) for (const el of document.querySelectorAll("#log-times, label[for=log-times]")) el.hidden = false;
   }
