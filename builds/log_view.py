@@ -3,11 +3,10 @@ log's time marks, builds/logs.py), the first error line of a failed build marked
 
 from __future__ import annotations
 
+import html
 import re
 from bisect import bisect_left, bisect_right
-from datetime import UTC, datetime
 
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 # An error line as builds/output.py finds the reason's (a line that starts with "error" or "fatal");
@@ -16,7 +15,9 @@ ERROR_LINE = re.compile(r"^(?:error|fatal).*$", re.MULTILINE | re.IGNORECASE)
 
 
 def clock(when: float) -> str:
-    return datetime.fromtimestamp(when, UTC).strftime("%H:%M:%S")
+    """HH:MM:SS UTC of unix seconds (by arithmetic: a page can show thousands; UTC has no leap seconds)."""
+    seconds = int(when) % 86400
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def marks_in(log_times: list, start: int, end: int) -> list[tuple[int, str]]:
@@ -37,13 +38,15 @@ def log_html(text: str, marks: list[tuple[int, str]], failed: bool) -> tuple[Saf
     """The log's lines as spans with their times in `data-t` ("" before the first mark), and whether a
     failed build's first error line is among them (then a `mark#error-line`)."""
     error = ERROR_LINE.search(text) if failed else None
-    html, position, shown, current = [], 0, 0, ""
-    for line in lines(text):
+    # Escaped at once (a line at a time is ten times slower on a log of short lines); escaping keeps the
+    # newlines, so the escaped lines pair with the text's, whose lengths count the marks' offsets.
+    parts, position, shown, current = [], 0, 0, ""
+    for line, escaped in zip(lines(text), lines(html.escape(text))):
         while shown < len(marks) and marks[shown][0] <= position:
             current, shown = marks[shown][1], shown + 1
         if error and position == error.start():
-            html.append(f'<mark id="error-line" data-t="{current}">{escape(line)}</mark>')
+            parts.append(f'<mark id="error-line" data-t="{current}">{escaped}</mark>')
         else:
-            html.append(f'<span data-t="{current}">{escape(line)}</span>')
+            parts.append(f'<span data-t="{current}">{escaped}</span>')
         position += len(line)
-    return mark_safe("".join(html)), error is not None
+    return mark_safe("".join(parts)), error is not None
