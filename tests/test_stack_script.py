@@ -144,6 +144,14 @@ def status(data: Path) -> str:
     return stack(data, "status", timeout=30).stdout
 
 
+def gone(process: int) -> bool:
+    """Exited: no process, or a zombie (whose command line is empty), as the script's `alive` sees it."""
+    try:
+        return not Path(f"/proc/{process}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return True
+
+
 @pytest.mark.slow
 def test_a_second_stack_is_checked_restarted_and_fails_loudly():
     # Under /var/tmp, reachable by the postgres user, so the cluster lives in the folder and goes with it.
@@ -180,6 +188,20 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
         assert bucket.size(f"docker/registry/v2/blobs/sha256/{hex_digest[:2]}/{hex_digest}/data") is not None
         assert (data / "registry.yml").stat().st_mode & 0o777 == 0o600  # it holds the store's keys
         assert secrets["WAVE_STORAGE_SECRET_KEY"] not in (data / "logs" / "registry.log").read_text()
+
+        # SeaweedFS killed and started again at once, on the raft state it kept: `up` returns with it
+        # ready, and the first write after it lands (it needs the master leading and a volume server).
+        weed = pid(data, "seaweedfs")
+        os.kill(weed, signal.SIGKILL)
+        wait_until(lambda: gone(weed), 30, 0.1)
+        restarted = stack(data, "up", **quick)
+        assert restarted.returncode == 0 and pid(data, "seaweedfs") != weed, restarted.stdout + restarted.stderr
+        store = parse(f"s3://wave?endpoint=http://127.0.0.1:{ports['WAVE_STORAGE_PORT']}",
+                      secrets["WAVE_STORAGE_ACCESS_KEY"], secrets["WAVE_STORAGE_SECRET_KEY"])
+        store.put_bytes("after-restart", b"written at once")
+        with store.open("after-restart") as stored:
+            assert stored.read() == b"written at once"
+        assert bucket.size(f"docker/registry/v2/blobs/sha256/{hex_digest[:2]}/{hex_digest}/data") is not None
         switch = stack(data, "up", **quick, WAVE_REGISTRY_STORAGE="filesystem")
         assert switch.returncode != 0 and "the running registry uses s3 storage" in switch.stderr, switch.stderr
 
@@ -221,5 +243,7 @@ def test_a_second_stack_is_checked_restarted_and_fails_loudly():
         down = stack(data, "down", timeout=120)
         shutil.rmtree(root, ignore_errors=True)
     assert down.returncode == 0, down.stdout + down.stderr
-    for port in ports.values():
+    # SeaweedFS's seven ports above its S3 one are free too: `down` waits for them.
+    storage = range(ports["WAVE_STORAGE_PORT"] + 1, ports["WAVE_STORAGE_PORT"] + 8)
+    for port in [*ports.values(), *storage]:
         assert subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"], capture_output=True).returncode != 0
