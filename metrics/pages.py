@@ -42,19 +42,25 @@ def _window(request: HttpRequest) -> tuple[Window | None, WindowForm]:
     return (Window.last(form.cleaned_data["days"]) if form.is_valid() else None), form
 
 
-@login_required
-def usage_index(request: HttpRequest) -> HttpResponse:
+def _not_the_index(request: HttpRequest, suffix: str = "") -> HttpResponse:
+    """The index (or its CSV, `suffix` ".csv") is for operators: an org manager is sent on to their own
+    org's, with the same query; anyone else gets a 403."""
     user = request.user
-    if user.is_staff:
-        window, form = _window(request)
-        if window is None:
-            return render(request, "pages/usage_index.html", {"form": form}, status=400)
-        context = {"form": form, "window": window, "orgs": usage.per_org(window), "csv_url": "/view/usage.csv"}
-        return render(request, "pages/usage_index.html", context)
     if user.is_org_manager and user.org:
         query = request.GET.urlencode()
-        return redirect(f"/view/usage/{user.org}" + (f"?{query}" if query else ""))
+        return redirect(f"/view/usage/{quote(user.org, safe='')}{suffix}" + (f"?{query}" if query else ""))
     return _forbidden(request, "Usage dashboards are for operators and org managers.")
+
+
+@login_required
+def usage_index(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        return _not_the_index(request)
+    window, form = _window(request)
+    if window is None:
+        return render(request, "pages/usage_index.html", {"form": form}, status=400)
+    context = {"form": form, "window": window, "orgs": usage.per_org(window), "csv_url": "/view/usage.csv"}
+    return render(request, "pages/usage_index.html", context)
 
 
 @login_required
@@ -122,12 +128,8 @@ def usage_csv(request: HttpRequest, org: str) -> HttpResponse:
 @login_required
 def usage_index_csv(request: HttpRequest) -> HttpResponse:
     """The index's table: one row per org with its totals in the window, most pulls first."""
-    user = request.user
-    if not user.is_staff:  # as the index: a manager's is their own org's CSV
-        if user.is_org_manager and user.org:
-            query = request.GET.urlencode()
-            return redirect(f"/view/usage/{quote(user.org, safe='')}.csv" + (f"?{query}" if query else ""))
-        return _forbidden(request, "Usage dashboards are for operators and org managers.")
+    if not request.user.is_staff:
+        return _not_the_index(request, ".csv")
     window, form = _window(request)
     if window is None:
         return _bad_window(form)
