@@ -36,6 +36,7 @@
 
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
     button.hidden = false;
+    regionFor(button);  // made now: a live region added with its text is not announced by screen readers
     button.addEventListener("click", function () {
       const source = document.getElementById(button.dataset.copy);
       const text = source.textContent;
